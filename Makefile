@@ -1,0 +1,132 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# Data flows kernel probes (bpf/) -> ring buffer -> decoders and span
+# assembly (userspace/) -> exporters (exporters/). Everything is built
+# under build/. `make V=1` shows the commands.
+
+VERSION   := 0.1.0
+BUILD     := build
+CLANG     ?= clang
+BPFTOOL   ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+CC        ?= cc
+ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+PKGS      := libbpf libelf yajl zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+	     -Wno-missing-field-initializers -MMD -MP \
+	     -Iinclude -Iuserspace -Iexporters -I$(BUILD) $(PKG_CFLAGS) \
+	     -D_GNU_SOURCE -DSPANPROBE_VERSION='"$(VERSION)"'
+LDLIBS    += $(PKG_LIBS) -lhttp_parser -lm
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	      -Iinclude -I$(BUILD)
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.PHONY: all deps run test unit integration asan bench clean
+
+all: $(BUILD)/spanprobe
+
+# ---- BPF: *.bpf.c -> *.bpf.o -> linked object -> skeleton ----
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+
+$(BUILD)/vmlinux.h:
+	$(call msg,BTF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/spanprobe.bpf.o: $(BPF_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(BPFTOOL) gen object $@ $^
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+# ---- userspace ----
+# The core (everything but main.c) is shared with the tests.
+CORE_SRCS := $(filter-out userspace/main.c,$(wildcard userspace/*.c)) \
+	     $(wildcard exporters/*.c)
+CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
+
+$(BUILD)/obj/%.o: %.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+# userspace objects that include the skeleton must wait for it
+$(BUILD)/obj/userspace/loader.o $(BUILD)/obj/userspace/main.o \
+$(BUILD)/obj/userspace/tls_attach.o: $(BUILD)/spanprobe.skel.h
+
+$(BUILD)/spanprobe: $(BUILD)/obj/userspace/main.o $(CORE_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+# ---- tests ----
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+UNIT_LIBS := $(LDLIBS) $(shell pkg-config --libs cmocka 2>/dev/null)
+
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS) $(BUILD)/spanprobe.skel.h
+	$(call msg,TEST,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(CORE_OBJS) $(UNIT_LIBS) -o $@
+
+# the same unit tests under ASan/UBSan, in a tree of their own
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+	      -fno-sanitize-recover=all
+
+deps:
+	$(Q)tests/install-deps.sh
+
+unit: $(UNIT_BINS)
+	$(Q)tests/run-unit.sh $(UNIT_BINS)
+
+asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan CFLAGS="$(ASAN_FLAGS)" \
+		$(patsubst $(BUILD)/%,$(BUILD)/asan/%,$(UNIT_BINS))
+	$(Q)ASAN_OPTIONS=detect_leaks=1 tests/run-unit.sh \
+		$(patsubst $(BUILD)/%,$(BUILD)/asan/%,$(UNIT_BINS))
+
+integration: $(BUILD)/spanprobe
+	$(Q)python3 tests/integration/run.py
+
+# README command 2: installs what is missing, builds, runs every test
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory asan
+	$(Q)$(MAKE) --no-print-directory integration
+
+# README command 1: installs what is missing, builds, traces the whole host
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(BUILD)/spanprobe $(ARGS)
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory -f tests/bench/bench.mk BUILD=$(BUILD)
+	$(Q)tests/bench/run.sh
+
+clean:
+	$(call msg,CLEAN,$(BUILD))
+	$(Q)rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

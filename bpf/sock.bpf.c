@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Plain socket traffic: syscall tracepoints on the read/write family, plus
+ * connect/accept/close and sock:inet_sock_set_state for the lifecycle.
+ *
+ * A socket is classified from its first bytes (PROTO_HTTP, PROTO_TLS,
+ * PROTO_OTHER); only PROTO_HTTP payload is captured. Calls made inside an
+ * SSL_read/SSL_write move ciphertext: they only tell tls.bpf.c which fd the
+ * SSL* uses, and are never captured.
+ */
+#include "spanprobe.bpf.h"
+
+#define TCP_ESTABLISHED	1
+#define TCP_SYN_SENT	2
+#define TCP_CLOSE	7
+
+/* The struct socket behind fd in the current task, or NULL if fd is not an
+ * inet stream socket. */
+static __always_inline struct sock *fd_inet_sock(__s32 fd)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct file **fdarr;
+	struct file *f = NULL;
+	struct socket *sock;
+	struct sock *sk;
+	unsigned int max;
+	__u16 family;
+
+	if (fd < 0)
+		return NULL;
+	max = BPF_CORE_READ(task, files, fdt, max_fds);
+	if ((unsigned int)fd >= max)
+		return NULL;
+	fdarr = BPF_CORE_READ(task, files, fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fdarr[fd]) || !f)
+		return NULL;
+	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(f, private_data);
+	if (!sock || BPF_CORE_READ(sock, type) != SOCK_STREAM)
+		return NULL;
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return NULL;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return NULL;
+	return sk;
+}
+
+static __always_inline void sk_addrs(struct sock *sk, struct sp_addr *local,
+				     struct sp_addr *remote)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	local->family = remote->family = family;
+	local->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	remote->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET) {
+		BPF_CORE_READ_INTO(&local->v4, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO(&remote->v4, sk, __sk_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO(&local->v6, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&remote->v6, sk, __sk_common.skc_v6_daddr);
+	}
+}
+
+static __always_inline void emit_conn(__u32 type, __u32 tgid, __s32 fd, __u8 role,
+				      struct sock *sk)
+{
+	struct sp_conn_event ev = {
+		.type = type, .tgid = tgid, .fd = fd, .role = role,
+		.ts = bpf_ktime_get_ns(),
+	};
+
+	if (sk)
+		sk_addrs(sk, &ev.local, &ev.remote);
+	rb_emit(&ev, sizeof(ev));
+}
+
+/* Looks up fd's state; creates it (and reports the socket) when fd is an
+ * inet stream socket seen for the first time. NULL for anything else. */
+static __always_inline struct conn_state *conn_get(__u32 tgid, __s32 fd, __u8 role,
+						   bool fresh)
+{
+	__u64 key = conn_key(tgid, fd);
+	struct conn_state *c, init = { .role = role };
+	struct sock *sk;
+
+	if (!fresh) {
+		c = bpf_map_lookup_elem(&conns, &key);
+		if (c)
+			return c;
+	}
+	sk = fd_inet_sock(fd);
+	if (!sk)
+		return NULL;
+	init.sk = (__u64)sk;
+	if (bpf_map_update_elem(&conns, &key, &init, BPF_ANY)) {
+		count(SP_CNT_CONN_TABLE_FULL, 1);
+		return NULL;
+	}
+	bpf_map_update_elem(&socks, &init.sk, &key, BPF_ANY);
+	emit_conn(SP_EV_CONN, tgid, fd, role, sk);
+	return bpf_map_lookup_elem(&conns, &key);
+}
+
+static __always_inline int sock_enter(__s32 fd, __u64 buf, __u32 vlen, __u8 dir)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	struct sock_call call = { .buf = buf, .fd = fd, .vlen = vlen, .dir = dir };
+	struct tls_call *tls;
+	struct conn_state *c;
+
+	if (!traced_tgid(tgid))
+		return 0;
+	c = conn_get(tgid, fd, SP_ROLE_UNKNOWN, false);
+	if (!c)
+		return 0;
+	tls = bpf_map_lookup_elem(&tls_calls, &tid);
+	if (tls) {
+		/* ciphertext written or read by SSL_write/SSL_read itself */
+		if (tls->fd < 0)
+			tls->fd = fd;
+		c->proto = PROTO_TLS;
+		call.mode = SOCK_NESTED;
+		call.ssl = tls->ssl;
+	} else if (c->proto == PROTO_TLS) {
+		if (dir != SP_DIR_INGRESS)
+			return 0;
+		call.mode = SOCK_CIPHER;
+	} else if (c->proto == PROTO_OTHER) {
+		return 0;
+	} else {
+		call.mode = SOCK_CAPTURE;
+	}
+	call.ts = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&sock_calls, &tid, &call, BPF_ANY))
+		count(SP_CNT_CALL_TABLE_FULL, 1);
+	return 0;
+}
+
+static __always_inline __u8 sniff(__u64 ubuf, __u32 len)
+{
+	char b[8] = {};
+
+	if (bpf_probe_read_user(b, len < 8 ? (len & 7) : 8, (void *)ubuf))
+		return PROTO_UNKNOWN;
+	/* TLS record: handshake/alert/ccs/appdata, version 3.x */
+	if (b[0] >= 0x14 && b[0] <= 0x17 && b[1] == 0x03 && b[2] <= 0x04)
+		return PROTO_TLS;
+	if (len < 4)
+		return PROTO_UNKNOWN;
+#define IS4(s) (b[0] == s[0] && b[1] == s[1] && b[2] == s[2] && b[3] == s[3])
+	if (IS4("HTTP") || IS4("GET ") || IS4("POST") || IS4("PUT ") || IS4("HEAD") ||
+	    IS4("DELE") || IS4("PATC") || IS4("OPTI") || IS4("CONN") || IS4("TRAC") ||
+	    IS4("PRI "))
+		return PROTO_HTTP;
+#undef IS4
+	return PROTO_UNKNOWN;
+}
+
+struct iov_ctx {
+	__u64 iov;		/* struct iovec * in user memory */
+	__u32 vlen;
+	__u32 left;		/* bytes of the call not yet emitted */
+	__u32 budget;		/* capture budget left for this call */
+	__u32 pad;
+	__u64 seq;
+	struct data_buf *rec;
+};
+
+static long emit_iov(__u32 i, void *arg)
+{
+	struct iov_ctx *c = arg;
+	struct iovec v;
+	__u32 n;
+
+	if (i >= c->vlen || c->left == 0)
+		return 1;
+	if (bpf_probe_read_user(&v, sizeof(v), (void *)(c->iov + i * sizeof(v))))
+		return 1;
+	n = v.iov_len < c->left ? v.iov_len : c->left;
+	emit_segment(c->rec, (__u64)v.iov_base, n, c->seq, &c->budget);
+	c->seq += n;
+	c->left -= n;
+	return 0;
+}
+
+static __always_inline void report_err(__u32 tgid, struct sock_call *call, long ret)
+{
+	struct sp_conn_event ev = {
+		.type = SP_EV_CONN_ERR, .tgid = tgid, .fd = call->fd, .err = ret,
+		.ts = bpf_ktime_get_ns(), .ssl = call->ssl, .dir = call->dir,
+	};
+
+	if (ret == 0 ? call->dir == SP_DIR_INGRESS
+		     : (ret == -ECONNRESET || ret == -EPIPE || ret == -ETIMEDOUT ||
+			ret == -ECONNABORTED))
+		rb_emit(&ev, sizeof(ev));
+}
+
+static __always_inline int sock_exit(long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	struct sock_call *cp, call;
+	struct conn_state *c;
+	struct data_buf *rec;
+	__u64 key, first, seq;
+	__u32 budget;
+
+	cp = bpf_map_lookup_elem(&sock_calls, &tid);
+	if (!cp)
+		return 0;
+	call = *cp;
+	bpf_map_delete_elem(&sock_calls, &tid);
+	key = conn_key(tgid, call.fd);
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c)
+		return 0;
+	if (ret <= 0) {
+		if (c->proto != PROTO_OTHER)
+			report_err(tgid, &call, ret);
+		return 0;
+	}
+	if (call.mode == SOCK_CIPHER) {
+		struct thread_state ts = { .last_cipher_fd = call.fd };
+
+		bpf_map_update_elem(&threads, &tid, &ts, BPF_ANY);
+		return 0;
+	}
+	if (call.mode != SOCK_CAPTURE)
+		return 0;
+
+	first = call.buf;
+	if (call.vlen) {
+		struct iovec v0 = {};
+
+		bpf_probe_read_user(&v0, sizeof(v0), (void *)call.buf);
+		first = (__u64)v0.iov_base;
+	}
+	if (c->proto == PROTO_UNKNOWN) {
+		__u8 p = sniff(first, (__u32)ret);
+
+		if (p == PROTO_UNKNOWN && ++c->sniffs >= SNIFF_LIMIT)
+			p = PROTO_OTHER;
+		c->proto = p;
+		if (p != PROTO_HTTP)
+			return 0;
+	}
+	if (c->proto != PROTO_HTTP)
+		return 0;
+
+	seq = __sync_fetch_and_add(&c->bytes[call.dir & 1], (__u64)ret);
+	rec = data_begin(tgid, tid, call.fd, call.ts, 0, (__u32)ret, SP_SRC_SOCK, call.dir);
+	if (!rec)
+		return 0;
+	budget = targ_max_capture;
+	if (call.vlen) {
+		struct iov_ctx ic = {
+			.iov = call.buf, .vlen = call.vlen, .left = (__u32)ret,
+			.budget = budget, .seq = seq, .rec = rec,
+		};
+
+		if (call.vlen > SP_MAX_IOV)
+			count(SP_CNT_IOV_TRUNC, 1);
+		bpf_loop(SP_MAX_IOV, emit_iov, &ic, 0);
+	} else {
+		emit_segment(rec, call.buf, (__u32)ret, seq, &budget);
+	}
+	return 0;
+}
+
+/* ---- read/write family ---- */
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int sys_enter_write(struct trace_event_raw_sys_enter *ctx)
+{
+	return sock_enter(ctx->args[0], ctx->args[1], 0, SP_DIR_EGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int sys_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	return sock_enter(ctx->args[0], ctx->args[1], 0, SP_DIR_EGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_enter_writev")
+int sys_enter_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	return sock_enter(ctx->args[0], ctx->args[1], ctx->args[2], SP_DIR_EGRESS);
+}
+
+static __always_inline int msg_enter(struct trace_event_raw_sys_enter *ctx, __u8 dir)
+{
+	struct user_msghdr msg = {};
+
+	if (bpf_probe_read_user(&msg, sizeof(msg), (void *)ctx->args[1]))
+		return 0;
+	return sock_enter(ctx->args[0], (__u64)msg.msg_iov, msg.msg_iovlen ?: 1, dir);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int sys_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return msg_enter(ctx, SP_DIR_EGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_enter_read")
+int sys_enter_read(struct trace_event_raw_sys_enter *ctx)
+{
+	return sock_enter(ctx->args[0], ctx->args[1], 0, SP_DIR_INGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int sys_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	return sock_enter(ctx->args[0], ctx->args[1], 0, SP_DIR_INGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_enter_readv")
+int sys_enter_readv(struct trace_event_raw_sys_enter *ctx)
+{
+	return sock_enter(ctx->args[0], ctx->args[1], ctx->args[2], SP_DIR_INGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int sys_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return msg_enter(ctx, SP_DIR_INGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_exit_write")
+int sys_exit_write(struct trace_event_raw_sys_exit *ctx) { return sock_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int sys_exit_sendto(struct trace_event_raw_sys_exit *ctx) { return sock_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_writev")
+int sys_exit_writev(struct trace_event_raw_sys_exit *ctx) { return sock_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_sendmsg")
+int sys_exit_sendmsg(struct trace_event_raw_sys_exit *ctx) { return sock_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_read")
+int sys_exit_read(struct trace_event_raw_sys_exit *ctx) { return sock_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_recvfrom")
+int sys_exit_recvfrom(struct trace_event_raw_sys_exit *ctx) { return sock_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_readv")
+int sys_exit_readv(struct trace_event_raw_sys_exit *ctx) { return sock_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int sys_exit_recvmsg(struct trace_event_raw_sys_exit *ctx) { return sock_exit(ctx->ret); }
+
+/* ---- lifecycle ---- */
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct sock_call call = { .fd = ctx->args[0] };
+	__u32 tid = (__u32)pid_tgid;
+
+	if (!traced_tgid(pid_tgid >> 32))
+		return 0;
+	bpf_map_update_elem(&sock_calls, &tid, &call, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct sock_call *cp;
+	__s32 fd;
+
+	cp = bpf_map_lookup_elem(&sock_calls, &tid);
+	if (!cp)
+		return 0;
+	fd = cp->fd;
+	bpf_map_delete_elem(&sock_calls, &tid);
+	/* -EINPROGRESS (115): non-blocking connect, addresses are set */
+	if (ctx->ret == 0 || ctx->ret == -115)
+		conn_get(pid_tgid >> 32, fd, SP_ROLE_CLIENT, true);
+	return 0;
+}
+
+static __always_inline int accept_exit(long ret)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (ret < 0 || !traced_tgid(tgid))
+		return 0;
+	conn_get(tgid, ret, SP_ROLE_SERVER, true);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int sys_exit_accept4(struct trace_event_raw_sys_exit *ctx) { return accept_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_accept")
+int sys_exit_accept(struct trace_event_raw_sys_exit *ctx) { return accept_exit(ctx->ret); }
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 key = conn_key(tgid, ctx->args[0]);
+	struct conn_state *c;
+
+	if (!traced_tgid(tgid))
+		return 0;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c)
+		return 0;
+	bpf_map_delete_elem(&socks, &c->sk);
+	if (c->proto == PROTO_HTTP || c->proto == PROTO_TLS)
+		emit_conn(SP_EV_CONN_CLOSE, tgid, ctx->args[0], c->role, NULL);
+	bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
+/*
+ * A tracked TCP socket that drops from ESTABLISHED (or SYN_SENT) straight to
+ * CLOSE was reset or refused. This runs in softirq context, so the owner is
+ * found through the socks map rather than the current task. A socket closed
+ * by its owner has left socks at close(2), before the kernel resets it.
+ */
+SEC("tracepoint/sock/inet_sock_set_state")
+int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	__u64 sk = (__u64)ctx->skaddr;
+	struct sp_conn_event ev = { .type = SP_EV_CONN_ERR, .err = -ECONNRESET };
+	__u64 *key;
+
+	if (ctx->newstate != TCP_CLOSE ||
+	    (ctx->oldstate != TCP_ESTABLISHED && ctx->oldstate != TCP_SYN_SENT))
+		return 0;
+	key = bpf_map_lookup_elem(&socks, &sk);
+	if (!key)
+		return 0;
+	ev.tgid = *key >> 32;
+	ev.fd = (__s32)*key;
+	ev.ts = bpf_ktime_get_ns();
+	ev.dir = SP_DIR_INGRESS;
+	bpf_map_delete_elem(&socks, &sk);
+	rb_emit(&ev, sizeof(ev));
+	return 0;
+}

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Events shared by the BPF programs (bpf/) and userspace (userspace/).
+ *
+ * Every record in the ring buffer starts with a __u32 event type. Fields are
+ * fixed width; captured bytes carry an explicit length. Timestamps are
+ * CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns); userspace converts them.
+ */
+#ifndef SPANPROBE_H
+#define SPANPROBE_H
+
+#ifndef __VMLINUX_H__	/* BPF objects get the types from vmlinux.h */
+#include <linux/types.h>
+#endif
+
+#define SP_COMM_LEN		16
+#define SP_PATH_LEN		256
+#define SP_ARGS_LEN		512
+/* One data record carries at most this much payload; a larger call is split
+ * into consecutive records (see sp_data_event.seq). A power of two. */
+#define SP_CHUNK_MAX		16384
+/* Hard ceiling on the per-call capture cap (rodata targ_max_capture). */
+#define SP_CAPTURE_CEIL		(4u << 20)
+#define SP_MAX_IOV		16
+
+enum sp_event_type {
+	SP_EV_DATA = 1,		/* payload bytes of one read/write call */
+	SP_EV_CONN,		/* a socket fd and its addresses */
+	SP_EV_CONN_CLOSE,	/* close(2) on a socket fd we reported */
+	SP_EV_CONN_ERR,		/* a socket call failed (reset) or hit EOF */
+	SP_EV_TLS_BIND,		/* an SSL* was tied to a socket fd */
+	SP_EV_PROC_FORK,
+	SP_EV_PROC_EXEC,
+	SP_EV_PROC_EXIT,
+};
+
+enum sp_source {
+	SP_SRC_SOCK = 1,	/* plaintext socket syscalls */
+	SP_SRC_TLS,		/* plaintext seen at SSL_write/SSL_read */
+};
+
+enum sp_dir {
+	SP_DIR_EGRESS = 0,	/* the traced process wrote it */
+	SP_DIR_INGRESS = 1,	/* the traced process read it */
+};
+
+enum sp_role {
+	SP_ROLE_UNKNOWN = 0,
+	SP_ROLE_CLIENT,		/* connect(2) */
+	SP_ROLE_SERVER,		/* accept(2) */
+};
+
+/* Which counter in the "counters" per-CPU array. */
+enum sp_counter {
+	SP_CNT_RB_FULL = 0,	/* a record did not fit in the ring buffer */
+	SP_CNT_TRUNC_BYTES,	/* payload bytes past the per-call cap */
+	SP_CNT_TRUNC_CALLS,	/* calls that hit the per-call cap */
+	SP_CNT_CALL_TABLE_FULL,	/* per-thread in-flight call table full */
+	SP_CNT_CONN_TABLE_FULL,	/* per-connection table update failed */
+	SP_CNT_IOV_TRUNC,	/* readv/writev past SP_MAX_IOV segments */
+	SP_CNT_MAX,
+};
+
+struct sp_addr {
+	__u16 family;		/* AF_INET or AF_INET6, 0 if unknown */
+	__u16 port;		/* host byte order */
+	__u32 pad;
+	union {
+		__u8 v4[4];
+		__u8 v6[16];
+	};
+};
+
+struct sp_data_event {
+	__u32 type;		/* SP_EV_DATA */
+	__u32 tgid;
+	__u32 tid;
+	__s32 fd;		/* socket fd, -1 while unknown for TLS */
+	__u64 ts_enter;		/* entry of the read/write call */
+	__u64 ts_exit;		/* return of the call */
+	__u64 ssl;		/* SSL* for SP_SRC_TLS, 0 for sockets */
+	/* Offset of data[0] within this stream direction. BPF advances the
+	 * stream counter by the whole call even when bytes were not captured
+	 * (cap, full ring buffer), so userspace sees every hole. */
+	__u64 seq;
+	__u32 call_len;		/* bytes the call moved */
+	__u32 len;		/* bytes in data[] */
+	__u8 source;		/* enum sp_source */
+	__u8 dir;		/* enum sp_dir */
+	__u8 pad[6];
+	/* followed by len bytes of payload */
+};
+
+struct sp_conn_event {
+	__u32 type;		/* SP_EV_CONN, SP_EV_CONN_CLOSE, SP_EV_CONN_ERR */
+	__u32 tgid;
+	__s32 fd;
+	__s32 err;		/* SP_EV_CONN_ERR: -errno, or 0 for EOF */
+	__u64 ts;
+	__u64 ssl;		/* SP_EV_CONN_ERR inside a TLS call, else 0 */
+	__u8 role;		/* enum sp_role */
+	__u8 dir;		/* SP_EV_CONN_ERR: direction of the failed call */
+	__u8 pad[6];
+	struct sp_addr local;
+	struct sp_addr remote;
+};
+
+struct sp_tls_bind_event {
+	__u32 type;		/* SP_EV_TLS_BIND */
+	__u32 tgid;
+	__s32 fd;
+	__u32 pad;
+	__u64 ssl;
+};
+
+struct sp_proc_event {
+	__u32 type;		/* SP_EV_PROC_FORK, _EXEC, _EXIT */
+	__u32 tgid;
+	__u32 ppid;		/* parent tgid (fork, exec) */
+	__s32 exit_code;	/* exit: wait(2) status */
+	__u64 ts;
+	char comm[SP_COMM_LEN];
+	char filename[SP_PATH_LEN];	/* exec */
+	__u32 args_len;			/* exec: bytes in args */
+	__u32 pad;
+	char args[SP_ARGS_LEN];		/* exec: NUL-separated argv */
+};
+
+#endif /* SPANPROBE_H */

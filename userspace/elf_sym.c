@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "elf_sym.h"
+
+struct sp_elf {
+	int fd;
+	Elf *elf;
+};
+
+struct sp_elf *sp_elf__open(const char *path)
+{
+	struct sp_elf *e = calloc(1, sizeof(*e));
+	int err;
+
+	if (!e)
+		return NULL;
+	e->fd = -1;
+	if (elf_version(EV_CURRENT) == EV_NONE) {
+		err = EINVAL;
+		goto err_out;
+	}
+	e->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (e->fd < 0) {
+		err = errno;
+		goto err_out;
+	}
+	e->elf = elf_begin(e->fd, ELF_C_READ_MMAP, NULL);
+	if (!e->elf || elf_kind(e->elf) != ELF_K_ELF) {
+		err = ENOEXEC;
+		goto err_out;
+	}
+	return e;
+err_out:
+	sp_elf__close(e);
+	errno = err;
+	return NULL;
+}
+
+void sp_elf__close(struct sp_elf *e)
+{
+	if (!e)
+		return;
+	if (e->elf)
+		elf_end(e->elf);
+	if (e->fd >= 0)
+		close(e->fd);
+	free(e);
+}
+
+static int find_in(struct sp_elf *e, Elf64_Word type, const char *name, uint64_t *off)
+{
+	size_t nlen = strlen(name);
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(e->elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != type || !sh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data)
+			continue;
+		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+			GElf_Shdr tsh;
+			const char *n;
+			Elf_Scn *tscn;
+
+			if (!gelf_getsym(data, i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+			    sym.st_shndx == SHN_UNDEF || !sym.st_value)
+				continue;
+			n = elf_strptr(e->elf, sh.sh_link, sym.st_name);
+			if (!n || strncmp(n, name, nlen) || (n[nlen] && n[nlen] != '@'))
+				continue;
+			tscn = elf_getscn(e->elf, sym.st_shndx);
+			if (!tscn || !gelf_getshdr(tscn, &tsh))
+				continue;
+			*off = sym.st_value - tsh.sh_addr + tsh.sh_offset;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int sp_elf__func(struct sp_elf *e, const char *name, uint64_t *off)
+{
+	if (!find_in(e, SHT_DYNSYM, name, off))
+		return 0;
+	return find_in(e, SHT_SYMTAB, name, off);
+}
+
+int sp_elf__read(struct sp_elf *e, uint64_t off, void *buf, size_t n)
+{
+	ssize_t r = pread(e->fd, buf, n, (off_t)off);
+
+	if (r < 0)
+		return -errno;
+	return (size_t)r == n ? 0 : -EIO;
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * ELF function lookup for uprobes, as libbpf's src/elf.c does it: .dynsym
+ * then .symtab, versioned names ("SSL_write@@OPENSSL_3.0.0") match their
+ * base name, file offset = st_value - sh_addr + sh_offset. Own code
+ * because attach-point selection also needs the bytes of the functions.
+ */
+#ifndef SP_ELF_SYM_H
+#define SP_ELF_SYM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sp_elf;
+
+/* NULL with errno set if path is not a readable ELF file. */
+struct sp_elf *sp_elf__open(const char *path);
+void sp_elf__close(struct sp_elf *e);
+/* File offset of the defined function name: 0, or -ENOENT. */
+int sp_elf__func(struct sp_elf *e, const char *name, uint64_t *off);
+/* Reads n bytes at file offset off: 0 or -errno. */
+int sp_elf__read(struct sp_elf *e, uint64_t off, void *buf, size_t n);
+
+#endif

@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+#include "http1.h"
+#include "redact.h"
+
+static struct sp_h1 *dec(http_parser *p)
+{
+	return p->data;
+}
+
+/* Appends to the head copy; a head past SP_H1_HEAD_MAX is cut, not lost. */
+static uint16_t head_append(struct sp_h1_msg *m, const char *s, size_t n)
+{
+	uint16_t at = m->head_len;
+
+	if (n > (size_t)(SP_H1_HEAD_MAX - m->head_len)) {
+		n = SP_H1_HEAD_MAX - m->head_len;
+		m->head_truncated = true;
+	}
+	memcpy(m->head + m->head_len, s, n);
+	m->head_len += n;
+	return at;
+}
+
+/* The value just finished is the last thing in head[]: rewrite it in place
+ * if the header carries a credential. */
+static void header_done(struct sp_h1_msg *m)
+{
+	struct sp_h1_header *h;
+
+	if (!m->nheaders)
+		return;
+	h = &m->headers[m->nheaders - 1];
+	if (!sp_redact_header(m->head + h->name_off, h->name_len))
+		return;
+	m->head_len = h->value_off;
+	head_append(m, SP_REDACTED, strlen(SP_REDACTED));
+	h->value_len = m->head_len - h->value_off;
+}
+
+static int on_message_begin(http_parser *p)
+{
+	struct sp_h1 *d = dec(p);
+	struct sp_h1_msg *m = &d->msg;
+
+	memset(m, 0, offsetof(struct sp_h1_msg, headers));
+	m->is_request = d->is_request;
+	m->start_ns = d->ts_first;
+	d->state = SP_H1_IN_MSG;
+	d->in_value = false;
+	d->in_body = false;
+	return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+	struct sp_h1_msg *m = &dec(p)->msg;
+	uint16_t off = head_append(m, at, len);
+
+	if (!m->url_len)
+		m->url_off = off;
+	m->url_len = m->head_len - m->url_off;
+	return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+	struct sp_h1 *d = dec(p);
+	struct sp_h1_msg *m = &d->msg;
+	struct sp_h1_header *h;
+
+	if (d->in_value || !m->nheaders) {
+		if (m->nheaders)
+			header_done(m);
+		if (m->nheaders == SP_H1_MAX_HEADERS) {
+			m->head_truncated = true;
+			d->in_value = false;
+			return 0;
+		}
+		h = &m->headers[m->nheaders++];
+		memset(h, 0, sizeof(*h));
+		h->name_off = m->head_len;
+		d->in_value = false;
+	}
+	h = &m->headers[m->nheaders - 1];
+	if (h->value_len || h->value_off)
+		return 0;	/* headers past the limit: parse, do not keep */
+	head_append(m, at, len);
+	h->name_len = m->head_len - h->name_off;
+	return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+	struct sp_h1 *d = dec(p);
+	struct sp_h1_msg *m = &d->msg;
+	struct sp_h1_header *h;
+
+	if (!m->nheaders)
+		return 0;
+	h = &m->headers[m->nheaders - 1];
+	if (!d->in_value) {
+		if (h->value_off || h->value_len)
+			return 0;	/* past the limit */
+		h->value_off = m->head_len;
+		d->in_value = true;
+	}
+	head_append(m, at, len);
+	h->value_len = m->head_len - h->value_off;
+	return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+	struct sp_h1 *d = dec(p);
+	struct sp_h1_msg *m = &d->msg;
+
+	header_done(m);
+	m->http_major = p->http_major;
+	m->http_minor = p->http_minor;
+	if (d->is_request) {
+		strncpy(m->method, http_method_str(p->method), sizeof(m->method) - 1);
+	} else {
+		m->status = p->status_code;
+		if (d->nobody && d->nobody(d->ctx, d))
+			return 1;	/* response to HEAD: no body follows */
+	}
+	d->in_body = true;
+	return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+	dec(p)->msg.body_len += len;
+	return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+	struct sp_h1 *d = dec(p);
+
+	d->msg.end_ns = d->ts_last;
+	d->msg.upgrade = p->upgrade;
+	d->state = SP_H1_IDLE;
+	d->in_body = false;
+	d->on_msg(d->ctx, d, &d->msg);
+	return 0;
+}
+
+static const http_parser_settings settings = {
+	.on_message_begin = on_message_begin,
+	.on_url = on_url,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+};
+
+static void parser_reset(struct sp_h1 *d)
+{
+	http_parser_init(&d->parser, d->is_request ? HTTP_REQUEST : HTTP_RESPONSE);
+	d->parser.data = d;
+	d->state = SP_H1_IDLE;
+	d->in_body = false;
+}
+
+void sp_h1__init(struct sp_h1 *d, bool is_request, sp_h1_msg_fn on_msg,
+		 sp_h1_nobody_fn nobody, void *ctx)
+{
+	memset(d, 0, offsetof(struct sp_h1, msg));
+	d->is_request = is_request;
+	d->on_msg = on_msg;
+	d->nobody = nobody;
+	d->ctx = ctx;
+	parser_reset(d);
+}
+
+bool sp_h1_looks_like_start(const char *buf, size_t len, bool is_request)
+{
+	static const char *const methods[] = {
+		"GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "PATCH ", "OPTIONS ",
+		"CONNECT ", "TRACE ", NULL,
+	};
+
+	if (!is_request)
+		return len >= 7 && !memcmp(buf, "HTTP/1.", 7);
+	for (const char *const *m = methods; *m; m++) {
+		size_t n = strlen(*m);
+
+		if (len >= n && !memcmp(buf, *m, n))
+			return true;
+	}
+	return false;
+}
+
+/* Delivers the message in progress as cut short and drops the framing. */
+static void cut_message(struct sp_h1 *d, uint64_t ts)
+{
+	if (d->state == SP_H1_IN_MSG) {
+		d->msg.incomplete = true;
+		d->msg.end_ns = ts;
+		d->state = SP_H1_IDLE;
+		d->on_msg(d->ctx, d, &d->msg);
+	}
+}
+
+static void desync(struct sp_h1 *d, uint64_t ts)
+{
+	cut_message(d, ts);
+	d->desyncs++;
+	d->state = SP_H1_DESYNC;
+}
+
+int sp_h1__feed(struct sp_h1 *d, const char *buf, size_t len, uint64_t ts_first,
+		uint64_t ts_last)
+{
+	size_t n;
+
+	if (!len || d->state == SP_H1_UPGRADED)
+		return 0;
+	if (d->state == SP_H1_DESYNC ||
+	    (d->state == SP_H1_IDLE && HTTP_PARSER_ERRNO(&d->parser) != HPE_OK)) {
+		if (!sp_h1_looks_like_start(buf, len, d->is_request))
+			return -EPROTO;
+		parser_reset(d);
+	}
+	d->ts_first = ts_first;
+	d->ts_last = ts_last;
+	n = http_parser_execute(&d->parser, &settings, buf, len);
+	if (d->parser.upgrade) {
+		d->state = SP_H1_UPGRADED;
+		return 0;
+	}
+	if (HTTP_PARSER_ERRNO(&d->parser) != HPE_OK) {
+		/* Garbage, or bytes after a "Connection: close" message. Keep
+		 * what parsed, then retry from here if a message starts here. */
+		desync(d, ts_last);
+		if (n < len && n > 0)
+			return sp_h1__feed(d, buf + n, len - n, ts_first, ts_last) ? -EPROTO : 0;
+		return -EPROTO;
+	}
+	return 0;
+}
+
+void sp_h1__gap(struct sp_h1 *d, uint64_t n, uint64_t ts)
+{
+	static const char zeros[4096];
+	http_parser *p = &d->parser;
+
+	if (d->state == SP_H1_UPGRADED || d->state == SP_H1_DESYNC)
+		return;
+	/* A hole inside a Content-Length body keeps the framing: feed the
+	 * parser placeholder bytes and mark the body as not all captured. */
+	if (d->state == SP_H1_IN_MSG && d->in_body && !(p->flags & F_CHUNKED) &&
+	    p->content_length != ULLONG_MAX && n < p->content_length) {
+		d->msg.body_truncated = true;
+		d->ts_last = ts;
+		while (n) {
+			size_t k = n < sizeof(zeros) ? n : sizeof(zeros);
+
+			http_parser_execute(p, &settings, zeros, k);
+			n -= k;
+		}
+		return;
+	}
+	if (d->state == SP_H1_IN_MSG)
+		d->msg.body_truncated = true;
+	desync(d, ts);
+}
+
+bool sp_h1__eof(struct sp_h1 *d, uint64_t ts)
+{
+	if (d->state != SP_H1_IN_MSG)
+		return false;
+	d->ts_last = ts;
+	/* a response without length ends here: http_parser completes it */
+	http_parser_execute(&d->parser, &settings, NULL, 0);
+	if (d->state != SP_H1_IN_MSG)
+		return false;
+	cut_message(d, ts);
+	return true;
+}
+
+bool sp_h1__busy(const struct sp_h1 *d)
+{
+	return d->state == SP_H1_IN_MSG;
+}
+
+const char *sp_h1_msg__header(const struct sp_h1_msg *m, const char *name, size_t *len)
+{
+	size_t nl = strlen(name);
+
+	for (unsigned i = 0; i < m->nheaders; i++) {
+		const struct sp_h1_header *h = &m->headers[i];
+
+		if (h->name_len == nl && !strncasecmp(m->head + h->name_off, name, nl)) {
+			*len = h->value_len;
+			return m->head + h->value_off;
+		}
+	}
+	return NULL;
+}

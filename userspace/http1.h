@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * HTTP/1.x decoder for one direction of one connection.
+ *
+ * The grammar is http_parser's (Debian libhttp-parser-dev, the parser node
+ * used for a decade): incremental, no allocation, handles Content-Length,
+ * chunked, pipelining and bodies that end at close. This layer adds what a
+ * tracer needs on top: timestamps per message, a bounded copy of the head,
+ * credential redaction before anything else sees a header, recovery from
+ * holes in the captured stream, and resync after garbage.
+ */
+#ifndef SP_HTTP1_H
+#define SP_HTTP1_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <http_parser.h>
+
+#define SP_H1_HEAD_MAX		8192	/* request/status line + headers kept */
+#define SP_H1_MAX_HEADERS	64
+
+struct sp_h1_header {
+	uint16_t name_off, name_len;
+	uint16_t value_off, value_len;
+};
+
+/* One message. Strings are views into head[] (not NUL-terminated). */
+struct sp_h1_msg {
+	bool is_request;
+	bool head_truncated;	/* head longer than SP_H1_HEAD_MAX */
+	bool body_truncated;	/* bytes of the body were not captured */
+	bool incomplete;	/* ended by close/EOF/hole before its end */
+	bool upgrade;
+	uint8_t http_major, http_minor;
+	uint16_t status;	/* responses */
+	char method[16];	/* requests */
+	uint16_t url_off, url_len;
+	uint16_t nheaders;
+	uint16_t head_len;
+	uint64_t body_len;	/* body bytes seen (decoded from chunks) */
+	uint64_t start_ns;	/* first byte (CLOCK_MONOTONIC) */
+	uint64_t end_ns;	/* last byte */
+	struct sp_h1_header headers[SP_H1_MAX_HEADERS];
+	char head[SP_H1_HEAD_MAX];
+};
+
+struct sp_h1;
+
+/* Called for each finished message; msg is borrowed for the call only. */
+typedef void (*sp_h1_msg_fn)(void *ctx, struct sp_h1 *d, const struct sp_h1_msg *msg);
+/* Asked at a response's head: true if the request was HEAD (no body). */
+typedef bool (*sp_h1_nobody_fn)(void *ctx, struct sp_h1 *d);
+
+enum sp_h1_state {
+	SP_H1_IDLE = 0,		/* between messages */
+	SP_H1_IN_MSG,
+	SP_H1_DESYNC,		/* lost framing: skip to a message start */
+	SP_H1_UPGRADED,		/* 101/CONNECT: no longer HTTP/1 */
+};
+
+struct sp_h1 {
+	http_parser parser;
+	enum sp_h1_state state;
+	bool is_request;
+	bool in_value;		/* last header callback was a value */
+	bool in_body;
+	sp_h1_msg_fn on_msg;
+	sp_h1_nobody_fn nobody;
+	void *ctx;
+	uint64_t ts_first, ts_last;	/* of the chunk being fed */
+	uint64_t desyncs;		/* framing losses, for stats */
+	struct sp_h1_msg msg;
+};
+
+void sp_h1__init(struct sp_h1 *d, bool is_request, sp_h1_msg_fn on_msg,
+		 sp_h1_nobody_fn nobody, void *ctx);
+/*
+ * Feeds len captured bytes. ts_first is when the first of them was
+ * sent/received, ts_last the last. Returns 0, or -EPROTO when the bytes were
+ * not HTTP (the decoder then skips ahead to the next message start).
+ */
+int sp_h1__feed(struct sp_h1 *d, const char *buf, size_t len, uint64_t ts_first,
+		uint64_t ts_last);
+/* n bytes of the stream were lost (capture cap, full ring buffer). */
+void sp_h1__gap(struct sp_h1 *d, uint64_t n, uint64_t ts);
+/* The stream ended. A body that ends at close finishes; returns true if a
+ * message was cut short (it is delivered with msg->incomplete set). */
+bool sp_h1__eof(struct sp_h1 *d, uint64_t ts);
+/* True if a message has started and not finished. */
+bool sp_h1__busy(const struct sp_h1 *d);
+
+/* Value of the first header called name (case-insensitive), or NULL. */
+const char *sp_h1_msg__header(const struct sp_h1_msg *m, const char *name, size_t *len);
+/* True if buf starts like a request (is_request) or a response. */
+bool sp_h1_looks_like_start(const char *buf, size_t len, bool is_request);
+
+#endif

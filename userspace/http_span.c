@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "http_span.h"
+#include "redact.h"
+
+void sp_addr_str(const struct sp_addr *a, char *out, size_t cap)
+{
+	if (!a->family || !inet_ntop(a->family, a->v6, out, cap))
+		snprintf(out, cap, "%s", "");
+}
+
+void sp_http_span_name(const struct sp_http_req *req, char *out, size_t cap)
+{
+	const char *t = req->target, *path = t;
+	size_t n;
+
+	/* absolute-form (via a proxy): name by the path */
+	if (strstr(t, "://")) {
+		path = strchr(strstr(t, "://") + 3, '/');
+		if (!path)
+			path = "/";
+	}
+	n = strcspn(path, "?#");
+	snprintf(out, cap, "%s %.*s", req->method, (int)n, path);
+}
+
+void sp_http_span_times(const struct sp_http_exchange *ex, uint64_t *start, uint64_t *end)
+{
+	*start = ex->req->start_ns;
+	*end = ex->resp && !ex->resp->incomplete ? ex->resp->end_ns : ex->end_ns;
+	if (ex->resp && ex->resp->end_ns > *end)
+		*end = ex->resp->end_ns;
+	if (*end < *start)
+		*end = *start;
+}
+
+/* host[:port] from a Host header value */
+static void split_host(const char *h, char *host, size_t cap, long *port)
+{
+	const char *colon;
+
+	*port = 0;
+	if (h[0] == '[') {	/* [v6]:port */
+		const char *rb = strchr(h, ']');
+
+		if (rb) {
+			snprintf(host, cap, "%.*s", (int)(rb - h - 1), h + 1);
+			if (rb[1] == ':')
+				*port = strtol(rb + 2, NULL, 10);
+			return;
+		}
+	}
+	colon = strrchr(h, ':');
+	if (colon) {
+		snprintf(host, cap, "%.*s", (int)(colon - h), h);
+		*port = strtol(colon + 1, NULL, 10);
+	} else {
+		snprintf(host, cap, "%s", h);
+	}
+}
+
+void sp_http_span_fill(struct sp_span *s, const struct sp_http_exchange *ex)
+{
+	const struct sp_http_req *rq = ex->req;
+	const struct sp_http_resp *rs = ex->resp;
+	bool client = ex->role == SP_ROLE_CLIENT;
+	const struct sp_addr *srv = NULL, *peer = NULL;
+	char host[256] = "", addr[64] = "", url[4096], code[8];
+	const char *scheme = ex->tls ? "https" : "http";
+	long port = 0;
+	size_t plen = strcspn(rq->target, "?#");
+	const char *path = rq->target;
+
+	if (ex->sock) {
+		srv = client ? &ex->sock->remote : &ex->sock->local;
+		peer = &ex->sock->remote;
+	}
+	if (rq->host[0])
+		split_host(rq->host, host, sizeof(host), &port);
+	if (!host[0] && srv)
+		sp_addr_str(srv, host, sizeof(host));
+	/* the socket knows the real port; Host may omit a default one */
+	if (srv && srv->port)
+		port = srv->port;
+	else if (!port)
+		port = ex->tls ? 443 : 80;
+
+	sp_span__set_str(s, "http.request.method", rq->method, strlen(rq->method));
+	if (strstr(rq->target, "://")) {
+		/* absolute-form: already a full URL (already redacted) */
+		sp_span__set_str(s, "url.full", rq->target, strlen(rq->target));
+		path = strchr(strstr(rq->target, "://") + 3, '/');
+		if (!path)
+			path = "/";
+		plen = strcspn(path, "?#");
+	} else if (client) {
+		int n;
+
+		if (strchr(host, ':'))	/* v6 literal */
+			n = snprintf(url, sizeof(url), "%s://[%s]", scheme, host);
+		else
+			n = snprintf(url, sizeof(url), "%s://%s", scheme, host);
+		if (port && port != (ex->tls ? 443 : 80) && n < (int)sizeof(url))
+			n += snprintf(url + n, sizeof(url) - n, ":%ld", port);
+		if (n < (int)sizeof(url))
+			snprintf(url + n, sizeof(url) - n, "%s", rq->target);
+		sp_span__set_str(s, "url.full", url, strlen(url));
+	}
+	sp_span__set_str(s, "url.path", path, plen);
+	if (!client) {
+		const char *q = strchr(path, '?');
+
+		sp_span__set_str(s, "url.scheme", scheme, strlen(scheme));
+		if (q)
+			sp_span__set_str(s, "url.query", q + 1, strcspn(q + 1, "#"));
+	}
+	if (host[0])
+		sp_span__set_str(s, "server.address", host, strlen(host));
+	sp_span__set_int(s, "server.port", port);
+	if (peer && peer->family) {
+		sp_addr_str(peer, addr, sizeof(addr));
+		sp_span__set_str(s, "network.peer.address", addr, strlen(addr));
+		sp_span__set_int(s, "network.peer.port", peer->port);
+		if (!client) {
+			sp_span__set_str(s, "client.address", addr, strlen(addr));
+			sp_span__set_int(s, "client.port", peer->port);
+		}
+	}
+	sp_span__set_str(s, "network.protocol.name", "http", 4);
+	sp_span__set_str(s, "network.protocol.version", rq->http_minor ? "1.1" : "1.0", 3);
+	if (rq->user_agent[0])
+		sp_span__set_str(s, "user_agent.original", rq->user_agent, strlen(rq->user_agent));
+	if (rq->body_len)
+		sp_span__set_int(s, "http.request.body.size", rq->body_len);
+
+	if (rs && rs->status) {
+		sp_span__set_int(s, "http.response.status_code", rs->status);
+		if (rs->body_len)
+			sp_span__set_int(s, "http.response.body.size", rs->body_len);
+		if (rs->status >= 500 || (client && rs->status >= 400)) {
+			snprintf(code, sizeof(code), "%u", rs->status);
+			sp_span__set_str(s, "error.type", code, strlen(code));
+			sp_span__set_status(s, SP_STATUS_ERROR, NULL);
+		}
+	}
+	if (ex->error_type) {
+		char msg[96];
+
+		sp_span__set_str(s, "error.type", ex->error_type, strlen(ex->error_type));
+		snprintf(msg, sizeof(msg), "%s before the response %s", ex->error_type,
+			 rs && rs->status ? "ended" : "arrived");
+		sp_span__set_status(s, SP_STATUS_ERROR, msg);
+	}
+	if (rq->truncated || (rs && rs->truncated))
+		sp_span__set_bool(s, "spanprobe.capture.truncated", true);
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Kernel side setup: checks what tracing needs (privilege, BTF, tracefs),
+ * opens, configures, loads and attaches the BPF programs, and owns the
+ * ring buffer and the kernel-side tables.
+ */
+#ifndef SP_LOADER_H
+#define SP_LOADER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "spanprobe.h"
+
+struct sp_loader_opts {
+	bool all;			/* trace every process */
+	uint32_t max_capture;		/* bytes captured per call */
+	uint32_t ringbuf_bytes;		/* ring buffer size (power of 2) */
+	int (*on_record)(void *ctx, void *data, size_t size);
+	void *ctx;
+};
+
+struct sp_loader;
+
+/*
+ * Checks, opens, loads and attaches everything but the TLS uprobes.
+ * Returns 0 or -errno, having printed a one-line error that says what to do.
+ */
+int sp_loader__open(struct sp_loader **out, const struct sp_loader_opts *o);
+void sp_loader__free(struct sp_loader *l);
+struct spanprobe_bpf *sp_loader__skel(struct sp_loader *l);
+/* Adds pid to the filter (its descendants follow in BPF). */
+int sp_loader__trace_pid(struct sp_loader *l, uint32_t pid);
+/* Waits up to timeout_ms for records and handles them. Count or -errno. */
+int sp_loader__poll(struct sp_loader *l, int timeout_ms);
+/* A process is gone: its kernel-side connection state is swept soon. */
+void sp_loader__forget_pid(struct sp_loader *l, uint32_t pid);
+/* Sweeps forgotten processes out of the kernel tables. */
+void sp_loader__sweep(struct sp_loader *l);
+/* Sums the per-CPU drop counters (enum sp_counter). */
+void sp_loader__counters(struct sp_loader *l, uint64_t out[SP_CNT_MAX]);
+
+#endif

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Leveled logging to stderr; stdout is for data the user asked for. */
+#ifndef SP_LOG_H
+#define SP_LOG_H
+
+enum sp_log_level {
+	SP_LOG_ERROR = 0,
+	SP_LOG_WARN,
+	SP_LOG_INFO,
+	SP_LOG_DEBUG,
+};
+
+/* Messages above this level are dropped; -v raises it to SP_LOG_DEBUG. */
+extern int sp_log_level;
+
+void sp_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define sp_err(...)	sp_log(SP_LOG_ERROR, __VA_ARGS__)
+#define sp_warn(...)	sp_log(SP_LOG_WARN, __VA_ARGS__)
+#define sp_info(...)	sp_log(SP_LOG_INFO, __VA_ARGS__)
+#define sp_dbg(...)	sp_log(SP_LOG_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,572 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * spanprobe: turns what processes do on the wire into spans, without
+ * touching them. Kernel probes (bpf/) -> ring buffer (loader.c) ->
+ * pipeline (decoders, span assembly) -> exporters.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "clock.h"
+#include "exporter.h"
+#include "loader.h"
+#include "log.h"
+#include "pipeline.h"
+#include "tls_attach.h"
+
+#define MAX_PIDS		64
+#define DEFAULT_OUTPUT		"spanprobe-spans.jsonl"
+#define POLL_MS			20
+
+static struct env {
+	const char *output;
+	int console;		/* -1: default (on when no -o) */
+	uint32_t pids[MAX_PIDS];
+	int npids;
+	double duration;
+	uint32_t max_capture;
+	uint32_t ringbuf_mb;
+	double trace_idle;
+	uint32_t max_streams;
+	uint32_t max_procs;
+	char **command;
+} env = {
+	.console = -1,
+	.max_capture = 512 * 1024,
+	.ringbuf_mb = 16,
+	.trace_idle = 30,
+	.max_streams = 4096,
+	.max_procs = 16384,
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static const char usage[] =
+"Usage: spanprobe [OPTIONS] [-- COMMAND [ARGS...]]\n"
+"\n"
+"Traces the HTTP and HTTPS calls processes make and turns them into spans,\n"
+"with no change to those processes. With no COMMAND and no -p, traces every\n"
+"process on the host until SIGINT/SIGTERM (or --duration).\n"
+"\n"
+"  -o, --output FILE        write finished spans as OTLP/JSON lines to FILE\n"
+"                           (created 0600; '-' for stdout). Without -o: a trace\n"
+"                           tree on stdout and spans in ./" DEFAULT_OUTPUT "\n"
+"      --console            print the trace tree on stdout as well\n"
+"      --no-console         do not print the trace tree\n"
+"  -p, --pid PID            trace only PID and its descendants (repeatable)\n"
+"  -d, --duration SECONDS   stop after SECONDS\n"
+"      --trace-idle SECONDS end a process's trace after SECONDS without\n"
+"                           activity; its next call starts a new trace (30)\n"
+"      --max-capture BYTES  payload bytes captured per read/write call\n"
+"                           (default 524288, at most 4194304)\n"
+"      --ringbuf-mb MB      kernel ring buffer size, a power of two (16)\n"
+"      --max-connections N  connections tracked at once (4096)\n"
+"      --max-processes N    processes tracked at once (16384)\n"
+"      --list-tls-probes PATH  print where spanprobe would probe PATH's TLS\n"
+"                           functions, and exit\n"
+"  -v, --verbose            debug logging (and libbpf's)\n"
+"  -V, --version            print the version\n"
+"  -h, --help               this help\n"
+"\n"
+"Exit status: with COMMAND, the command's; otherwise 0, or 1 on an error.\n";
+
+enum {
+	OPT_CONSOLE = 256,
+	OPT_NO_CONSOLE,
+	OPT_TRACE_IDLE,
+	OPT_MAX_CAPTURE,
+	OPT_RINGBUF_MB,
+	OPT_MAX_CONNECTIONS,
+	OPT_MAX_PROCESSES,
+	OPT_LIST_TLS_PROBES,
+};
+
+static const struct option long_opts[] = {
+	{ "output", required_argument, NULL, 'o' },
+	{ "console", no_argument, NULL, OPT_CONSOLE },
+	{ "no-console", no_argument, NULL, OPT_NO_CONSOLE },
+	{ "pid", required_argument, NULL, 'p' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "trace-idle", required_argument, NULL, OPT_TRACE_IDLE },
+	{ "max-capture", required_argument, NULL, OPT_MAX_CAPTURE },
+	{ "ringbuf-mb", required_argument, NULL, OPT_RINGBUF_MB },
+	{ "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
+	{ "max-processes", required_argument, NULL, OPT_MAX_PROCESSES },
+	{ "list-tls-probes", required_argument, NULL, OPT_LIST_TLS_PROBES },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{},
+};
+
+static int parse_uint(const char *opt, const char *s, unsigned long min, unsigned long max,
+		      uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
+		sp_err("invalid %s '%s': expected a whole number from %lu to %lu", opt, s, min, max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_seconds(const char *opt, const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || *end || !(v > 0) || v > 1e7) {
+		sp_err("invalid %s '%s': expected a number of seconds greater than 0", opt, s);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+/* 0: go on; 1: exit 0 now (help, version, list); < 0: usage error */
+static int parse_args(int argc, char **argv)
+{
+	uint32_t v;
+	int c, err;
+
+	/* '+': stop at the first non-option, the command */
+	while ((c = getopt_long(argc, argv, "+o:p:d:vVh", long_opts, NULL)) != -1) {
+		err = 0;
+		switch (c) {
+		case 'o':
+			env.output = optarg;
+			break;
+		case OPT_CONSOLE:
+			env.console = 1;
+			break;
+		case OPT_NO_CONSOLE:
+			env.console = 0;
+			break;
+		case 'p':
+			if (env.npids == MAX_PIDS) {
+				sp_err("at most %d -p options", MAX_PIDS);
+				return -EINVAL;
+			}
+			err = parse_uint("pid", optarg, 1, INT_MAX, &v);
+			env.pids[env.npids++] = v;
+			break;
+		case 'd':
+			err = parse_seconds("--duration", optarg, &env.duration);
+			break;
+		case OPT_TRACE_IDLE:
+			err = parse_seconds("--trace-idle", optarg, &env.trace_idle);
+			break;
+		case OPT_MAX_CAPTURE:
+			err = parse_uint("--max-capture", optarg, 4096, SP_CAPTURE_CEIL,
+					 &env.max_capture);
+			break;
+		case OPT_RINGBUF_MB:
+			err = parse_uint("--ringbuf-mb", optarg, 1, 1024, &env.ringbuf_mb);
+			if (!err && (env.ringbuf_mb & (env.ringbuf_mb - 1))) {
+				sp_err("invalid --ringbuf-mb '%s': must be a power of two", optarg);
+				err = -EINVAL;
+			}
+			break;
+		case OPT_MAX_CONNECTIONS:
+			err = parse_uint("--max-connections", optarg, 16, 1 << 20, &env.max_streams);
+			break;
+		case OPT_MAX_PROCESSES:
+			err = parse_uint("--max-processes", optarg, 16, 1 << 22, &env.max_procs);
+			break;
+		case OPT_LIST_TLS_PROBES:
+			return sp_tls_list_points(optarg, stdout) ? -ENOENT : 1;
+		case 'v':
+			sp_log_level = SP_LOG_DEBUG;
+			break;
+		case 'V':
+			printf("spanprobe %s\n", SPANPROBE_VERSION);
+			return 1;
+		case 'h':
+			fputs(usage, stdout);
+			return 1;
+		default:
+			/* getopt printed what was wrong */
+			fprintf(stderr, "Try 'spanprobe --help'.\n");
+			return -EINVAL;
+		}
+		if (err)
+			return err;
+	}
+	if (optind < argc)
+		env.command = argv + optind;
+	if (env.command && env.npids) {
+		sp_err("use either -p or a COMMAND, not both");
+		return -EINVAL;
+	}
+	for (int i = 0; i < env.npids; i++) {
+		if (kill(env.pids[i], 0) && errno == ESRCH) {
+			sp_err("no process with pid %u", env.pids[i]);
+			return -ESRCH;
+		}
+	}
+	return 0;
+}
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	sp_pipeline__handle(ctx, data, size);
+	return 0;
+}
+
+struct hooks {
+	struct sp_loader *loader;
+	struct sp_tls_attach *tls;
+};
+
+static void on_exec(void *ctx, uint32_t pid)
+{
+	struct hooks *h = ctx;
+
+	if (h->tls)
+		sp_tls_attach__after_exec(h->tls, pid, sp_clock_mono_ns());
+}
+
+static void on_exit_pid(void *ctx, uint32_t pid)
+{
+	struct hooks *h = ctx;
+
+	if (h->loader)
+		sp_loader__forget_pid(h->loader, pid);
+}
+
+/* Adds the running descendants of the -p processes to the filter; new
+ * ones are followed in BPF from fork. */
+static void trace_descendants(struct sp_loader *l)
+{
+	enum { MAXP = 65536 };
+	static uint32_t pid[MAXP], ppid[MAXP];
+	static uint8_t in[MAXP];
+	struct dirent *de;
+	char path[64], buf[512];
+	uint32_t n = 0;
+	bool grew = true;
+	DIR *d = opendir("/proc");
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) && n < MAXP) {
+		uint32_t p = strtoul(de->d_name, NULL, 10);
+		FILE *f;
+		char *s;
+
+		if (!p)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%u/stat", p);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(buf, sizeof(buf), f) && (s = strrchr(buf, ')')) &&
+		    sscanf(s + 2, "%*c %u", &ppid[n]) == 1) {
+			pid[n] = p;
+			in[n] = 0;
+			for (int i = 0; i < env.npids; i++)
+				if (env.pids[i] == p)
+					in[n] = 1;
+			n++;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	while (grew) {
+		grew = false;
+		for (uint32_t i = 0; i < n; i++) {
+			if (in[i])
+				continue;
+			for (uint32_t j = 0; j < n; j++) {
+				if (in[j] && pid[j] == ppid[i]) {
+					in[i] = 1;
+					grew = true;
+					sp_loader__trace_pid(l, pid[i]);
+					break;
+				}
+			}
+		}
+	}
+}
+
+/* Resolves a command name through PATH, as execvp will. */
+static void resolve_command(const char *cmd, char *out, size_t cap)
+{
+	const char *path = getenv("PATH");
+
+	snprintf(out, cap, "%s", cmd);
+	if (strchr(cmd, '/') || !path)
+		return;
+	for (const char *p = path; *p;) {
+		size_t n = strcspn(p, ":");
+
+		snprintf(out, cap, "%.*s/%s", (int)n, p, cmd);
+		if (!access(out, X_OK))
+			return;
+		p += n + (p[n] == ':');
+	}
+	snprintf(out, cap, "%s", cmd);
+}
+
+/* Forks the command, stopped until *release is written to. */
+static pid_t spawn_command(int *release)
+{
+	int fds[2];
+	pid_t pid;
+	char go;
+
+	if (pipe2(fds, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		close(fds[1]);
+		if (read(fds[0], &go, 1) != 1)
+			_exit(127);	/* spanprobe gave up */
+		execvp(env.command[0], env.command);
+		fprintf(stderr, "spanprobe: error: cannot run %s: %s\n", env.command[0],
+			strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	close(fds[0]);
+	*release = fds[1];
+	return pid;
+}
+
+static void print_stats(struct sp_pipeline *pl, struct sp_loader *l, bool final)
+{
+	const struct sp_streams_stats *ss = sp_pipeline__streams_stats(pl);
+	const struct sp_asm_stats *as = sp_pipeline__asm_stats(pl);
+	struct sp_span_asm *a = sp_pipeline__asm(pl);
+	uint64_t c[SP_CNT_MAX];
+	struct sp_exporter *e;
+
+	sp_loader__counters(l, c);
+	sp_log(final ? SP_LOG_INFO : SP_LOG_DEBUG,
+	       "%" PRIu64 " spans, %" PRIu64 " HTTP exchanges; dropped: %" PRIu64
+	       " ring-buffer records, %" PRIu64 " bytes past the capture cap (%" PRIu64
+	       " calls), %" PRIu64 " bytes in stream holes, %" PRIu64 " spans (span table full)",
+	       as->spans_finished, ss->exchanges, c[SP_CNT_RB_FULL], c[SP_CNT_TRUNC_BYTES],
+	       c[SP_CNT_TRUNC_CALLS], ss->bytes_lost, as->spans_dropped);
+	sp_dbg("tables: %" PRIu64 " connection and %" PRIu64 " process evictions, %" PRIu64
+	       " pipelined requests dropped, %" PRIu64 " in-flight table full, %" PRIu64
+	       " connection table full, %" PRIu64 " iovec truncations, %" PRIu64
+	       " non-HTTP records, %" PRIu64 " traces split by idle gap",
+	       ss->stream_evictions, sp_pipeline__proc_evictions(pl), ss->requests_dropped,
+	       c[SP_CNT_CALL_TABLE_FULL], c[SP_CNT_CONN_TABLE_FULL], c[SP_CNT_IOV_TRUNC],
+	       ss->not_http, as->traces_split);
+	for (int i = 0; (e = sp_span_asm__sink(a, i)); i++)
+		if (e->stats.spans_dropped || e->stats.errors)
+			sp_warn("%s sink: %" PRIu64 " spans exported, %" PRIu64 " dropped, %" PRIu64
+				" errors", e->name, e->stats.spans_exported, e->stats.spans_dropped,
+				e->stats.errors);
+}
+
+static int add_sinks(struct sp_pipeline *pl)
+{
+	const char *out = env.output ? env.output : DEFAULT_OUTPUT;
+	bool console = env.console == 1 || (env.console == -1 && !env.output);
+	struct sp_exporter *e;
+
+	if (console) {
+		if (env.output && !strcmp(env.output, "-")) {
+			sp_err("-o - and the console tree both write to stdout: pick one "
+			       "(--no-console)");
+			return -EINVAL;
+		}
+		e = sp_console_exporter__new(stdout, isatty(STDOUT_FILENO));
+		if (!e || sp_pipeline__add_sink(pl, e))
+			return -ENOMEM;
+	}
+	e = sp_file_exporter__new(out);
+	if (!e)
+		return -errno;
+	if (sp_pipeline__add_sink(pl, e))
+		return -ENOMEM;
+	if (!env.output)
+		sp_info("writing spans to ./%s (OTLP/JSON lines) and a trace tree to stdout",
+			DEFAULT_OUTPUT);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct sp_pipeline_opts po = {
+		.asm_opts = {
+			.flush_interval_ns = 1000000000ull,
+			.batch_max = 512,
+			.max_spans = 16384,
+		},
+		.max_sockets = 16384,
+	};
+	struct sp_loader_opts lo = {};
+	struct hooks hooks = {};
+	struct sp_pipeline *pl = NULL;
+	struct sp_loader *l = NULL;
+	struct sp_tls_attach *tls = NULL;
+	uint64_t start, now, last_sweep, last_stats, child_gone = 0;
+	int release = -1, status = 0, exit_code = 0, err;
+	pid_t child = -1;
+	char exe[PATH_MAX];
+
+	err = parse_args(argc, argv);
+	if (err)
+		return err > 0 ? 0 : 1;
+	sp_clock_sync();
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+
+	po.asm_opts.trace_idle_ns = (uint64_t)(env.trace_idle * 1e9);
+	po.max_procs = env.max_procs;
+	po.max_streams = env.max_streams;
+	po.all = !env.command && !env.npids;
+	po.on_exec = on_exec;
+	po.on_exit = on_exit_pid;
+	po.hook_ctx = &hooks;
+	pl = sp_pipeline__new(&po);
+	if (!pl) {
+		sp_err("out of memory");
+		goto cleanup_err;
+	}
+	if (add_sinks(pl))
+		goto cleanup_err;
+
+	lo.all = po.all;
+	lo.max_capture = env.max_capture;
+	lo.ringbuf_bytes = env.ringbuf_mb << 20;
+	lo.on_record = on_record;
+	lo.ctx = pl;
+	if (sp_loader__open(&l, &lo))
+		goto cleanup_err;
+	hooks.loader = l;
+
+	now = sp_clock_mono_ns();
+	for (int i = 0; i < env.npids; i++) {
+		if (sp_loader__trace_pid(l, env.pids[i]) ||
+		    sp_pipeline__target(pl, env.pids[i], now)) {
+			sp_err("cannot trace pid %u", env.pids[i]);
+			goto cleanup_err;
+		}
+	}
+	if (env.npids)
+		trace_descendants(l);
+
+	tls = sp_tls_attach__new(sp_loader__skel(l), 8192);
+	if (!tls) {
+		sp_err("out of memory");
+		goto cleanup_err;
+	}
+	hooks.tls = tls;
+	/* every libssl and every TLS-exporting binary in use, system-wide:
+	 * a uprobe lives on the file, so processes started later get it */
+	sp_tls_attach__all(tls);
+	if (env.command) {
+		resolve_command(env.command[0], exe, sizeof(exe));
+		sp_tls_attach__file(tls, exe);
+		child = spawn_command(&release);
+		if (child < 0) {
+			sp_err("cannot start %s: %s", env.command[0], strerror(errno));
+			goto cleanup_err;
+		}
+		if (sp_loader__trace_pid(l, child) ||
+		    sp_pipeline__target(pl, child, sp_clock_mono_ns())) {
+			sp_err("cannot trace %s", env.command[0]);
+			goto cleanup_err;
+		}
+	}
+
+	fprintf(stderr, "spanprobe: ready: tracing %s; %u TLS libraries/binaries probed\n",
+		env.command ? env.command[0] : env.npids ? "the given processes" : "all processes",
+		sp_tls_attach__files(tls));
+	if (release >= 0) {
+		if (write(release, "g", 1) != 1)
+			sp_warn("cannot start %s", env.command[0]);
+		close(release);
+		release = -1;
+	}
+
+	start = last_sweep = last_stats = sp_clock_mono_ns();
+	for (;;) {
+		err = sp_loader__poll(l, POLL_MS);
+		if (err < 0 && err != -EINTR) {
+			sp_err("reading the ring buffer: %s", strerror(-err));
+			break;
+		}
+		now = sp_clock_mono_ns();
+		sp_pipeline__tick(pl, now);
+		sp_tls_attach__tick(tls, now);
+		if (now - last_sweep > 1000000000ull) {
+			sp_loader__sweep(l);
+			sp_clock_sync();
+			last_sweep = now;
+		}
+		if (sp_log_level >= SP_LOG_DEBUG && now - last_stats > 10000000000ull) {
+			print_stats(pl, l, false);
+			last_stats = now;
+		}
+		if (child > 0 && !child_gone && waitpid(child, &status, WNOHANG) == child) {
+			child_gone = now;
+			exit_code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+		}
+		/* the exit record trails waitpid: give it a moment */
+		if (child_gone && now - child_gone > 200000000ull)
+			break;
+		if (env.duration && now - start >= (uint64_t)(env.duration * 1e9))
+			break;
+		if (stop_signal) {
+			if (child > 0 && !child_gone) {
+				/* let the command end first; a second signal stops us */
+				kill(child, stop_signal);
+				stop_signal = 0;
+				signal(SIGINT, SIG_DFL);
+				signal(SIGTERM, SIG_DFL);
+				continue;
+			}
+			break;
+		}
+	}
+	sp_loader__poll(l, 0);
+	sp_pipeline__shutdown(pl, sp_clock_mono_ns());
+	print_stats(pl, l, true);
+	goto cleanup;
+
+cleanup_err:
+	exit_code = 1;
+	if (child > 0 && !child_gone) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	}
+cleanup:
+	if (release >= 0)
+		close(release);
+	sp_tls_attach__free(tls);
+	sp_loader__free(l);
+	sp_pipeline__free(pl);
+	return exit_code;
+}

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "log.h"
+#include "pipeline.h"
+#include "procs.h"
+
+struct sp_pipeline {
+	struct sp_pipeline_opts o;
+	struct sp_procs *procs;
+	struct sp_streams *streams;
+	struct sp_span_asm *asm_;
+	struct sp_pipeline_stats stats;
+};
+
+static void on_proc_evict(void *ctx, struct sp_proc *p)
+{
+	struct sp_pipeline *pl = ctx;
+
+	sp_span_asm__evict(pl->asm_, p);
+}
+
+static void on_exchange(void *ctx, const struct sp_http_exchange *ex)
+{
+	struct sp_pipeline *pl = ctx;
+	struct sp_proc *p;
+	struct sp_span *s;
+	uint64_t start, end;
+	char name[128];
+
+	sp_http_span_times(ex, &start, &end);
+	p = sp_procs__get_or_add(pl->procs, ex->pid, 0, start);
+	if (!p)
+		return;
+	sp_http_span_name(ex->req, name, sizeof(name));
+	s = sp_span_asm__child(pl->asm_, pl->procs, p, name,
+			       ex->role == SP_ROLE_SERVER ? SP_KIND_SERVER : SP_KIND_CLIENT,
+			       start, end);
+	if (!s)
+		return;
+	sp_http_span_fill(s, ex);
+	sp_span_asm__finish(pl->asm_, s);
+}
+
+struct sp_pipeline *sp_pipeline__new(const struct sp_pipeline_opts *opts)
+{
+	struct sp_pipeline *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->o = *opts;
+	p->asm_ = sp_span_asm__new(&opts->asm_opts);
+	p->procs = sp_procs__new(opts->max_procs, on_proc_evict, p);
+	p->streams = sp_streams__new(opts->max_streams, opts->max_sockets, on_exchange, p);
+	if (!p->asm_ || !p->procs || !p->streams) {
+		sp_pipeline__free(p);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return p;
+}
+
+void sp_pipeline__free(struct sp_pipeline *p)
+{
+	if (!p)
+		return;
+	sp_streams__free(p->streams);
+	sp_span_asm__free(p->asm_);
+	sp_procs__free(p->procs);
+	free(p);
+}
+
+int sp_pipeline__add_sink(struct sp_pipeline *p, struct sp_exporter *e)
+{
+	return sp_span_asm__add_sink(p->asm_, e);
+}
+
+int sp_pipeline__target(struct sp_pipeline *p, uint32_t pid, uint64_t ts)
+{
+	struct sp_proc *pr = sp_procs__get_or_add(p->procs, pid, 0, ts);
+
+	if (!pr)
+		return -ENOMEM;
+	sp_span_asm__target(p->asm_, pr, ts);
+	return 0;
+}
+
+static void handle_fork(struct sp_pipeline *p, const struct sp_proc_event *ev)
+{
+	struct sp_proc *parent = sp_procs__get(p->procs, ev->ppid), *child;
+
+	/* system-wide, a child of a process without a span is created
+	 * lazily, at its first exchange */
+	if (p->o.all && !(parent && parent->span))
+		return;
+	child = sp_procs__get_or_add(p->procs, ev->tgid, ev->ppid, ev->ts);
+	if (child)
+		sp_span_asm__fork(p->asm_, parent, child, ev->ts);
+}
+
+static void handle_exec(struct sp_pipeline *p, const struct sp_proc_event *ev)
+{
+	struct sp_proc *pr = sp_procs__get(p->procs, ev->tgid);
+	uint32_t args_len = ev->args_len < SP_ARGS_LEN ? ev->args_len : SP_ARGS_LEN;
+	char filename[SP_PATH_LEN], args[SP_ARGS_LEN + 1];
+
+	if (p->o.on_exec)
+		p->o.on_exec(p->o.hook_ctx, ev->tgid);
+	/* kept for every exec, system-wide too: a short-lived process may be
+	 * gone from /proc by the time its first exchange is decoded */
+	if (!pr)
+		pr = sp_procs__add(p->procs, ev->tgid, ev->ppid, ev->ts);
+	if (!pr)
+		return;
+	memcpy(filename, ev->filename, sizeof(filename));
+	filename[sizeof(filename) - 1] = 0;
+	/* a cut argv has no final NUL: add one */
+	memcpy(args, ev->args, args_len);
+	args[args_len] = 0;
+	sp_procs__exec(p->procs, pr, filename, args, args_len);
+	sp_span_asm__exec(p->asm_, pr, ev->ts);
+}
+
+static void handle_exit(struct sp_pipeline *p, const struct sp_proc_event *ev)
+{
+	struct sp_proc *pr = sp_procs__get(p->procs, ev->tgid);
+
+	/* its requests end first, so they land under its span */
+	sp_streams__proc_exit(p->streams, ev->tgid, ev->ts);
+	if (p->o.on_exit)
+		p->o.on_exit(p->o.hook_ctx, ev->tgid);
+	if (!pr)
+		return;
+	pr->exited = true;
+	pr->exit_status = ev->exit_code;
+	pr->exit_ns = ev->ts;
+	sp_span_asm__exit(p->asm_, p->procs, pr, ev->ts);
+	sp_procs__del(p->procs, pr);
+}
+
+int sp_pipeline__handle(struct sp_pipeline *p, const void *rec, size_t size)
+{
+	const struct sp_data_event *d = rec;
+	const struct sp_conn_event *c = rec;
+	const struct sp_proc_event *pe = rec;
+	const struct sp_tls_bind_event *b = rec;
+	uint32_t type;
+
+	if (size < sizeof(type))
+		goto bad;
+	memcpy(&type, rec, sizeof(type));
+	p->stats.events++;
+	switch (type) {
+	case SP_EV_DATA:
+		if (size < sizeof(*d) || d->len > size - sizeof(*d))
+			goto bad;
+		sp_streams__data(p->streams, d, (const uint8_t *)rec + sizeof(*d));
+		return 0;
+	case SP_EV_CONN:
+	case SP_EV_CONN_CLOSE:
+	case SP_EV_CONN_ERR:
+		if (size < sizeof(*c))
+			goto bad;
+		if (type == SP_EV_CONN)
+			sp_streams__conn(p->streams, c);
+		else if (type == SP_EV_CONN_CLOSE)
+			sp_streams__close(p->streams, c->tgid, c->fd, c->ts);
+		else
+			sp_streams__error(p->streams, c);
+		return 0;
+	case SP_EV_TLS_BIND:
+		if (size < sizeof(*b))
+			goto bad;
+		sp_streams__tls_bind(p->streams, b->tgid, b->ssl, b->fd);
+		return 0;
+	case SP_EV_PROC_FORK:
+	case SP_EV_PROC_EXEC:
+	case SP_EV_PROC_EXIT:
+		if (size < sizeof(*pe))
+			goto bad;
+		if (type == SP_EV_PROC_FORK)
+			handle_fork(p, pe);
+		else if (type == SP_EV_PROC_EXEC)
+			handle_exec(p, pe);
+		else
+			handle_exit(p, pe);
+		return 0;
+	}
+bad:
+	p->stats.bad_records++;
+	return -EINVAL;
+}
+
+void sp_pipeline__tick(struct sp_pipeline *p, uint64_t now)
+{
+	sp_span_asm__tick(p->asm_, p->procs, now);
+}
+
+void sp_pipeline__shutdown(struct sp_pipeline *p, uint64_t now)
+{
+	sp_streams__end_all(p->streams, now);
+	sp_span_asm__shutdown(p->asm_, p->procs, now);
+}
+
+const struct sp_pipeline_stats *sp_pipeline__stats(const struct sp_pipeline *p)
+{
+	return &p->stats;
+}
+
+const struct sp_streams_stats *sp_pipeline__streams_stats(const struct sp_pipeline *p)
+{
+	return sp_streams__stats(p->streams);
+}
+
+const struct sp_asm_stats *sp_pipeline__asm_stats(const struct sp_pipeline *p)
+{
+	return sp_span_asm__stats(p->asm_);
+}
+
+uint64_t sp_pipeline__proc_evictions(const struct sp_pipeline *p)
+{
+	return sp_procs__evictions(p->procs);
+}
+
+struct sp_span_asm *sp_pipeline__asm(const struct sp_pipeline *p)
+{
+	return p->asm_;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The userspace pipeline: ring-buffer records in, finished spans out.
+ * Routes each record to its owner: data and socket events to streams
+ * (decoders), process events to procs, exchanges and process lifecycles to
+ * span assembly. Needs no BPF, so tests drive it with synthetic records.
+ */
+#ifndef SP_PIPELINE_H
+#define SP_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "span_asm.h"
+#include "streams.h"
+
+struct sp_pipeline_opts {
+	struct sp_asm_opts asm_opts;
+	uint32_t max_procs;
+	uint32_t max_streams;
+	uint32_t max_sockets;
+	bool all;		/* system-wide: processes get spans lazily */
+	/* a process exec'd a new image: attach TLS probes to it */
+	void (*on_exec)(void *ctx, uint32_t pid);
+	/* a process is gone: forget its kernel-side state */
+	void (*on_exit)(void *ctx, uint32_t pid);
+	void *hook_ctx;
+};
+
+struct sp_pipeline_stats {
+	uint64_t events;
+	uint64_t bad_records;	/* too short or of an unknown type */
+};
+
+struct sp_pipeline;
+
+struct sp_pipeline *sp_pipeline__new(const struct sp_pipeline_opts *opts);
+void sp_pipeline__free(struct sp_pipeline *p);
+/* Sinks: the pipeline owns them from now on. 0 or -errno. */
+int sp_pipeline__add_sink(struct sp_pipeline *p, struct sp_exporter *e);
+/* One ring-buffer record (borrowed). 0, or -EINVAL for a malformed one. */
+int sp_pipeline__handle(struct sp_pipeline *p, const void *rec, size_t size);
+/* pid is a target (-p or launched): it gets a root span now. */
+int sp_pipeline__target(struct sp_pipeline *p, uint32_t pid, uint64_t ts);
+void sp_pipeline__tick(struct sp_pipeline *p, uint64_t now);
+/* Ends everything in flight and flushes all sinks. */
+void sp_pipeline__shutdown(struct sp_pipeline *p, uint64_t now);
+
+const struct sp_pipeline_stats *sp_pipeline__stats(const struct sp_pipeline *p);
+const struct sp_streams_stats *sp_pipeline__streams_stats(const struct sp_pipeline *p);
+const struct sp_asm_stats *sp_pipeline__asm_stats(const struct sp_pipeline *p);
+uint64_t sp_pipeline__proc_evictions(const struct sp_pipeline *p);
+struct sp_span_asm *sp_pipeline__asm(const struct sp_pipeline *p);
+
+#endif

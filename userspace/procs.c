@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include "procs.h"
+#include "redact.h"
+#include "table.h"
+
+struct sp_procs {
+	struct sp_table *t;
+	void (*evict)(void *ctx, struct sp_proc *p);
+	void *ctx;
+};
+
+static void on_evict(void *ctx, void *entry)
+{
+	struct sp_procs *t = ctx;
+	struct sp_proc *p = entry;
+
+	if (t->evict)
+		t->evict(t->ctx, p);
+	sp_resource__put(p->res);
+	p->res = NULL;
+}
+
+struct sp_procs *sp_procs__new(uint32_t capacity, void (*evict)(void *ctx, struct sp_proc *p),
+			       void *ctx)
+{
+	struct sp_procs *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->evict = evict;
+	t->ctx = ctx;
+	t->t = sp_table__new(capacity, sizeof(struct sp_proc), on_evict, t);
+	if (!t->t) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void sp_procs__free(struct sp_procs *t)
+{
+	struct sp_proc *p;
+	uint32_t it = 0;
+
+	if (!t)
+		return;
+	while ((p = sp_table__next(t->t, &it)))
+		sp_resource__put(p->res);
+	sp_table__free(t->t);
+	free(t);
+}
+
+struct sp_proc *sp_procs__get(struct sp_procs *t, uint32_t pid)
+{
+	return sp_table__get(t->t, pid, 0);
+}
+
+/* Reads a small /proc file; returns bytes read (0 on error). */
+static size_t read_proc(uint32_t pid, const char *what, char *buf, size_t cap)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%u/%s", pid, what);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, cap - 1);
+	close(fd);
+	if (n < 0)
+		n = 0;
+	buf[n] = 0;
+	return n;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+static bool is_interpreter(const char *exe)
+{
+	static const char *const names[] = {
+		"python", "node", "nodejs", "bun", "deno", "ruby", "perl", "php", "java",
+		"bash", "sh", "dash", "zsh", "uv", "npx", "tsx", "ts-node", NULL,
+	};
+	const char *b = base_name(exe);
+
+	for (const char *const *n = names; *n; n++) {
+		size_t l = strlen(*n);
+
+		/* python3, python3.11, node20 ... */
+		if (!strncmp(b, *n, l) && (!b[l] || b[l] == '.' || (b[l] >= '0' && b[l] <= '9')))
+			return true;
+	}
+	return false;
+}
+
+void sp_proc_name(const char *exe, const char *argv, uint32_t argv_len, char *out, size_t cap)
+{
+	const char *arg1 = NULL;
+	size_t l0;
+
+	/* argv[0] as the user typed it: "python3", not "python3.11" */
+	snprintf(out, cap, "%s", base_name(argv_len && argv[0] ? argv : exe));
+	if (!argv_len || !is_interpreter(exe))
+		return;
+	l0 = strnlen(argv, argv_len);
+	/* skip interpreter flags ("python3 -u agent.py"), not "-c"/"-m" code */
+	for (size_t off = l0 + 1; off < argv_len;) {
+		const char *a = argv + off;
+		size_t l = strnlen(a, argv_len - off);
+
+		if (!strcmp(a, "-c") || !strcmp(a, "-e"))
+			return;
+		if (!strcmp(a, "-m") && off + l + 1 < argv_len) {
+			arg1 = a + l + 1;
+			break;
+		}
+		if (a[0] != '-') {
+			arg1 = a;
+			break;
+		}
+		off += l + 1;
+	}
+	if (arg1) {
+		size_t n = strlen(out);
+
+		snprintf(out + n, cap - n, " %s", base_name(arg1));
+	}
+}
+
+static bool secret_flag(const char *a)
+{
+	static const char *const flags[] = {
+		"--password", "--passwd", "--token", "--api-key", "--apikey", "--api_key",
+		"--secret", "--auth", "-u", "--user", "--proxy-user", "--oauth2-bearer",
+		NULL,
+	};
+
+	for (const char *const *f = flags; *f; f++)
+		if (!strcmp(a, *f))
+			return true;
+	return false;
+}
+
+/* Redacts one argument into out[at..]; returns the new length. */
+static size_t redact_arg(const char *a, char *out, size_t at, size_t cap, bool secret)
+{
+	const char *colon = strchr(a, ':'), *eq = strchr(a, '=');
+
+	if (secret)
+		return at + snprintf(out + at, cap - at, "%s", SP_REDACTED);
+	/* "Authorization: Bearer x" as a curl -H value */
+	if (colon && colon > a && sp_redact_header(a, colon - a))
+		return at + snprintf(out + at, cap - at, "%.*s: %s", (int)(colon - a), a,
+				     SP_REDACTED);
+	/* --token=x, --api-key=x */
+	if (eq && a[0] == '-') {
+		char flag[64];
+
+		snprintf(flag, sizeof(flag), "%.*s", (int)(eq - a), a);
+		if (secret_flag(flag))
+			return at + snprintf(out + at, cap - at, "%s=%s", flag, SP_REDACTED);
+	}
+	/* KEY=value environment-style assignments with a secret-looking name */
+	if (eq && eq > a && a[0] != '-') {
+		char name[64];
+
+		snprintf(name, sizeof(name), "%.*s", (int)(eq - a), a);
+		if (strcasestr(name, "key") || strcasestr(name, "token") ||
+		    strcasestr(name, "secret") || strcasestr(name, "password"))
+			return at + snprintf(out + at, cap - at, "%s=%s", name, SP_REDACTED);
+	}
+	if (strstr(a, "://") || strchr(a, '?'))
+		return at + sp_redact_url(a, strlen(a), out + at, cap - at);
+	return at + snprintf(out + at, cap - at, "%s", a);
+}
+
+void sp_proc_cmdline(const char *argv, uint32_t argv_len, char *out, size_t cap)
+{
+	bool next_secret = false;
+	size_t at = 0;
+
+	out[0] = 0;
+	for (size_t off = 0; off < argv_len && at + 1 < cap;) {
+		char arg[4096];
+		size_t l = strnlen(argv + off, argv_len - off);
+
+		snprintf(arg, sizeof(arg), "%.*s", (int)l, argv + off);
+		if (at)
+			out[at++] = ' ';
+		out[at] = 0;
+		at = redact_arg(arg, out, at, cap, next_secret);
+		if (at >= cap)
+			at = cap - 1;
+		next_secret = secret_flag(arg);
+		off += l + 1;
+	}
+	out[at < cap ? at : cap - 1] = 0;
+}
+
+/* OTEL_SERVICE_NAME from the process's environment, if it has one. */
+static bool env_service_name(uint32_t pid, char *out, size_t cap)
+{
+	static char env[65536];
+	size_t n = read_proc(pid, "environ", env, sizeof(env));
+	static const char key[] = "OTEL_SERVICE_NAME=";
+
+	for (size_t off = 0; off < n;) {
+		const char *e = env + off;
+		size_t l = strnlen(e, n - off);
+
+		if (l > sizeof(key) - 1 && !memcmp(e, key, sizeof(key) - 1)) {
+			snprintf(out, cap, "%s", e + sizeof(key) - 1);
+			return true;
+		}
+		off += l + 1;
+	}
+	return false;
+}
+
+static void fill_resource(struct sp_proc *p, const char *exe, const char *argv,
+			  uint32_t argv_len)
+{
+	struct sp_resource *r = sp_resource__new();
+
+	if (!r)
+		return;
+	r->pid = p->pid;
+	snprintf(r->exe_path, sizeof(r->exe_path), "%s", exe);
+	snprintf(r->exe_name, sizeof(r->exe_name), "%s", base_name(exe));
+	if (!env_service_name(p->pid, r->service_name, sizeof(r->service_name)))
+		snprintf(r->service_name, sizeof(r->service_name), "%s", r->exe_name);
+	sp_proc_cmdline(argv, argv_len, r->command_line, sizeof(r->command_line));
+	sp_proc_name(exe, argv, argv_len, p->name, sizeof(p->name));
+	sp_resource__put(p->res);
+	p->res = r;
+}
+
+void sp_procs__exec(struct sp_procs *t, struct sp_proc *p, const char *filename,
+		    const char *args, uint32_t args_len)
+{
+	char exe[256];
+	ssize_t n;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%u/exe", p->pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	if (n > 0)
+		exe[n] = 0;
+	else	/* gone already: the path exec was given */
+		snprintf(exe, sizeof(exe), "%s", filename);
+	fill_resource(p, exe, args, args_len);
+}
+
+struct sp_proc *sp_procs__add(struct sp_procs *t, uint32_t pid, uint32_t ppid, uint64_t now)
+{
+	struct sp_proc *p = sp_table__add(t->t, pid, 0);
+
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	p->ppid = ppid;
+	p->start_ns = now;
+	return p;
+}
+
+struct sp_proc *sp_procs__get_or_add(struct sp_procs *t, uint32_t pid, uint32_t ppid,
+				     uint64_t now)
+{
+	struct sp_proc *p = sp_table__get(t->t, pid, 0);
+	char buf[4096], exe[256], path[64];
+	size_t n;
+	ssize_t l;
+
+	if (p)
+		return p;
+	p = sp_procs__add(t, pid, ppid, now);
+	if (!p)
+		return NULL;
+	if (!ppid) {
+		const char *s;
+
+		n = read_proc(pid, "stat", buf, sizeof(buf));
+		s = n ? strrchr(buf, ')') : NULL;
+		if (s)
+			sscanf(s + 2, "%*c %u", &p->ppid);
+	}
+	read_proc(pid, "comm", p->comm, sizeof(p->comm));
+	p->comm[strcspn(p->comm, "\n")] = 0;
+	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
+	l = readlink(path, exe, sizeof(exe) - 1);
+	if (l > 0)
+		exe[l] = 0;
+	else
+		snprintf(exe, sizeof(exe), "%s", p->comm[0] ? p->comm : "unknown");
+	n = read_proc(pid, "cmdline", buf, sizeof(buf));
+	fill_resource(p, exe, buf, n);
+	return p;
+}
+
+void sp_procs__del(struct sp_procs *t, struct sp_proc *p)
+{
+	sp_resource__put(p->res);
+	p->res = NULL;
+	sp_table__del(t->t, p);
+}
+
+struct sp_proc *sp_procs__next(struct sp_procs *t, uint32_t *it)
+{
+	return sp_table__next(t->t, it);
+}
+
+uint64_t sp_procs__evictions(const struct sp_procs *t)
+{
+	return sp_table__evictions(t->t);
+}

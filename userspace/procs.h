@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What spanprobe knows about each traced process: parent, executable,
+ * command line (credentials redacted), service name, exit status. Filled
+ * from fork/exec/exit events and /proc. Bounded; the least recently active
+ * process is evicted when full.
+ */
+#ifndef SP_PROCS_H
+#define SP_PROCS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "span.h"
+
+struct sp_proc {
+	uint32_t pid, ppid;
+	bool exited;
+	bool target;		/* named with -p or launched: always a trace */
+	int exit_status;	/* wait(2) status */
+	uint64_t start_ns;	/* fork, or first seen (CLOCK_MONOTONIC) */
+	uint64_t exit_ns;
+	char comm[16];
+	char name[128];		/* span name: "python3 agent.py" */
+	struct sp_resource *res;	/* owned reference */
+
+	/* span state, owned by span_asm.c */
+	struct sp_span *span;	/* open process span, or NULL */
+	uint64_t last_activity_ns;
+	uint32_t open_children;	/* child process spans under span */
+	uint32_t parent_span_pid;	/* pid whose span is our parent, 0 if root */
+};
+
+struct sp_procs;
+
+/* evict is called on a process about to be dropped to make room (it must
+ * end the process's span); it may be NULL. */
+struct sp_procs *sp_procs__new(uint32_t capacity, void (*evict)(void *ctx, struct sp_proc *p),
+			       void *ctx);
+void sp_procs__free(struct sp_procs *t);
+struct sp_proc *sp_procs__get(struct sp_procs *t, uint32_t pid);
+/*
+ * The entry for pid, created from /proc if it is not known yet (ppid 0 =
+ * read it from /proc). Returns NULL if the table is out of memory.
+ */
+struct sp_proc *sp_procs__get_or_add(struct sp_procs *t, uint32_t pid, uint32_t ppid,
+				     uint64_t now);
+/* A bare entry for pid, for the caller to fill (sp_procs__exec). */
+struct sp_proc *sp_procs__add(struct sp_procs *t, uint32_t pid, uint32_t ppid, uint64_t now);
+/* Exec: a new image. args is NUL-separated argv (args_len bytes). */
+void sp_procs__exec(struct sp_procs *t, struct sp_proc *p, const char *filename,
+		    const char *args, uint32_t args_len);
+void sp_procs__del(struct sp_procs *t, struct sp_proc *p);
+struct sp_proc *sp_procs__next(struct sp_procs *t, uint32_t *it);
+uint64_t sp_procs__evictions(const struct sp_procs *t);
+
+/*
+ * Span name for a process: the executable's base name, plus the script for
+ * an interpreter ("python3 agent.py", "node server.js"). argv is
+ * NUL-separated. Writes at most cap bytes, NUL-terminated.
+ */
+void sp_proc_name(const char *exe, const char *argv, uint32_t argv_len, char *out, size_t cap);
+/*
+ * Joins argv with spaces, redacting credentials: values of secret-bearing
+ * headers ("Authorization: Bearer x"), URL userinfo and secret query
+ * values, and the value after flags such as --password, --token,
+ * --api-key, -u/--user.
+ */
+void sp_proc_cmdline(const char *argv, uint32_t argv_len, char *out, size_t cap);
+
+#endif

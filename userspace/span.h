@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The span model every stage agrees on: ids, name, kind, times, status,
+ * typed attributes and events. A span is one fixed-size block; its strings
+ * live in its own arena, so building one allocates nothing and a span
+ * that does not fit is cut (counted in dropped_attrs), never grown.
+ */
+#ifndef SP_SPAN_H
+#define SP_SPAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SP_SPAN_MAX_ATTRS	64
+#define SP_SPAN_MAX_EVENTS	16
+#define SP_EVENT_MAX_ATTRS	8
+#define SP_SPAN_ARENA		16384
+
+enum sp_span_kind {
+	SP_KIND_INTERNAL = 1,
+	SP_KIND_SERVER = 2,
+	SP_KIND_CLIENT = 3,
+};
+
+enum sp_status_code {
+	SP_STATUS_UNSET = 0,
+	SP_STATUS_OK = 1,
+	SP_STATUS_ERROR = 2,
+};
+
+enum sp_attr_type {
+	SP_ATTR_STR = 1,
+	SP_ATTR_INT,
+	SP_ATTR_DOUBLE,
+	SP_ATTR_BOOL,
+};
+
+struct sp_attr {
+	const char *key;	/* static, or in the span's arena */
+	uint8_t type;		/* enum sp_attr_type */
+	union {
+		const char *s;	/* NUL-terminated, valid UTF-8, in the arena */
+		int64_t i;
+		double d;
+		bool b;
+	};
+};
+
+struct sp_event {
+	const char *name;
+	uint64_t time_ns;	/* Unix ns */
+	uint8_t nattrs;
+	struct sp_attr attrs[SP_EVENT_MAX_ATTRS];
+};
+
+/* Resource attributes of one process; shared by its spans (refcounted). */
+struct sp_resource {
+	int refs;
+	uint32_t pid;
+	char service_name[128];
+	char exe_name[64];
+	char exe_path[256];
+	char command_line[512];
+};
+
+struct sp_span {
+	uint8_t trace_id[16];
+	uint8_t span_id[8];
+	uint8_t parent_id[8];	/* all zero for a root span */
+	uint8_t kind;		/* enum sp_span_kind */
+	uint8_t status;		/* enum sp_status_code */
+	const char *name;
+	const char *status_msg;	/* NULL if none */
+	uint64_t start_ns;	/* Unix ns */
+	uint64_t end_ns;
+	struct sp_resource *res;	/* owned reference */
+	uint16_t nattrs, nevents;
+	uint32_t dropped_attrs, dropped_events;
+	struct sp_span *next;	/* list link for whoever holds the span */
+	struct sp_attr attrs[SP_SPAN_MAX_ATTRS];
+	struct sp_event events[SP_SPAN_MAX_EVENTS];
+	uint32_t arena_used;
+	char arena[SP_SPAN_ARENA];
+};
+
+/* Fills buf with random bytes, never all zero (buffered getrandom). */
+void sp_random_id(uint8_t *buf, size_t n);
+bool sp_id_is_zero(const uint8_t *id, size_t n);
+/* Lowercase hex of id into out (2n+1 bytes). */
+void sp_id_hex(const uint8_t *id, size_t n, char *out);
+
+/* Resets s to an empty span with a fresh span id. Takes a reference on res. */
+void sp_span__init(struct sp_span *s, const char *name, size_t name_len,
+		   enum sp_span_kind kind, struct sp_resource *res);
+/* Drops the span's resource reference. */
+void sp_span__release(struct sp_span *s);
+
+/* Copies a string into the arena (invalid UTF-8 replaced); NULL if full. */
+const char *sp_span__strdup(struct sp_span *s, const char *str, size_t len);
+void sp_span__set_name(struct sp_span *s, const char *name, size_t len);
+void sp_span__set_str(struct sp_span *s, const char *key, const char *val, size_t len);
+void sp_span__set_int(struct sp_span *s, const char *key, int64_t v);
+void sp_span__set_double(struct sp_span *s, const char *key, double v);
+void sp_span__set_bool(struct sp_span *s, const char *key, bool v);
+void sp_span__set_status(struct sp_span *s, enum sp_status_code code, const char *msg);
+const struct sp_attr *sp_span__attr(const struct sp_span *s, const char *key);
+/* Adds an event; returns it so the caller can add attributes, or NULL. */
+struct sp_event *sp_span__add_event(struct sp_span *s, const char *name, uint64_t time_ns);
+
+struct sp_resource *sp_resource__new(void);
+struct sp_resource *sp_resource__get(struct sp_resource *r);
+void sp_resource__put(struct sp_resource *r);
+
+/* The host name, read once. */
+const char *sp_host_name(void);
+
+#endif

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Span assembly: turns process lifecycles and decoded exchanges into span
+ * trees and hands finished spans, in batches, to every sink.
+ *
+ * Trace rules (README "Span trees"):
+ * - A target process (launched with --, or named with -p) gets a root span
+ *   when tracing starts.
+ * - A process forked by a process that has an open span gets a child span
+ *   at once, in the same trace: subprocesses of an agent are its tools.
+ * - Any other process gets a root span (a new trace) at its first HTTP
+ *   exchange, so system-wide mode does not make a trace of every `ls`.
+ * - A root span with no open child processes and no activity for
+ *   trace_idle_ns is ended at its last activity; the next activity starts
+ *   a new trace. A process span otherwise ends when the process exits.
+ */
+#ifndef SP_SPAN_ASM_H
+#define SP_SPAN_ASM_H
+
+#include <stdint.h>
+#include "exporter.h"
+#include "procs.h"
+#include "span.h"
+
+#define SP_ASM_MAX_SINKS 4
+
+struct sp_asm_opts {
+	uint64_t trace_idle_ns;		/* idle gap that ends a trace */
+	uint64_t flush_interval_ns;	/* how often batches go to sinks */
+	uint32_t max_spans;		/* open + queued spans at most */
+	uint32_t batch_max;		/* spans per batch at most */
+};
+
+struct sp_asm_stats {
+	uint64_t spans_finished;
+	uint64_t spans_dropped;		/* span pool exhausted */
+	uint64_t traces_split;		/* roots ended by the idle rule */
+};
+
+struct sp_span_asm;
+
+struct sp_span_asm *sp_span_asm__new(const struct sp_asm_opts *opts);
+void sp_span_asm__free(struct sp_span_asm *a);
+/* Adds a sink; the assembler owns it from now on. 0 or -errno. */
+int sp_span_asm__add_sink(struct sp_span_asm *a, struct sp_exporter *e);
+
+/* Starts p's root span now (a target). */
+void sp_span_asm__target(struct sp_span_asm *a, struct sp_proc *p, uint64_t ts);
+/* parent may be NULL (not known). */
+void sp_span_asm__fork(struct sp_span_asm *a, struct sp_proc *parent, struct sp_proc *child,
+		       uint64_t ts);
+void sp_span_asm__exec(struct sp_span_asm *a, struct sp_proc *p, uint64_t ts);
+/* Ends p's span with its exit status. The caller then forgets p. */
+void sp_span_asm__exit(struct sp_span_asm *a, struct sp_procs *procs, struct sp_proc *p,
+		       uint64_t ts);
+
+/*
+ * A new span under p's current span (creating p's root if needed), with
+ * start and end set from CLOCK_MONOTONIC times. The caller fills it and
+ * passes it to __finish. NULL if the span pool is exhausted (counted).
+ */
+struct sp_span *sp_span_asm__child(struct sp_span_asm *a, struct sp_procs *procs,
+				   struct sp_proc *p, const char *name, enum sp_span_kind kind,
+				   uint64_t start, uint64_t end);
+void sp_span_asm__finish(struct sp_span_asm *a, struct sp_span *s);
+
+/* Timers: the idle rule and the batch interval. now is CLOCK_MONOTONIC. */
+void sp_span_asm__tick(struct sp_span_asm *a, struct sp_procs *procs, uint64_t now);
+/* Ends every open span at now, exports everything, flushes the sinks. */
+void sp_span_asm__shutdown(struct sp_span_asm *a, struct sp_procs *procs, uint64_t now);
+/* p is about to be dropped from the process table: end its span. */
+void sp_span_asm__evict(struct sp_span_asm *a, struct sp_proc *p);
+
+const struct sp_asm_stats *sp_span_asm__stats(const struct sp_span_asm *a);
+struct sp_exporter *sp_span_asm__sink(const struct sp_span_asm *a, int i);
+
+#endif

@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stdlib.h>
+#include <string.h>
+#include "http1.h"
+#include "redact.h"
+#include "streams.h"
+#include "table.h"
+
+#define REQ_QUEUE	4	/* requests awaiting a response (pipelining) */
+
+struct stream {
+	struct sp_streams *owner;
+	uint32_t pid;
+	int32_t fd;
+	uint64_t ssl;		/* 0 for a plain socket */
+	uint8_t role;		/* enum sp_role, once the first message shows it */
+	bool seq_init[2];
+	uint64_t expect[2];	/* next stream offset per direction */
+	struct sp_h1 dec[2];	/* per direction, valid once role is known */
+	struct sp_http_req reqs[REQ_QUEUE];
+	uint8_t req_head, req_n;
+	bool have_resp;		/* a response that came before its request */
+	struct sp_http_resp early_resp;
+};
+
+struct sp_streams {
+	struct sp_table *streams;	/* (pid<<32|fd, 0) or (pid, ssl) */
+	struct sp_table *socks;		/* (pid<<32|fd, 1): struct sp_sockinfo */
+	sp_exchange_fn on_exchange;
+	void *ctx;
+	struct sp_streams_stats stats;
+};
+
+static uint64_t fd_key(uint32_t pid, int32_t fd)
+{
+	return ((uint64_t)pid << 32) | (uint32_t)fd;
+}
+
+static const struct sp_sockinfo *stream_sock(struct stream *st)
+{
+	if (st->fd < 0)
+		return NULL;
+	return sp_table__get(st->owner->socks, fd_key(st->pid, st->fd), 1);
+}
+
+static void emit(struct stream *st, const struct sp_http_req *rq, const struct sp_http_resp *rs,
+		 const char *error_type, uint64_t end)
+{
+	struct sp_http_exchange ex = {
+		.pid = st->pid, .role = st->role, .tls = st->ssl != 0, .req = rq,
+		.resp = rs, .error_type = error_type, .end_ns = end,
+		.sock = stream_sock(st),
+	};
+
+	st->owner->stats.exchanges++;
+	st->owner->on_exchange(st->owner->ctx, &ex);
+}
+
+static struct sp_http_req *req_front(struct stream *st)
+{
+	return st->req_n ? &st->reqs[st->req_head] : NULL;
+}
+
+static void req_pop(struct stream *st)
+{
+	st->req_head = (st->req_head + 1) % REQ_QUEUE;
+	st->req_n--;
+}
+
+static void copy_header(const struct sp_h1_msg *m, const char *name, char *out, size_t cap)
+{
+	size_t len;
+	const char *v = sp_h1_msg__header(m, name, &len);
+
+	if (!v)
+		len = 0;
+	if (len >= cap)
+		len = cap - 1;
+	memcpy(out, v ? v : "", len);
+	out[len] = 0;
+}
+
+static void on_request(struct stream *st, const struct sp_h1_msg *m)
+{
+	struct sp_http_req *rq;
+
+	if (st->req_n == REQ_QUEUE) {
+		st->owner->stats.requests_dropped++;
+		req_pop(st);
+	}
+	rq = &st->reqs[(st->req_head + st->req_n++) % REQ_QUEUE];
+	memcpy(rq->method, m->method, sizeof(rq->method));
+	sp_redact_url(m->head + m->url_off, m->url_len, rq->target, sizeof(rq->target));
+	copy_header(m, "host", rq->host, sizeof(rq->host));
+	copy_header(m, "user-agent", rq->user_agent, sizeof(rq->user_agent));
+	rq->http_minor = m->http_minor;
+	rq->incomplete = m->incomplete;
+	rq->truncated = m->body_truncated || m->head_truncated;
+	rq->start_ns = m->start_ns;
+	rq->end_ns = m->end_ns;
+	rq->body_len = m->body_len;
+	if (m->incomplete)
+		return;		/* its response, if any, is handled at the end */
+	if (st->have_resp) {
+		st->have_resp = false;
+		emit(st, rq, &st->early_resp, NULL, st->early_resp.end_ns);
+		req_pop(st);
+	}
+}
+
+static void on_response(struct stream *st, const struct sp_h1_msg *m)
+{
+	struct sp_http_resp rs = {
+		.status = m->status, .http_minor = m->http_minor,
+		.incomplete = m->incomplete,
+		.truncated = m->body_truncated || m->head_truncated,
+		.start_ns = m->start_ns, .end_ns = m->end_ns, .body_len = m->body_len,
+	};
+	struct sp_http_req *rq = req_front(st);
+
+	/* 100 Continue and friends precede the real response */
+	if (m->status >= 100 && m->status < 200 && m->status != 101)
+		return;
+	if (!rq) {
+		/* read before the write that caused it was reported (two
+		 * threads, two CPUs): hold it for the request */
+		st->early_resp = rs;
+		st->have_resp = true;
+		return;
+	}
+	emit(st, rq, &rs, m->incomplete ? "connection_closed" : NULL, m->end_ns);
+	req_pop(st);
+}
+
+static void on_msg(void *ctx, struct sp_h1 *d, const struct sp_h1_msg *m)
+{
+	if (d->is_request)
+		on_request(ctx, m);
+	else
+		on_response(ctx, m);
+}
+
+static bool response_has_no_body(void *ctx, struct sp_h1 *d)
+{
+	struct sp_http_req *rq = req_front(ctx);
+
+	return rq && !strcmp(rq->method, "HEAD");
+}
+
+/* Fails every request still waiting for its response. */
+static void fail_pending(struct stream *st, const char *why, uint64_t ts)
+{
+	struct sp_http_req *rq;
+
+	while ((rq = req_front(st))) {
+		emit(st, rq, NULL, why, ts);
+		req_pop(st);
+	}
+}
+
+static void stream_end(struct stream *st, const char *why, bool graceful, uint64_t ts)
+{
+	if (st->role) {
+		int in = st->role == SP_ROLE_CLIENT ? SP_DIR_INGRESS : SP_DIR_EGRESS;
+
+		/* a response that ends at close is complete when the peer
+		 * closes; on a reset or a dead process it is cut */
+		if (graceful)
+			sp_h1__eof(&st->dec[in], ts);
+		else if (sp_h1__busy(&st->dec[in]))
+			sp_h1__gap(&st->dec[in], UINT64_MAX, ts);
+		if (sp_h1__busy(&st->dec[!in]))
+			sp_h1__eof(&st->dec[!in], ts);
+	}
+	fail_pending(st, why, ts);
+}
+
+static void on_evict(void *ctx, void *entry)
+{
+	struct sp_streams *s = ctx;
+
+	s->stats.stream_evictions++;
+	stream_end(entry, "spanprobe_evicted", false, 0);
+}
+
+struct sp_streams *sp_streams__new(uint32_t max_streams, uint32_t max_sockets,
+				   sp_exchange_fn on_exchange, void *ctx)
+{
+	struct sp_streams *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->on_exchange = on_exchange;
+	s->ctx = ctx;
+	s->streams = sp_table__new(max_streams, sizeof(struct stream), on_evict, s);
+	s->socks = sp_table__new(max_sockets, sizeof(struct sp_sockinfo), NULL, NULL);
+	if (!s->streams || !s->socks) {
+		sp_streams__free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void sp_streams__free(struct sp_streams *s)
+{
+	if (!s)
+		return;
+	sp_table__free(s->streams);
+	sp_table__free(s->socks);
+	free(s);
+}
+
+const struct sp_streams_stats *sp_streams__stats(const struct sp_streams *s)
+{
+	return &s->stats;
+}
+
+static struct stream *stream_get(struct sp_streams *s, uint32_t pid, int32_t fd, uint64_t ssl,
+				 bool create)
+{
+	uint64_t k1 = ssl ? pid : fd_key(pid, fd), k2 = ssl;
+	struct stream *st = sp_table__get(s->streams, k1, k2);
+
+	if (st || !create)
+		return st;
+	st = sp_table__add(s->streams, k1, k2);
+	if (!st)
+		return NULL;
+	st->owner = s;
+	st->pid = pid;
+	st->fd = fd;
+	st->ssl = ssl;
+	return st;
+}
+
+/* The first message start seen tells who is the client. */
+static bool stream_learn_role(struct stream *st, uint8_t dir, const uint8_t *data, uint32_t len)
+{
+	bool req = sp_h1_looks_like_start((const char *)data, len, true);
+	bool resp = !req && sp_h1_looks_like_start((const char *)data, len, false);
+	int req_dir;
+
+	if (!req && !resp)
+		return false;
+	/* the side that writes requests is the client */
+	st->role = (req == (dir == SP_DIR_EGRESS)) ? SP_ROLE_CLIENT : SP_ROLE_SERVER;
+	req_dir = st->role == SP_ROLE_CLIENT ? SP_DIR_EGRESS : SP_DIR_INGRESS;
+	sp_h1__init(&st->dec[req_dir], true, on_msg, NULL, st);
+	sp_h1__init(&st->dec[!req_dir], false, on_msg, response_has_no_body, st);
+	return true;
+}
+
+void sp_streams__data(struct sp_streams *s, const struct sp_data_event *ev, const uint8_t *data)
+{
+	struct stream *st = stream_get(s, ev->tgid, ev->fd, ev->source == SP_SRC_TLS ? ev->ssl : 0,
+				       true);
+	uint8_t dir = ev->dir & 1;
+	uint64_t seq = ev->seq;
+	uint32_t len = ev->len;
+	/* a message's first byte: when it was sent, or when it had arrived */
+	uint64_t first = dir == SP_DIR_EGRESS ? ev->ts_enter : ev->ts_exit;
+
+	if (!st)
+		return;
+	if (ev->fd >= 0 && st->fd < 0)
+		st->fd = ev->fd;
+	if (!st->seq_init[dir]) {
+		st->seq_init[dir] = true;
+		st->expect[dir] = seq;
+	}
+	if (seq < st->expect[dir]) {
+		/* overlap: only the part past what we have is new */
+		uint64_t skip = st->expect[dir] - seq;
+
+		if (skip >= len)
+			return;
+		data += skip;
+		len -= skip;
+		seq += skip;
+	}
+	if (seq > st->expect[dir]) {
+		uint64_t gap = seq - st->expect[dir];
+
+		s->stats.holes++;
+		s->stats.bytes_lost += gap;
+		if (st->role)
+			sp_h1__gap(&st->dec[dir], gap, ev->ts_exit);
+		st->expect[dir] = seq;
+	}
+	if (!len)
+		return;		/* a marker: the call's tail was not captured */
+	st->expect[dir] = seq + len;
+	if (!st->role && !stream_learn_role(st, dir, data, len)) {
+		s->stats.not_http++;
+		return;
+	}
+	if (sp_h1__feed(&st->dec[dir], (const char *)data, len, first, ev->ts_exit))
+		s->stats.not_http++;
+}
+
+void sp_streams__conn(struct sp_streams *s, const struct sp_conn_event *ev)
+{
+	uint64_t k = fd_key(ev->tgid, ev->fd);
+	struct sp_sockinfo *si = sp_table__get(s->socks, k, 1);
+
+	if (!si)
+		si = sp_table__add(s->socks, k, 1);
+	if (!si)
+		return;
+	si->pid = ev->tgid;
+	si->fd = ev->fd;
+	if (ev->role)
+		si->role = ev->role;
+	si->local = ev->local;
+	si->remote = ev->remote;
+}
+
+/* Calls fn on each stream of pid, on fd (fd >= 0) or all of them (fd < 0). */
+static void for_streams(struct sp_streams *s, uint32_t pid, int32_t fd,
+			void (*fn)(struct sp_streams *, struct stream *, const char *, uint64_t),
+			const char *why, uint64_t ts)
+{
+	struct stream *st;
+	uint32_t it = 0;
+
+	while ((st = sp_table__next(s->streams, &it)))
+		if (st->pid == pid && (fd < 0 || st->fd == fd))
+			fn(s, st, why, ts);
+}
+
+static void end_and_forget(struct sp_streams *s, struct stream *st, const char *why, uint64_t ts)
+{
+	stream_end(st, why, true, ts);
+	sp_table__del(s->streams, st);
+}
+
+static void reset_stream(struct sp_streams *s, struct stream *st, const char *why, uint64_t ts)
+{
+	stream_end(st, why, false, ts);
+}
+
+static void eof_stream(struct sp_streams *s, struct stream *st, const char *why, uint64_t ts)
+{
+	int in;
+
+	if (!st->role)
+		return;
+	in = st->role == SP_ROLE_CLIENT ? SP_DIR_INGRESS : SP_DIR_EGRESS;
+	sp_h1__eof(&st->dec[in], ts);
+	/* a client that hit EOF will get no more responses */
+	if (st->role == SP_ROLE_CLIENT)
+		fail_pending(st, why, ts);
+}
+
+void sp_streams__close(struct sp_streams *s, uint32_t pid, int32_t fd, uint64_t ts)
+{
+	struct sp_sockinfo *si = sp_table__get(s->socks, fd_key(pid, fd), 1);
+
+	for_streams(s, pid, fd, end_and_forget, "connection_closed", ts);
+	if (si)
+		sp_table__del(s->socks, si);
+}
+
+void sp_streams__error(struct sp_streams *s, const struct sp_conn_event *ev)
+{
+	if (ev->err == 0) {
+		/* EOF: the peer closed its side */
+		if (ev->ssl) {
+			struct stream *st = stream_get(s, ev->tgid, ev->fd, ev->ssl, false);
+
+			if (st)
+				eof_stream(s, st, "connection_closed", ev->ts);
+		} else {
+			for_streams(s, ev->tgid, ev->fd, eof_stream, "connection_closed", ev->ts);
+		}
+		return;
+	}
+	for_streams(s, ev->tgid, ev->fd, reset_stream, "connection_reset", ev->ts);
+}
+
+void sp_streams__tls_bind(struct sp_streams *s, uint32_t pid, uint64_t ssl, int32_t fd)
+{
+	struct stream *st = stream_get(s, pid, fd, ssl, false);
+
+	if (st)
+		st->fd = fd;
+}
+
+void sp_streams__proc_exit(struct sp_streams *s, uint32_t pid, uint64_t ts)
+{
+	struct sp_sockinfo *si;
+	uint32_t it = 0;
+
+	for_streams(s, pid, -1, end_and_forget, "process_exited", ts);
+	while ((si = sp_table__next(s->socks, &it)))
+		if (si->pid == pid)
+			sp_table__del(s->socks, si);
+}
+
+void sp_streams__end_all(struct sp_streams *s, uint64_t ts)
+{
+	struct stream *st;
+	uint32_t it = 0;
+
+	while ((st = sp_table__next(s->streams, &it)))
+		end_and_forget(s, st, "spanprobe_stopped", ts);
+}

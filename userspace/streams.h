@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Connections as byte streams: reassembles the captured bytes of each
+ * stream (a socket, keyed by pid+fd, or a TLS session, keyed by pid+SSL*),
+ * notices holes, runs one HTTP/1 decoder per direction and pairs each
+ * request with its response into an exchange.
+ *
+ * Every table here is bounded; the least recently active stream is
+ * evicted when full (counted).
+ */
+#ifndef SP_STREAMS_H
+#define SP_STREAMS_H
+
+#include <stdint.h>
+#include "http_span.h"
+#include "spanprobe.h"
+
+struct sp_streams_stats {
+	uint64_t holes;			/* gaps in a stream */
+	uint64_t bytes_lost;		/* bytes in those gaps */
+	uint64_t not_http;		/* data events that were not HTTP/1 */
+	uint64_t stream_evictions;
+	uint64_t requests_dropped;	/* pipelined past the queue */
+	uint64_t exchanges;
+};
+
+typedef void (*sp_exchange_fn)(void *ctx, const struct sp_http_exchange *ex);
+
+struct sp_streams;
+
+struct sp_streams *sp_streams__new(uint32_t max_streams, uint32_t max_sockets,
+				   sp_exchange_fn on_exchange, void *ctx);
+void sp_streams__free(struct sp_streams *s);
+
+/* ev is followed by ev->len payload bytes (data). */
+void sp_streams__data(struct sp_streams *s, const struct sp_data_event *ev, const uint8_t *data);
+void sp_streams__conn(struct sp_streams *s, const struct sp_conn_event *ev);
+void sp_streams__close(struct sp_streams *s, uint32_t pid, int32_t fd, uint64_t ts);
+void sp_streams__error(struct sp_streams *s, const struct sp_conn_event *ev);
+void sp_streams__tls_bind(struct sp_streams *s, uint32_t pid, uint64_t ssl, int32_t fd);
+/* The process is gone: end its streams (requests in flight fail). */
+void sp_streams__proc_exit(struct sp_streams *s, uint32_t pid, uint64_t ts);
+/* Ends every stream (at shutdown). */
+void sp_streams__end_all(struct sp_streams *s, uint64_t ts);
+
+const struct sp_streams_stats *sp_streams__stats(const struct sp_streams *s);
+
+#endif

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stdlib.h>
+#include <string.h>
+#include "table.h"
+
+#define NIL UINT32_MAX
+
+struct slot {
+	uint64_t k1, k2;
+	uint32_t hnext;		/* hash chain */
+	uint32_t prev, next;	/* LRU list, or free list (next) */
+	int used;
+	void *entry;
+};
+
+struct sp_table {
+	uint32_t cap, nbuckets, count;
+	size_t entry_size;
+	uint32_t *buckets;
+	struct slot *slots;
+	uint32_t lru_head, lru_tail;	/* head = most recent */
+	uint32_t free_head;
+	uint64_t evictions;
+	sp_table_evict_fn evict;
+	void *ctx;
+};
+
+/* The entry pointer leads back to its slot: entries sit after a header. */
+struct entry_hdr {
+	uint32_t slot;
+	uint32_t pad;
+	max_align_t align[];
+};
+
+static uint32_t hash(const struct sp_table *t, uint64_t k1, uint64_t k2)
+{
+	uint64_t h = (k1 * 0x9e3779b97f4a7c15ull) ^ (k2 + 0x632be59bd9b4e019ull + (k1 << 6));
+
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 32;
+	return (uint32_t)h & (t->nbuckets - 1);
+}
+
+struct sp_table *sp_table__new(uint32_t capacity, size_t entry_size,
+			       sp_table_evict_fn evict, void *ctx)
+{
+	struct sp_table *t = calloc(1, sizeof(*t));
+
+	if (!t || !capacity)
+		goto err_out;
+	t->cap = capacity;
+	t->entry_size = entry_size;
+	t->evict = evict;
+	t->ctx = ctx;
+	for (t->nbuckets = 16; t->nbuckets < capacity * 2; t->nbuckets <<= 1)
+		;
+	t->buckets = malloc(t->nbuckets * sizeof(*t->buckets));
+	t->slots = calloc(capacity, sizeof(*t->slots));
+	if (!t->buckets || !t->slots)
+		goto err_out;
+	memset(t->buckets, 0xff, t->nbuckets * sizeof(*t->buckets));
+	for (uint32_t i = 0; i < capacity; i++)
+		t->slots[i].next = i + 1 < capacity ? i + 1 : NIL;
+	t->free_head = 0;
+	t->lru_head = t->lru_tail = NIL;
+	return t;
+err_out:
+	sp_table__free(t);
+	return NULL;
+}
+
+void sp_table__free(struct sp_table *t)
+{
+	if (!t)
+		return;
+	for (uint32_t i = 0; t->slots && i < t->cap; i++)
+		free(t->slots[i].entry);
+	free(t->slots);
+	free(t->buckets);
+	free(t);
+}
+
+static void lru_unlink(struct sp_table *t, uint32_t i)
+{
+	struct slot *s = &t->slots[i];
+
+	if (s->prev != NIL)
+		t->slots[s->prev].next = s->next;
+	else
+		t->lru_head = s->next;
+	if (s->next != NIL)
+		t->slots[s->next].prev = s->prev;
+	else
+		t->lru_tail = s->prev;
+}
+
+static void lru_push(struct sp_table *t, uint32_t i)
+{
+	struct slot *s = &t->slots[i];
+
+	s->prev = NIL;
+	s->next = t->lru_head;
+	if (t->lru_head != NIL)
+		t->slots[t->lru_head].prev = i;
+	t->lru_head = i;
+	if (t->lru_tail == NIL)
+		t->lru_tail = i;
+}
+
+static void *entry_of(struct slot *s)
+{
+	return ((struct entry_hdr *)s->entry)->align;
+}
+
+static uint32_t slot_of(void *entry)
+{
+	return ((struct entry_hdr *)((char *)entry - offsetof(struct entry_hdr, align)))->slot;
+}
+
+void *sp_table__get(struct sp_table *t, uint64_t k1, uint64_t k2)
+{
+	for (uint32_t i = t->buckets[hash(t, k1, k2)]; i != NIL; i = t->slots[i].hnext) {
+		struct slot *s = &t->slots[i];
+
+		if (s->k1 == k1 && s->k2 == k2) {
+			if (t->lru_head != i) {
+				lru_unlink(t, i);
+				lru_push(t, i);
+			}
+			return entry_of(s);
+		}
+	}
+	return NULL;
+}
+
+void sp_table__del(struct sp_table *t, void *entry)
+{
+	uint32_t i = slot_of(entry), *pp;
+	struct slot *s = &t->slots[i];
+
+	for (pp = &t->buckets[hash(t, s->k1, s->k2)]; *pp != NIL; pp = &t->slots[*pp].hnext) {
+		if (*pp == i) {
+			*pp = s->hnext;
+			break;
+		}
+	}
+	lru_unlink(t, i);
+	s->used = 0;
+	s->next = t->free_head;
+	t->free_head = i;
+	t->count--;
+}
+
+void *sp_table__add(struct sp_table *t, uint64_t k1, uint64_t k2)
+{
+	struct slot *s;
+	uint32_t i, b;
+
+	if (t->free_head == NIL) {
+		void *victim = entry_of(&t->slots[t->lru_tail]);
+
+		t->evictions++;
+		if (t->evict)
+			t->evict(t->ctx, victim);
+		/* the callback may have deleted it already */
+		if (t->free_head == NIL)
+			sp_table__del(t, victim);
+	}
+	i = t->free_head;
+	s = &t->slots[i];
+	if (!s->entry) {
+		s->entry = malloc(sizeof(struct entry_hdr) + t->entry_size);
+		if (!s->entry)
+			return NULL;
+		((struct entry_hdr *)s->entry)->slot = i;
+	}
+	t->free_head = s->next;
+	s->k1 = k1;
+	s->k2 = k2;
+	s->used = 1;
+	b = hash(t, k1, k2);
+	s->hnext = t->buckets[b];
+	t->buckets[b] = i;
+	lru_push(t, i);
+	t->count++;
+	memset(entry_of(s), 0, t->entry_size);
+	return entry_of(s);
+}
+
+void *sp_table__next(struct sp_table *t, uint32_t *it)
+{
+	while (*it < t->cap) {
+		struct slot *s = &t->slots[(*it)++];
+
+		if (s->used)
+			return entry_of(s);
+	}
+	return NULL;
+}
+
+uint32_t sp_table__count(const struct sp_table *t)
+{
+	return t->count;
+}
+
+uint64_t sp_table__evictions(const struct sp_table *t)
+{
+	return t->evictions;
+}
