@@ -15,8 +15,9 @@ PKGS      := libbpf libelf yajl zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
+# CFLAGS/LDFLAGS are the user's (and the asan target's); the rest is ours
 CFLAGS    ?= -O2 -g
-CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+ALL_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	     -Wno-missing-field-initializers -MMD -MP \
 	     -Iinclude -Iuserspace -Iexporters -I$(BUILD) $(PKG_CFLAGS) \
 	     -D_GNU_SOURCE -DSPANPROBE_VERSION='"$(VERSION)"'
@@ -69,7 +70,7 @@ CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 $(BUILD)/obj/%.o: %.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # userspace objects that include the skeleton must wait for it
 $(BUILD)/obj/userspace/loader.o $(BUILD)/obj/userspace/main.o \
@@ -77,7 +78,7 @@ $(BUILD)/obj/userspace/tls_attach.o: $(BUILD)/spanprobe.skel.h
 
 $(BUILD)/spanprobe: $(BUILD)/obj/userspace/main.o $(CORE_OBJS)
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # ---- tests ----
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -87,7 +88,7 @@ UNIT_LIBS := $(LDLIBS) $(shell pkg-config --libs cmocka 2>/dev/null)
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS) $(BUILD)/spanprobe.skel.h
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(CORE_OBJS) $(UNIT_LIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Itests/unit $< $(CORE_OBJS) $(UNIT_LIBS) -o $@
 
 # the same unit tests under ASan/UBSan, in a tree of their own
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \

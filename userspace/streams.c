@@ -20,6 +20,7 @@ struct stream {
 	struct sp_http_req reqs[REQ_QUEUE];
 	uint8_t req_head, req_n;
 	bool have_resp;		/* a response that came before its request */
+	const char *end_reason;	/* why a message was cut: error.type */
 	struct sp_http_resp early_resp;
 };
 
@@ -103,6 +104,12 @@ static void on_request(struct stream *st, const struct sp_h1_msg *m)
 		return;		/* its response, if any, is handled at the end */
 	if (st->have_resp) {
 		st->have_resp = false;
+		/* a response that ended before this request began answered
+		 * one we never saw (we joined mid-stream): drop it */
+		if (st->early_resp.end_ns < rq->start_ns) {
+			st->owner->stats.orphan_responses++;
+			return;
+		}
 		emit(st, rq, &st->early_resp, NULL, st->early_resp.end_ns);
 		req_pop(st);
 	}
@@ -128,7 +135,8 @@ static void on_response(struct stream *st, const struct sp_h1_msg *m)
 		st->have_resp = true;
 		return;
 	}
-	emit(st, rq, &rs, m->incomplete ? "connection_closed" : NULL, m->end_ns);
+	emit(st, rq, &rs, m->incomplete ? (st->end_reason ?: "connection_closed") : NULL,
+	     m->end_ns);
 	req_pop(st);
 }
 
@@ -160,6 +168,7 @@ static void fail_pending(struct stream *st, const char *why, uint64_t ts)
 
 static void stream_end(struct stream *st, const char *why, bool graceful, uint64_t ts)
 {
+	st->end_reason = why;
 	if (st->role) {
 		int in = st->role == SP_ROLE_CLIENT ? SP_DIR_INGRESS : SP_DIR_EGRESS;
 

@@ -22,6 +22,7 @@ struct sp_streams_stats {
 	uint64_t stream_evictions;
 	uint64_t requests_dropped;	/* pipelined past the queue */
 	uint64_t exchanges;
+	uint64_t orphan_responses;	/* responses to requests never seen */
 };
 
 typedef void (*sp_exchange_fn)(void *ctx, const struct sp_http_exchange *ex);

@@ -1,0 +1,415 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Ring-buffer records in, span trees and OTLP/JSON out: the userspace
+ * pipeline driven by synthetic records, as BPF would write them.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <yajl/yajl_tree.h>
+#include "exporter.h"
+#include "otlp_json.h"
+#include "pipeline.h"
+
+#define MAX_SPANS 32
+#define MS 1000000ull
+
+struct got_span {
+	char name[128];
+	uint8_t trace[16], id[8], parent[8];
+	int kind, status;
+	uint64_t start, end;
+	int64_t status_code, exit_code, port;
+	char error_type[64], url[256], service[128];
+};
+
+static struct got_span got[MAX_SPANS];
+static int ngot;
+static char *json_lines[64];
+static int njson;
+
+static int64_t attr_int(const struct sp_span *s, const char *k)
+{
+	const struct sp_attr *a = sp_span__attr(s, k);
+
+	return a ? a->i : -1;
+}
+
+static void attr_str(const struct sp_span *s, const char *k, char *out, size_t cap)
+{
+	const struct sp_attr *a = sp_span__attr(s, k);
+
+	snprintf(out, cap, "%s", a ? a->s : "");
+}
+
+static int capture_export(struct sp_exporter *e, struct sp_span *const *spans, size_t n)
+{
+	size_t len;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct sp_span *s = spans[i];
+		struct got_span *g = &got[ngot++];
+
+		assert_true(ngot <= MAX_SPANS);
+		snprintf(g->name, sizeof(g->name), "%s", s->name);
+		memcpy(g->trace, s->trace_id, 16);
+		memcpy(g->id, s->span_id, 8);
+		memcpy(g->parent, s->parent_id, 8);
+		g->kind = s->kind;
+		g->status = s->status;
+		g->start = s->start_ns;
+		g->end = s->end_ns;
+		g->status_code = attr_int(s, "http.response.status_code");
+		g->exit_code = attr_int(s, "process.exit.code");
+		g->port = attr_int(s, "server.port");
+		attr_str(s, "error.type", g->error_type, sizeof(g->error_type));
+		attr_str(s, "url.full", g->url, sizeof(g->url));
+		snprintf(g->service, sizeof(g->service), "%s", s->res->service_name);
+	}
+	assert_int_equal(sp_otlp_json__encode(spans, n, &json_lines[njson], &len), 0);
+	assert_int_equal(strlen(json_lines[njson]), len);
+	njson++;
+	return 0;
+}
+
+static int capture_flush(struct sp_exporter *e)
+{
+	return 0;
+}
+
+static void capture_free(struct sp_exporter *e)
+{
+	free(e);
+}
+
+static struct sp_pipeline *new_pipeline(bool all)
+{
+	struct sp_pipeline_opts o = {
+		.asm_opts = { .trace_idle_ns = 0, .flush_interval_ns = 1000 * MS,
+			      .max_spans = 64, .batch_max = 16 },
+		.max_procs = 64, .max_streams = 16, .max_sockets = 16, .all = all,
+	};
+	struct sp_pipeline *p = sp_pipeline__new(&o);
+	struct sp_exporter *e = calloc(1, sizeof(*e));
+
+	assert_non_null(p);
+	e->name = "capture";
+	e->export = capture_export;
+	e->flush = capture_flush;
+	e->free = capture_free;
+	assert_int_equal(sp_pipeline__add_sink(p, e), 0);
+	ngot = 0;
+	for (int i = 0; i < njson; i++)
+		free(json_lines[i]);
+	njson = 0;
+	return p;
+}
+
+static void proc_ev(struct sp_pipeline *p, uint32_t type, uint32_t pid, uint32_t ppid,
+		    const char *argv, size_t argv_len, int status, uint64_t ts)
+{
+	struct sp_proc_event ev = { .type = type, .tgid = pid, .ppid = ppid, .exit_code = status,
+				    .ts = ts };
+
+	if (argv) {
+		snprintf(ev.filename, sizeof(ev.filename), "/usr/bin/%s", argv);
+		memcpy(ev.args, argv, argv_len);
+		ev.args_len = argv_len;
+	}
+	assert_int_equal(sp_pipeline__handle(p, &ev, sizeof(ev)), 0);
+}
+
+static void conn_ev(struct sp_pipeline *p, uint32_t pid, int fd, uint8_t role, uint16_t rport,
+		    uint16_t lport)
+{
+	struct sp_conn_event ev = { .type = SP_EV_CONN, .tgid = pid, .fd = fd, .role = role };
+
+	ev.remote.family = ev.local.family = 2;
+	ev.remote.port = rport;
+	ev.local.port = lport;
+	memcpy(ev.remote.v4, "\x7f\0\0\x01", 4);
+	memcpy(ev.local.v4, "\x7f\0\0\x01", 4);
+	assert_int_equal(sp_pipeline__handle(p, &ev, sizeof(ev)), 0);
+}
+
+/* One data record; seq is tracked per (pid, fd/ssl, dir) by the caller. */
+static void data_ev(struct sp_pipeline *p, uint32_t pid, int fd, uint64_t ssl, uint8_t dir,
+		    uint64_t seq, const char *data, uint64_t t0, uint64_t t1)
+{
+	size_t len = strlen(data);
+	struct sp_data_event *ev = calloc(1, sizeof(*ev) + len);
+
+	ev->type = SP_EV_DATA;
+	ev->tgid = pid;
+	ev->tid = pid;
+	ev->fd = fd;
+	ev->ssl = ssl;
+	ev->source = ssl ? SP_SRC_TLS : SP_SRC_SOCK;
+	ev->dir = dir;
+	ev->seq = seq;
+	ev->len = ev->call_len = len;
+	ev->ts_enter = t0;
+	ev->ts_exit = t1;
+	memcpy(ev + 1, data, len);
+	assert_int_equal(sp_pipeline__handle(p, ev, sizeof(*ev) + len), 0);
+	free(ev);
+}
+
+static const char REQ[] = "GET /delay?ms=300&token=hunter2 HTTP/1.1\r\nHost: 127.0.0.1:8443\r\n"
+			  "User-Agent: curl/7.88.1\r\nAuthorization: Bearer hunter2\r\n\r\n";
+static const char RESP[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+static const char RESP500[] = "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n";
+
+static struct got_span *find(const char *name)
+{
+	for (int i = 0; i < ngot; i++)
+		if (!strcmp(got[i].name, name))
+			return &got[i];
+	fail_msg("no span named %s", name);
+	return NULL;
+}
+
+static void test_client_tls_exchange(void **state)
+{
+	struct sp_pipeline *p = new_pipeline(true);
+	struct got_span *http, *root;
+
+	proc_ev(p, SP_EV_PROC_EXEC, 100, 1, "curl\0https://x", 15, 0, 10 * MS);
+	conn_ev(p, 100, 5, SP_ROLE_CLIENT, 8443, 40000);
+	data_ev(p, 100, 5, 0xabc, SP_DIR_EGRESS, 0, REQ, 20 * MS, 21 * MS);
+	/* the response in two reads */
+	data_ev(p, 100, 5, 0xabc, SP_DIR_INGRESS, 0, "HTTP/1.1 200 OK\r\nContent-Le", 21 * MS,
+		320 * MS);
+	data_ev(p, 100, 5, 0xabc, SP_DIR_INGRESS, 27, "ngth: 2\r\n\r\nok", 320 * MS, 321 * MS);
+	proc_ev(p, SP_EV_PROC_EXIT, 100, 0, NULL, 0, 0, 330 * MS);
+	sp_pipeline__shutdown(p, 400 * MS);
+
+	assert_int_equal(ngot, 2);
+	http = find("GET /delay");
+	root = find("curl");
+	assert_int_equal(http->kind, SP_KIND_CLIENT);
+	assert_int_equal(http->status_code, 200);
+	assert_int_equal(http->port, 8443);
+	assert_int_equal(http->end - http->start, 301 * MS);
+	assert_string_equal(http->url, "https://127.0.0.1:8443/delay?ms=300&token=REDACTED");
+	assert_memory_equal(http->trace, root->trace, 16);
+	assert_memory_equal(http->parent, root->id, 8);
+	assert_int_equal(root->kind, SP_KIND_INTERNAL);
+	assert_int_equal(root->exit_code, 0);
+	assert_string_equal(root->service, "curl");
+	for (int i = 0; i < njson; i++)
+		assert_null(strstr(json_lines[i], "hunter2"));
+	sp_pipeline__free(p);
+}
+
+static void test_server_exchange_and_500(void **state)
+{
+	struct sp_pipeline *p = new_pipeline(true);
+	struct got_span *srv;
+
+	proc_ev(p, SP_EV_PROC_EXEC, 300, 1, "python3\0srv.py", 15, 0, 1 * MS);
+	conn_ev(p, 300, 7, SP_ROLE_SERVER, 50000, 8080);
+	data_ev(p, 300, 7, 0, SP_DIR_INGRESS, 0, REQ, 4 * MS, 5 * MS);
+	data_ev(p, 300, 7, 0, SP_DIR_EGRESS, 0, RESP500, 6 * MS, 7 * MS);
+	sp_pipeline__shutdown(p, 10 * MS);
+
+	srv = find("GET /delay");
+	assert_int_equal(srv->kind, SP_KIND_SERVER);
+	assert_int_equal(srv->start, srv->end - 2 * MS);
+	assert_int_equal(srv->status, SP_STATUS_ERROR);
+	assert_string_equal(srv->error_type, "500");
+	assert_int_equal(srv->port, 8080);
+	sp_pipeline__free(p);
+}
+
+static void test_command_tree(void **state)
+{
+	struct sp_pipeline *p = new_pipeline(false);
+	struct got_span *sh, *curl, *http;
+
+	assert_int_equal(sp_pipeline__target(p, 200, 1 * MS), 0);
+	proc_ev(p, SP_EV_PROC_EXEC, 200, 1, "sh\0-c\0curl x", 13, 0, 1 * MS);
+	proc_ev(p, SP_EV_PROC_FORK, 201, 200, NULL, 0, 0, 2 * MS);
+	proc_ev(p, SP_EV_PROC_EXEC, 201, 200, "curl\0x", 7, 0, 3 * MS);
+	data_ev(p, 201, 3, 0, SP_DIR_EGRESS, 0, REQ, 4 * MS, 4 * MS);
+	data_ev(p, 201, 3, 0, SP_DIR_INGRESS, 0, RESP, 5 * MS, 9 * MS);
+	proc_ev(p, SP_EV_PROC_EXIT, 201, 0, NULL, 0, 0, 10 * MS);
+	proc_ev(p, SP_EV_PROC_EXIT, 200, 0, NULL, 0, 3 << 8, 11 * MS);
+	sp_pipeline__shutdown(p, 20 * MS);
+
+	assert_int_equal(ngot, 3);
+	sh = find("sh");
+	curl = find("curl");
+	http = find("GET /delay");
+	assert_memory_equal(curl->trace, sh->trace, 16);
+	assert_memory_equal(http->trace, sh->trace, 16);
+	assert_memory_equal(curl->parent, sh->id, 8);
+	assert_memory_equal(http->parent, curl->id, 8);
+	assert_int_equal(sh->exit_code, 3);
+	assert_int_equal(sh->status, SP_STATUS_ERROR);
+	assert_true(sp_id_is_zero(sh->parent, 8));
+	assert_int_equal(http->port, 8443);	/* no socket info: from Host */
+	sp_pipeline__free(p);
+}
+
+static void test_reset_and_close_fail_pending(void **state)
+{
+	struct sp_pipeline *p = new_pipeline(true);
+	struct sp_conn_event reset = { .type = SP_EV_CONN_ERR, .tgid = 400, .fd = 9,
+				       .err = -104, .ts = 50 * MS };
+	struct got_span *a, *b;
+
+	proc_ev(p, SP_EV_PROC_EXEC, 400, 1, "agent", 6, 0, 1 * MS);
+	data_ev(p, 400, 9, 0, SP_DIR_EGRESS, 0, REQ, 2 * MS, 2 * MS);
+	data_ev(p, 400, 9, 0, SP_DIR_INGRESS, 0, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab",
+		3 * MS, 3 * MS);
+	assert_int_equal(sp_pipeline__handle(p, &reset, sizeof(reset)), 0);
+	/* a second connection whose process dies mid-request */
+	data_ev(p, 400, 10, 0, SP_DIR_EGRESS, 0, "POST /b HTTP/1.1\r\nContent-Length: 1\r\n\r\nx",
+		60 * MS, 60 * MS);
+	proc_ev(p, SP_EV_PROC_EXIT, 400, 0, NULL, 0, 9, 70 * MS);
+	sp_pipeline__shutdown(p, 80 * MS);
+
+	a = find("GET /delay");
+	b = find("POST /b");
+	assert_string_equal(a->error_type, "connection_reset");
+	assert_int_equal(a->status_code, 200);
+	assert_int_equal(a->end, a->start + 48 * MS);
+	assert_string_equal(b->error_type, "process_exited");
+	assert_int_equal(find("agent")->exit_code, 128 + 9);
+	sp_pipeline__free(p);
+}
+
+/* Joined mid-stream: the first thing seen is a response to a request
+ * before our time. It must not be paired with the next request. */
+static void test_mid_stream_join(void **state)
+{
+	struct sp_pipeline *p = new_pipeline(true);
+	struct got_span *srv;
+
+	proc_ev(p, SP_EV_PROC_EXEC, 500, 1, "server", 7, 0, 1 * MS);
+	data_ev(p, 500, 4, 0, SP_DIR_EGRESS, 1000, RESP, 2 * MS, 3 * MS);
+	data_ev(p, 500, 4, 0, SP_DIR_INGRESS, 5000, REQ, 10 * MS, 11 * MS);
+	data_ev(p, 500, 4, 0, SP_DIR_EGRESS, 1000 + strlen(RESP), RESP500, 12 * MS, 13 * MS);
+	sp_pipeline__shutdown(p, 20 * MS);
+
+	srv = find("GET /delay");
+	assert_int_equal(srv->kind, SP_KIND_SERVER);
+	assert_int_equal(srv->status_code, 500);
+	assert_int_equal(srv->end - srv->start, 2 * MS);
+	assert_int_equal(sp_pipeline__streams_stats(p)->orphan_responses, 1);
+	sp_pipeline__free(p);
+}
+
+static void test_malformed_records(void **state)
+{
+	struct sp_pipeline *p = new_pipeline(true);
+	struct sp_data_event ev = { .type = SP_EV_DATA, .len = 1000 };
+	uint32_t bogus = 99;
+
+	assert_int_equal(sp_pipeline__handle(p, &ev, sizeof(ev)), -EINVAL);
+	assert_int_equal(sp_pipeline__handle(p, &bogus, sizeof(bogus)), -EINVAL);
+	assert_int_equal(sp_pipeline__handle(p, &bogus, 2), -EINVAL);
+	assert_int_equal(sp_pipeline__stats(p)->bad_records, 3);
+	sp_pipeline__shutdown(p, 1);
+	sp_pipeline__free(p);
+}
+
+/* OTLP/JSON: the encoding rules of the spec, on the tree above */
+static void test_otlp_json_rules(void **state)
+{
+	const char *rs_path[] = { "resourceSpans", NULL };
+	yajl_val root, rss;
+	char err[256];
+
+	test_command_tree(state);
+	assert_int_equal(njson, 1);
+	root = yajl_tree_parse(json_lines[0], err, sizeof(err));
+	assert_non_null(root);
+	rss = yajl_tree_get(root, rs_path, yajl_t_array);
+	assert_non_null(rss);
+	/* two processes: two resources, each with its spans */
+	assert_int_equal(YAJL_GET_ARRAY(rss)->len, 2);
+	for (size_t r = 0; r < YAJL_GET_ARRAY(rss)->len; r++) {
+		yajl_val rs = YAJL_GET_ARRAY(rss)->values[r];
+		const char *sp_path[] = { "scopeSpans", NULL };
+		yajl_val ss = yajl_tree_get(rs, sp_path, yajl_t_array);
+		yajl_val scope0 = YAJL_GET_ARRAY(ss)->values[0];
+		const char *spans_path[] = { "spans", NULL };
+		const char *scope_name[] = { "scope", "name", NULL };
+		yajl_val spans = yajl_tree_get(scope0, spans_path, yajl_t_array);
+
+		assert_string_equal(YAJL_GET_STRING(yajl_tree_get(scope0, scope_name, yajl_t_string)),
+				    "spanprobe");
+		for (size_t i = 0; i < YAJL_GET_ARRAY(spans)->len; i++) {
+			yajl_val s = YAJL_GET_ARRAY(spans)->values[i];
+			const char *tid[] = { "traceId", NULL }, *sid[] = { "spanId", NULL };
+			const char *kind[] = { "kind", NULL }, *st[] = { "startTimeUnixNano", NULL };
+			const char *code[] = { "status", "code", NULL };
+			const char *tr = YAJL_GET_STRING(yajl_tree_get(s, tid, yajl_t_string));
+			const char *sp = YAJL_GET_STRING(yajl_tree_get(s, sid, yajl_t_string));
+
+			assert_int_equal(strlen(tr), 32);
+			assert_int_equal(strlen(sp), 16);
+			assert_int_equal(strspn(tr, "0123456789abcdef"), 32);
+			/* enums as integers, 64-bit integers as strings */
+			assert_true(YAJL_IS_INTEGER(yajl_tree_get(s, kind, yajl_t_any)));
+			assert_true(YAJL_IS_STRING(yajl_tree_get(s, st, yajl_t_any)));
+			assert_true(YAJL_IS_INTEGER(yajl_tree_get(s, code, yajl_t_any)));
+		}
+	}
+	assert_non_null(strstr(json_lines[0], "{\"key\":\"process.exit.code\",\"value\":{\"intValue\":\"3\"}}"));
+	assert_non_null(strstr(json_lines[0], "{\"key\":\"telemetry.sdk.name\",\"value\":{\"stringValue\":\"spanprobe\"}}"));
+	yajl_tree_free(root);
+}
+
+static void test_json_escapes_and_bad_utf8(void **state)
+{
+	struct sp_resource *r = sp_resource__new();
+	struct sp_span *s = calloc(1, sizeof(*s));
+	char *out;
+	size_t len;
+
+	snprintf(r->service_name, sizeof(r->service_name), "svc");
+	sp_span__init(s, "GET /\"q\"\n", 9, SP_KIND_CLIENT, r);
+	sp_span__set_str(s, "k", "a\xff\xfe" "b\x01", 5);
+	sp_span__set_double(s, "d", 1.0 / 0.0);
+	assert_int_equal(sp_otlp_json__encode(&s, 1, &out, &len), 0);
+	assert_non_null(strstr(out, "\"GET /\\\"q\\\"\\n\""));
+	assert_non_null(strstr(out, "a\xef\xbf\xbd\xef\xbf\xbd" "b\\u0001"));
+	assert_non_null(strstr(out, "\"doubleValue\":\"Infinity\""));
+	free(out);
+	sp_span__release(s);
+	free(s);
+	sp_resource__put(r);
+}
+
+static int teardown(void **state)
+{
+	for (int i = 0; i < njson; i++)
+		free(json_lines[i]);
+	njson = 0;
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_client_tls_exchange),
+		cmocka_unit_test(test_server_exchange_and_500),
+		cmocka_unit_test(test_command_tree),
+		cmocka_unit_test(test_reset_and_close_fail_pending),
+		cmocka_unit_test(test_mid_stream_join),
+		cmocka_unit_test(test_malformed_records),
+		cmocka_unit_test(test_otlp_json_rules),
+		cmocka_unit_test(test_json_escapes_and_bad_utf8),
+	};
+
+	return cmocka_run_group_tests_name("pipeline", tests, NULL, teardown);
+}
