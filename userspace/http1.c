@@ -144,6 +144,7 @@ static int on_message_complete(http_parser *p)
 	struct sp_h1 *d = dec(p);
 
 	d->msg.end_ns = d->ts_last;
+	d->msg.last_data_ns = d->ts_last;
 	d->msg.upgrade = p->upgrade;
 	d->state = SP_H1_IDLE;
 	d->in_body = false;
@@ -204,6 +205,7 @@ static void cut_message(struct sp_h1 *d, uint64_t ts)
 	if (d->state == SP_H1_IN_MSG) {
 		d->msg.incomplete = true;
 		d->msg.end_ns = ts;
+		d->msg.last_data_ns = d->last_data_ns;
 		d->state = SP_H1_IDLE;
 		d->on_msg(d->ctx, d, &d->msg);
 	}
@@ -231,6 +233,7 @@ int sp_h1__feed(struct sp_h1 *d, const char *buf, size_t len, uint64_t ts_first,
 	}
 	d->ts_first = ts_first;
 	d->ts_last = ts_last;
+	d->last_data_ns = ts_last;
 	n = http_parser_execute(&d->parser, &settings, buf, len);
 	if (d->parser.upgrade) {
 		d->state = SP_H1_UPGRADED;

@@ -40,7 +40,8 @@ struct sp_h1_msg {
 	uint16_t head_len;
 	uint64_t body_len;	/* body bytes seen (decoded from chunks) */
 	uint64_t start_ns;	/* first byte (CLOCK_MONOTONIC) */
-	uint64_t end_ns;	/* last byte */
+	uint64_t end_ns;	/* last byte, or when it was cut short */
+	uint64_t last_data_ns;	/* when its last captured byte came */
 	struct sp_h1_header headers[SP_H1_MAX_HEADERS];
 	char head[SP_H1_HEAD_MAX];
 };
@@ -69,6 +70,7 @@ struct sp_h1 {
 	sp_h1_nobody_fn nobody;
 	void *ctx;
 	uint64_t ts_first, ts_last;	/* of the chunk being fed */
+	uint64_t last_data_ns;		/* ts_last of the last bytes fed */
 	uint64_t desyncs;		/* framing losses, for stats */
 	struct sp_h1_msg msg;
 };

@@ -30,7 +30,8 @@ void sp_http_span_name(const struct sp_http_req *req, char *out, size_t cap)
 void sp_http_span_times(const struct sp_http_exchange *ex, uint64_t *start, uint64_t *end)
 {
 	*start = ex->req->start_ns;
-	*end = ex->resp && !ex->resp->incomplete ? ex->resp->end_ns : ex->end_ns;
+	*end = ex->resp && (!ex->resp->incomplete || ex->resp->body_unread) ? ex->resp->end_ns
+									     : ex->end_ns;
 	if (ex->resp && ex->resp->end_ns > *end)
 		*end = ex->resp->end_ns;
 	if (*end < *start)
@@ -146,7 +147,10 @@ void sp_http_span_fill(struct sp_span *s, const struct sp_http_exchange *ex)
 			sp_span__set_status(s, SP_STATUS_ERROR, NULL);
 		}
 	}
-	if (ex->error_type) {
+	if (ex->error_type && !strcmp(ex->error_type, "spanprobe_stopped")) {
+		/* still in flight when tracing stopped: not the call's fault */
+		sp_span__set_bool(s, "spanprobe.span.unfinished", true);
+	} else if (ex->error_type) {
 		char msg[96];
 
 		sp_span__set_str(s, "error.type", ex->error_type, strlen(ex->error_type));
@@ -154,6 +158,8 @@ void sp_http_span_fill(struct sp_span *s, const struct sp_http_exchange *ex)
 			 rs && rs->status ? "ended" : "arrived");
 		sp_span__set_status(s, SP_STATUS_ERROR, msg);
 	}
+	if (rs && rs->body_unread)
+		sp_span__set_bool(s, "spanprobe.response.body_unread", true);
 	if (rq->truncated || (rs && rs->truncated))
 		sp_span__set_bool(s, "spanprobe.capture.truncated", true);
 }

@@ -35,6 +35,7 @@ struct sp_http_resp {
 	uint16_t status;
 	uint8_t http_minor;
 	bool incomplete, truncated;
+	bool body_unread;	/* the process closed before reading it all */
 	uint64_t start_ns, end_ns;
 	uint64_t body_len;
 };

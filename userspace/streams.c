@@ -21,6 +21,7 @@ struct stream {
 	uint8_t req_head, req_n;
 	bool have_resp;		/* a response that came before its request */
 	const char *end_reason;	/* why a message was cut: error.type */
+	bool local_end;		/* the traced process closed it, or exited */
 	struct sp_http_resp early_resp;
 };
 
@@ -124,6 +125,7 @@ static void on_response(struct stream *st, const struct sp_h1_msg *m)
 		.start_ns = m->start_ns, .end_ns = m->end_ns, .body_len = m->body_len,
 	};
 	struct sp_http_req *rq = req_front(st);
+	const char *why = NULL;
 
 	/* 100 Continue and friends precede the real response */
 	if (m->status >= 100 && m->status < 200 && m->status != 101)
@@ -135,8 +137,16 @@ static void on_response(struct stream *st, const struct sp_h1_msg *m)
 		st->have_resp = true;
 		return;
 	}
-	emit(st, rq, &rs, m->incomplete ? (st->end_reason ?: "connection_closed") : NULL,
-	     m->end_ns);
+	/* A response cut short is an error when the peer or the network cut
+	 * it. When the traced process itself closed the connection (or
+	 * exited) after the head arrived, it chose not to read the rest. */
+	if (m->incomplete && st->local_end && m->status) {
+		rs.body_unread = true;
+		rs.end_ns = m->last_data_ns;
+	}
+	else if (m->incomplete)
+		why = st->end_reason ?: "connection_closed";
+	emit(st, rq, &rs, why, m->end_ns);
 	req_pop(st);
 }
 
@@ -339,6 +349,7 @@ static void for_streams(struct sp_streams *s, uint32_t pid, int32_t fd,
 
 static void end_and_forget(struct sp_streams *s, struct stream *st, const char *why, uint64_t ts)
 {
+	st->local_end = true;
 	stream_end(st, why, true, ts);
 	sp_table__del(s->streams, st);
 }

@@ -307,6 +307,28 @@ static void test_mid_stream_join(void **state)
 	sp_pipeline__free(p);
 }
 
+/* The process read the head and closed: its choice, not an error. */
+static void test_client_abandons_body(void **state)
+{
+	struct sp_pipeline *p = new_pipeline(true);
+	struct sp_conn_event close_ev = { .type = SP_EV_CONN_CLOSE, .tgid = 600, .fd = 3,
+					  .ts = 90 * MS };
+	struct got_span *g;
+
+	proc_ev(p, SP_EV_PROC_EXEC, 600, 1, "python3\0c.py", 13, 0, 1 * MS);
+	data_ev(p, 600, 3, 0, SP_DIR_EGRESS, 0, REQ, 2 * MS, 2 * MS);
+	data_ev(p, 600, 3, 0, SP_DIR_INGRESS, 0, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n",
+		3 * MS, 5 * MS);
+	assert_int_equal(sp_pipeline__handle(p, &close_ev, sizeof(close_ev)), 0);
+	sp_pipeline__shutdown(p, 100 * MS);
+
+	g = find("GET /delay");
+	assert_int_equal(g->status, SP_STATUS_UNSET);
+	assert_int_equal(g->status_code, 200);
+	assert_int_equal(g->end, g->start + 3 * MS);
+	sp_pipeline__free(p);
+}
+
 static void test_malformed_records(void **state)
 {
 	struct sp_pipeline *p = new_pipeline(true);
@@ -406,6 +428,7 @@ int main(void)
 		cmocka_unit_test(test_command_tree),
 		cmocka_unit_test(test_reset_and_close_fail_pending),
 		cmocka_unit_test(test_mid_stream_join),
+		cmocka_unit_test(test_client_abandons_body),
 		cmocka_unit_test(test_malformed_records),
 		cmocka_unit_test(test_otlp_json_rules),
 		cmocka_unit_test(test_json_escapes_and_bad_utf8),
