@@ -143,8 +143,10 @@ static int parse_args(int argc, char **argv)
 	uint32_t v;
 	int c, err;
 
-	/* '+': stop at the first non-option, the command */
-	while ((c = getopt_long(argc, argv, "+o:p:d:vVh", long_opts, NULL)) != -1) {
+	/* '+': stop at the first non-option, the command; ':' and opterr = 0:
+	 * we word the errors ourselves, on one line */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:o:p:d:vVh", long_opts, NULL)) != -1) {
 		err = 0;
 		switch (c) {
 		case 'o':
@@ -198,9 +200,14 @@ static int parse_args(int argc, char **argv)
 		case 'h':
 			fputs(usage, stdout);
 			return 1;
+		case ':':
+			sp_err("option '%s' needs a value (see spanprobe --help)", argv[optind - 1]);
+			return -EINVAL;
 		default:
-			/* getopt printed what was wrong */
-			fprintf(stderr, "Try 'spanprobe --help'.\n");
+			if (optopt)
+				sp_err("unknown option '-%c' (see spanprobe --help)", optopt);
+			else
+				sp_err("unknown option '%s' (see spanprobe --help)", argv[optind - 1]);
 			return -EINVAL;
 		}
 		if (err)
@@ -253,9 +260,28 @@ static void on_exit_pid(void *ctx, uint32_t pid)
 		sp_loader__forget_pid(h->loader, pid);
 }
 
+/* Running processes have no exec record to come: read what they are from
+ * /proc now, while they are there (a busy host can leave userspace behind
+ * a short-lived process's last exchange). */
+static void snapshot_processes(struct sp_pipeline *pl, uint64_t now)
+{
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		uint32_t pid = strtoul(de->d_name, NULL, 10);
+
+		if (pid && pid != (uint32_t)getpid())
+			sp_pipeline__snapshot(pl, pid, now);
+	}
+	closedir(d);
+}
+
 /* Adds the running descendants of the -p processes to the filter; new
  * ones are followed in BPF from fork. */
-static void trace_descendants(struct sp_loader *l)
+static void trace_descendants(struct sp_loader *l, struct sp_pipeline *pl)
 {
 	enum { MAXP = 65536 };
 	static uint32_t pid[MAXP], ppid[MAXP];
@@ -301,6 +327,7 @@ static void trace_descendants(struct sp_loader *l)
 					in[i] = 1;
 					grew = true;
 					sp_loader__trace_pid(l, pid[i]);
+					sp_pipeline__snapshot(pl, pid[i], sp_clock_mono_ns());
 					break;
 				}
 			}
@@ -475,7 +502,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (env.npids)
-		trace_descendants(l);
+		trace_descendants(l, pl);
+	else if (po.all)
+		snapshot_processes(pl, now);
 
 	tls = sp_tls_attach__new(sp_loader__skel(l), 8192);
 	if (!tls) {

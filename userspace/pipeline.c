@@ -86,6 +86,11 @@ int sp_pipeline__target(struct sp_pipeline *p, uint32_t pid, uint64_t ts)
 	return 0;
 }
 
+void sp_pipeline__snapshot(struct sp_pipeline *p, uint32_t pid, uint64_t ts)
+{
+	sp_procs__get_or_add(p->procs, pid, 0, ts);
+}
+
 static void handle_fork(struct sp_pipeline *p, const struct sp_proc_event *ev)
 {
 	struct sp_proc *parent = sp_procs__get(p->procs, ev->ppid), *child;

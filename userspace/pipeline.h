@@ -41,6 +41,8 @@ int sp_pipeline__add_sink(struct sp_pipeline *p, struct sp_exporter *e);
 int sp_pipeline__handle(struct sp_pipeline *p, const void *rec, size_t size);
 /* pid is a target (-p or launched): it gets a root span now. */
 int sp_pipeline__target(struct sp_pipeline *p, uint32_t pid, uint64_t ts);
+/* Records a running process from /proc (one that started before us). */
+void sp_pipeline__snapshot(struct sp_pipeline *p, uint32_t pid, uint64_t ts);
 void sp_pipeline__tick(struct sp_pipeline *p, uint64_t now);
 /* Ends everything in flight and flushes all sinks. */
 void sp_pipeline__shutdown(struct sp_pipeline *p, uint64_t now);

@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""spanprobe integration tests: real eBPF, real clients, real servers.
+
+usage: python3 tests/integration/run.py [TEST ...]   (from the repo root; all
+tests when none is named). Needs root and build/spanprobe (`make`).
+
+Env: SPANPROBE=path overrides the binary; SPANPROBE_REQUIRE_BPF=1 turns
+"cannot trace here" skips (not root, BPF fails to load) into failures;
+SPANPROBE_KEEP=1 keeps the scratch directory (outputs, stderr) for debugging.
+Prints PASS/FAIL/SKIP per test and ends with "N passed, N failed[, N skipped]";
+exits 1 if any test failed.
+"""
+import sys
+
+sys.dont_write_bytecode = True  # keep the source tree free of __pycache__
+
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
+
+import cases  # noqa: E402
+import harness  # noqa: E402
+
+STDERR_TAIL = 20
+MAX_SPANS_SHOWN = 30
+
+
+def indent(text):
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def evidence(ctx, spans):
+    """What the C side needs to see on a failure: spanprobe's stderr tail
+    and the spans the failed assertion was about."""
+    for probe in ctx.probes:
+        tail = probe.stderr_lines[-STDERR_TAIL:]
+        print(f"  spanprobe stderr (last {len(tail)} lines):")
+        print(indent("\n".join(tail) or "(empty)"))
+    if spans:
+        print(f"  spans ({min(len(spans), MAX_SPANS_SHOWN)} of {len(spans)}):")
+        print(indent("\n".join(s.brief() for s in spans[:MAX_SPANS_SHOWN])))
+
+
+def unavailable_reason():
+    """Why no test can trace here, or None. (BPF failing to load is only
+    known per test, from spanprobe's own exit before "ready".)"""
+    if os.geteuid() != 0:
+        return "not root"
+    return None
+
+
+def run_one(suite, name, skip_reason):
+    """Runs one test; returns "passed", "failed" or "skipped"."""
+    def skip(reason):
+        if suite.require_bpf:
+            print(f"FAIL {name}: {reason} (SPANPROBE_REQUIRE_BPF=1)")
+            return "failed"
+        print(f"SKIP {name}: {reason}")
+        return "skipped"
+
+    if skip_reason:
+        return skip(skip_reason)
+    if not os.access(suite.binary, os.X_OK):
+        print(f"FAIL {name}: {suite.binary} is missing (run make)")
+        return "failed"
+    ctx = harness.Context(suite, name)
+    started = time.monotonic()
+    try:
+        cases.CASES[name](ctx)
+    except (harness.Skip, harness.ProbeUnavailable) as err:
+        return skip(str(err))
+    except harness.Fail as err:
+        print(f"FAIL {name}: {err}")
+        evidence(ctx, err.spans)
+        return "failed"
+    except Exception:  # a bug in the test or an unexpected crash: still report
+        print(f"FAIL {name}: unexpected error")
+        print(indent(traceback.format_exc().rstrip()))
+        evidence(ctx, [])
+        return "failed"
+    finally:
+        ctx.cleanup()
+    print(f"PASS {name} ({time.monotonic() - started:.1f}s)")
+    return "passed"
+
+
+def main(argv):
+    names = argv or list(cases.CASES)
+    unknown = [n for n in names if n not in cases.CASES]
+    if unknown:
+        print(f"unknown test(s): {', '.join(unknown)}; known: {', '.join(cases.CASES)}",
+              file=sys.stderr)
+        return 2
+    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    keep = os.environ.get("SPANPROBE_KEEP") == "1"
+    with tempfile.TemporaryDirectory(prefix="spanprobe-it-") as tmp:
+        if keep:
+            tmp = tempfile.mkdtemp(prefix="spanprobe-it-")
+            print(f"keeping scratch files in {tmp}")
+        try:
+            suite = harness.Suite.create(tmp)
+        except (OSError, subprocess.SubprocessError) as err:
+            # without a certificate no test can run: fail them all, visibly
+            for name in names:
+                print(f"FAIL {name}: cannot create the test certificate: {err}")
+            counts["failed"] = len(names)
+        else:
+            reason = unavailable_reason()
+            for name in names:
+                counts[run_one(suite, name, reason)] += 1
+                sys.stdout.flush()
+    summary = f"{counts['passed']} passed, {counts['failed']} failed"
+    if counts["skipped"]:
+        summary += f", {counts['skipped']} skipped"
+    print(summary)
+    return 1 if counts["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
