@@ -4,8 +4,8 @@
 # Idempotent and quiet when everything is there.
 set -eu
 
-PKGS="make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libyajl-dev \
-libhttp-parser-dev libcmocka-dev pkg-config libssl-dev libclang-rt-14-dev \
+PKGS="make clang libbpf-dev bpftool libelf-dev zlib1g-dev libyajl-dev \
+libhttp-parser-dev libcmocka-dev pkg-config libssl-dev \
 openssl curl python3 nodejs ca-certificates"
 
 missing=""

@@ -16,6 +16,7 @@ struct sp_sockinfo {
 	uint32_t pid;
 	int32_t fd;
 	uint8_t role;		/* enum sp_role */
+	uint64_t ssl;		/* the TLS session on this socket, 0 if none */
 	struct sp_addr local, remote;
 };
 

@@ -25,9 +25,16 @@ struct stream {
 	struct sp_http_resp early_resp;
 };
 
+struct pid_count {
+	uint32_t n;		/* streams + sockets of this pid */
+};
+
 struct sp_streams {
 	struct sp_table *streams;	/* (pid<<32|fd, 0) or (pid, ssl) */
 	struct sp_table *socks;		/* (pid<<32|fd, 1): struct sp_sockinfo */
+	/* so that a process exit only walks the tables when it has entries:
+	 * sized to hold every pid of both tables, so it never evicts */
+	struct sp_table *pids;
 	sp_exchange_fn on_exchange;
 	void *ctx;
 	struct sp_streams_stats stats;
@@ -36,6 +43,19 @@ struct sp_streams {
 static uint64_t fd_key(uint32_t pid, int32_t fd)
 {
 	return ((uint64_t)pid << 32) | (uint32_t)fd;
+}
+
+static void pid_ref(struct sp_streams *s, uint32_t pid, int delta)
+{
+	struct pid_count *c = sp_table__get(s->pids, pid, 0);
+
+	if (!c && delta > 0)
+		c = sp_table__add(s->pids, pid, 0);
+	if (!c)
+		return;
+	c->n += delta;
+	if (!c->n)
+		sp_table__del(s->pids, c);
 }
 
 static const struct sp_sockinfo *stream_sock(struct stream *st)
@@ -197,9 +217,16 @@ static void stream_end(struct stream *st, const char *why, bool graceful, uint64
 static void on_evict(void *ctx, void *entry)
 {
 	struct sp_streams *s = ctx;
+	struct stream *st = entry;
 
 	s->stats.stream_evictions++;
-	stream_end(entry, "spanprobe_evicted", false, 0);
+	stream_end(st, "spanprobe_evicted", false, 0);
+	pid_ref(s, st->pid, -1);
+}
+
+static void on_sock_evict(void *ctx, void *entry)
+{
+	pid_ref(ctx, ((struct sp_sockinfo *)entry)->pid, -1);
 }
 
 struct sp_streams *sp_streams__new(uint32_t max_streams, uint32_t max_sockets,
@@ -212,8 +239,9 @@ struct sp_streams *sp_streams__new(uint32_t max_streams, uint32_t max_sockets,
 	s->on_exchange = on_exchange;
 	s->ctx = ctx;
 	s->streams = sp_table__new(max_streams, sizeof(struct stream), on_evict, s);
-	s->socks = sp_table__new(max_sockets, sizeof(struct sp_sockinfo), NULL, NULL);
-	if (!s->streams || !s->socks) {
+	s->socks = sp_table__new(max_sockets, sizeof(struct sp_sockinfo), on_sock_evict, s);
+	s->pids = sp_table__new(max_streams + max_sockets, sizeof(struct pid_count), NULL, NULL);
+	if (!s->streams || !s->socks || !s->pids) {
 		sp_streams__free(s);
 		return NULL;
 	}
@@ -226,6 +254,7 @@ void sp_streams__free(struct sp_streams *s)
 		return;
 	sp_table__free(s->streams);
 	sp_table__free(s->socks);
+	sp_table__free(s->pids);
 	free(s);
 }
 
@@ -245,11 +274,26 @@ static struct stream *stream_get(struct sp_streams *s, uint32_t pid, int32_t fd,
 	st = sp_table__add(s->streams, k1, k2);
 	if (!st)
 		return NULL;
+	pid_ref(s, pid, 1);
 	st->owner = s;
 	st->pid = pid;
 	st->fd = fd;
 	st->ssl = ssl;
 	return st;
+}
+
+/* A TLS stream learnt its socket: link them, so a close of the socket
+ * finds the stream without a walk. */
+static void stream_set_fd(struct stream *st, int32_t fd)
+{
+	struct sp_sockinfo *si;
+
+	st->fd = fd;
+	if (!st->ssl)
+		return;
+	si = sp_table__get(st->owner->socks, fd_key(st->pid, fd), 1);
+	if (si)
+		si->ssl = st->ssl;
 }
 
 /* The first message start seen tells who is the client. */
@@ -281,8 +325,8 @@ void sp_streams__data(struct sp_streams *s, const struct sp_data_event *ev, cons
 
 	if (!st)
 		return;
-	if (ev->fd >= 0 && st->fd < 0)
-		st->fd = ev->fd;
+	if (ev->fd >= 0 && st->fd != ev->fd)
+		stream_set_fd(st, ev->fd);
 	if (!st->seq_init[dir]) {
 		st->seq_init[dir] = true;
 		st->expect[dir] = seq;
@@ -322,10 +366,12 @@ void sp_streams__conn(struct sp_streams *s, const struct sp_conn_event *ev)
 	uint64_t k = fd_key(ev->tgid, ev->fd);
 	struct sp_sockinfo *si = sp_table__get(s->socks, k, 1);
 
-	if (!si)
+	if (!si) {
 		si = sp_table__add(s->socks, k, 1);
-	if (!si)
-		return;
+		if (!si)
+			return;
+		pid_ref(s, ev->tgid, 1);
+	}
 	si->pid = ev->tgid;
 	si->fd = ev->fd;
 	if (ev->role)
@@ -334,16 +380,28 @@ void sp_streams__conn(struct sp_streams *s, const struct sp_conn_event *ev)
 	si->remote = ev->remote;
 }
 
-/* Calls fn on each stream of pid, on fd (fd >= 0) or all of them (fd < 0). */
+/* Calls fn on the streams of pid on fd (its plain stream and the TLS
+ * session linked to it), or on all of pid's streams (fd < 0). */
 static void for_streams(struct sp_streams *s, uint32_t pid, int32_t fd,
 			void (*fn)(struct sp_streams *, struct stream *, const char *, uint64_t),
 			const char *why, uint64_t ts)
 {
+	struct sp_sockinfo *si;
 	struct stream *st;
 	uint32_t it = 0;
 
+	if (fd >= 0) {
+		si = sp_table__get(s->socks, fd_key(pid, fd), 1);
+		if (si && si->ssl && (st = stream_get(s, pid, fd, si->ssl, false)))
+			fn(s, st, why, ts);
+		if ((st = stream_get(s, pid, fd, 0, false)))
+			fn(s, st, why, ts);
+		return;
+	}
+	if (!sp_table__get(s->pids, pid, 0))
+		return;
 	while ((st = sp_table__next(s->streams, &it)))
-		if (st->pid == pid && (fd < 0 || st->fd == fd))
+		if (st->pid == pid)
 			fn(s, st, why, ts);
 }
 
@@ -351,6 +409,7 @@ static void end_and_forget(struct sp_streams *s, struct stream *st, const char *
 {
 	st->local_end = true;
 	stream_end(st, why, true, ts);
+	pid_ref(s, st->pid, -1);
 	sp_table__del(s->streams, st);
 }
 
@@ -377,8 +436,10 @@ void sp_streams__close(struct sp_streams *s, uint32_t pid, int32_t fd, uint64_t 
 	struct sp_sockinfo *si = sp_table__get(s->socks, fd_key(pid, fd), 1);
 
 	for_streams(s, pid, fd, end_and_forget, "connection_closed", ts);
-	if (si)
+	if (si) {
+		pid_ref(s, pid, -1);
 		sp_table__del(s->socks, si);
+	}
 }
 
 void sp_streams__error(struct sp_streams *s, const struct sp_conn_event *ev)
@@ -403,7 +464,7 @@ void sp_streams__tls_bind(struct sp_streams *s, uint32_t pid, uint64_t ssl, int3
 	struct stream *st = stream_get(s, pid, fd, ssl, false);
 
 	if (st)
-		st->fd = fd;
+		stream_set_fd(st, fd);
 }
 
 void sp_streams__proc_exit(struct sp_streams *s, uint32_t pid, uint64_t ts)
@@ -411,10 +472,15 @@ void sp_streams__proc_exit(struct sp_streams *s, uint32_t pid, uint64_t ts)
 	struct sp_sockinfo *si;
 	uint32_t it = 0;
 
+	if (!sp_table__get(s->pids, pid, 0))
+		return;
 	for_streams(s, pid, -1, end_and_forget, "process_exited", ts);
-	while ((si = sp_table__next(s->socks, &it)))
-		if (si->pid == pid)
+	while (sp_table__get(s->pids, pid, 0) && (si = sp_table__next(s->socks, &it))) {
+		if (si->pid == pid) {
+			pid_ref(s, pid, -1);
 			sp_table__del(s->socks, si);
+		}
+	}
 }
 
 void sp_streams__end_all(struct sp_streams *s, uint64_t ts)
