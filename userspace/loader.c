@@ -81,6 +81,17 @@ static int ensure_tracefs(void)
 	return -ENOENT;
 }
 
+int sp_loader_check(void)
+{
+	int err = check_privilege();
+
+	if (!err)
+		err = check_btf();
+	if (!err)
+		err = ensure_tracefs();
+	return err;
+}
+
 int sp_loader__open(struct sp_loader **out, const struct sp_loader_opts *o)
 {
 	struct sp_loader *l;
@@ -88,11 +99,7 @@ int sp_loader__open(struct sp_loader **out, const struct sp_loader_opts *o)
 
 	*out = NULL;
 	libbpf_set_print(libbpf_print);
-	err = check_privilege();
-	if (!err)
-		err = check_btf();
-	if (!err)
-		err = ensure_tracefs();
+	err = sp_loader_check();
 	if (err)
 		return err;
 	l = calloc(1, sizeof(*l));

@@ -21,6 +21,9 @@ struct sp_loader_opts {
 
 struct sp_loader;
 
+/* Checks privilege, BTF and tracefs (mounting it if needed): 0, or -errno
+ * after a one-line error that says what to do. */
+int sp_loader_check(void);
 /*
  * Checks, opens, loads and attaches everything but the TLS uprobes.
  * Returns 0 or -errno, having printed a one-line error that says what to do.

@@ -469,6 +469,9 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* before any file is created */
+	if (sp_loader_check())
+		return 1;
 	po.asm_opts.trace_idle_ns = (uint64_t)(env.trace_idle * 1e9);
 	po.max_procs = env.max_procs;
 	po.max_streams = env.max_streams;

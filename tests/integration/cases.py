@@ -384,3 +384,31 @@ def bad_args(ctx):
     expect(rc > 0, f"-p 999999999: exit status {rc}, want non-zero (stderr {err!r})")
     expect("999999999" in err, f"-p 999999999: stderr does not mention the pid: {err!r}")
     expect(READY not in err, f"-p 999999999: spanprobe got ready: {err!r}")
+
+
+@case
+def not_root(ctx):
+    """Without privilege: one clear line, a non-zero exit, and no output
+    file left behind (the check comes before anything is created)."""
+    if os.geteuid() != 0:
+        raise ProbeUnavailable("needs root to drop privilege")
+    # a copy nobody can execute, in a directory nobody can write
+    binary = os.path.join(ctx.dir, "spanprobe")
+    shutil.copy(ctx.suite.binary, binary)
+    os.chmod(ctx.dir, 0o755)
+    os.chmod(binary, 0o755)
+    out = os.path.join("/tmp", f"spanprobe-notroot-{os.getpid()}.jsonl")
+    proc = ctx.spawn(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                      binary, "-o", out], stdin=subprocess.DEVNULL,
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        kill_group(proc)
+        raise Fail("unprivileged spanprobe did not exit within 30 s")
+    err = err.decode(errors="replace")
+    expect(proc.returncode > 0, f"exit status {proc.returncode}, want non-zero ({err!r})")
+    lines = err.strip().splitlines()
+    expect(len(lines) == 1 and "root" in lines[0] and "permission" in lines[0],
+           f"want one line saying root is needed, got {err!r}")
+    expect(not os.path.exists(out), f"{out} was created before the privilege check")
