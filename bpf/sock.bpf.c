@@ -79,23 +79,34 @@ static __always_inline void emit_conn(__u32 type, __u32 tgid, __s32 fd, __u8 rol
 }
 
 /* Looks up fd's state; creates it (and reports the socket) when fd is an
- * inet stream socket seen for the first time. NULL for anything else. */
+ * inet stream socket seen for the first time. NULL for anything else.
+ * fresh: connect/accept made it, forget what we knew of the fd. */
 static __always_inline struct conn_state *conn_get(__u32 tgid, __s32 fd, __u8 role,
 						   bool fresh)
 {
 	__u64 key = conn_key(tgid, fd);
 	struct conn_state *c, init = { .role = role };
+	__u32 exec_id = current_exec_id(), *neg;
 	struct sock *sk;
 
 	if (!fresh) {
 		c = bpf_map_lookup_elem(&conns, &key);
-		if (c)
+		if (c && c->exec_id == exec_id)
 			return c;
+		neg = bpf_map_lookup_elem(&nonsock, &key);
+		if (neg && *neg == exec_id)
+			return NULL;
 	}
 	sk = fd_inet_sock(fd);
-	if (!sk)
+	if (!sk) {
+		bpf_map_delete_elem(&conns, &key);
+		bpf_map_update_elem(&nonsock, &key, &exec_id, BPF_ANY);
 		return NULL;
+	}
+	bpf_map_delete_elem(&nonsock, &key);
 	init.sk = (__u64)sk;
+	init.exec_id = exec_id;
+	init.gen = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&conns, &key, &init, BPF_ANY)) {
 		count(SP_CNT_CONN_TABLE_FULL, 1);
 		return NULL;
@@ -254,7 +265,8 @@ static __always_inline int sock_exit(long ret)
 		return 0;
 
 	seq = __sync_fetch_and_add(&c->bytes[call.dir & 1], (__u64)ret);
-	rec = data_begin(tgid, tid, call.fd, call.ts, 0, (__u32)ret, SP_SRC_SOCK, call.dir);
+	rec = data_begin(tgid, tid, call.fd, call.ts, 0, c->gen, (__u32)ret, SP_SRC_SOCK,
+			 call.dir);
 	if (!rec)
 		return 0;
 	budget = targ_max_capture;
@@ -398,23 +410,43 @@ int sys_exit_accept4(struct trace_event_raw_sys_exit *ctx) { return accept_exit(
 SEC("tracepoint/syscalls/sys_exit_accept")
 int sys_exit_accept(struct trace_event_raw_sys_exit *ctx) { return accept_exit(ctx->ret); }
 
-SEC("tracepoint/syscalls/sys_enter_close")
-int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
+/* The fd stops being what we knew: at close, and when dup2/dup3 put
+ * another file in its place. */
+static __always_inline int forget_fd(__s32 fd, bool report)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	__u64 key = conn_key(tgid, ctx->args[0]);
+	__u64 key = conn_key(tgid, fd);
 	struct conn_state *c;
 
 	if (!traced_tgid(tgid))
 		return 0;
+	bpf_map_delete_elem(&nonsock, &key);
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
 		return 0;
 	bpf_map_delete_elem(&socks, &c->sk);
-	if (c->proto == PROTO_HTTP || c->proto == PROTO_TLS)
-		emit_conn(SP_EV_CONN_CLOSE, tgid, ctx->args[0], c->role, NULL);
+	if (report && (c->proto == PROTO_HTTP || c->proto == PROTO_TLS))
+		emit_conn(SP_EV_CONN_CLOSE, tgid, fd, c->role, NULL);
 	bpf_map_delete_elem(&conns, &key);
 	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	return forget_fd(ctx->args[0], true);
+}
+
+SEC("tracepoint/syscalls/sys_enter_dup2")
+int sys_enter_dup2(struct trace_event_raw_sys_enter *ctx)
+{
+	return forget_fd(ctx->args[1], true);
+}
+
+SEC("tracepoint/syscalls/sys_enter_dup3")
+int sys_enter_dup3(struct trace_event_raw_sys_enter *ctx)
+{
+	return forget_fd(ctx->args[1], true);
 }
 
 /*

@@ -50,10 +50,12 @@ enum conn_proto {
 struct conn_state {
 	__u64 bytes[2];		/* stream offset per enum sp_dir */
 	__u64 sk;		/* struct sock *, for inet_sock_set_state */
+	__u64 gen;		/* creation time: tells userspace it is new */
+	__u32 exec_id;		/* task's self_exec_id when created */
 	__u8 proto;		/* enum conn_proto */
 	__u8 role;		/* enum sp_role */
 	__u8 sniffs;
-	__u8 pad[5];
+	__u8 pad;
 };
 
 struct tls_key {
@@ -64,6 +66,7 @@ struct tls_key {
 
 struct tls_stream {
 	__u64 bytes[2];
+	__u64 gen;
 	__s32 fd;
 	__u32 pad;
 };
@@ -114,6 +117,11 @@ SP_MAP(traced, __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 65536);
        __type(key, __u32); __type(value, __u8););
 SP_MAP(conns, __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 65536);
        __type(key, __u64); __type(value, struct conn_state););
+/* fds known not to be inet stream sockets, so reads of files and pipes
+ * skip the fd-table walk; apart from conns so their churn never evicts a
+ * socket. Value: the task's self_exec_id when checked. */
+SP_MAP(nonsock, __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 65536);
+       __type(key, __u64); __type(value, __u32););
 SP_MAP(socks, __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 65536);
        __type(key, __u64); __type(value, __u64););
 SP_MAP(tls_streams, __uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -167,6 +175,15 @@ static __always_inline void rb_emit(void *rec, __u64 size)
 static __always_inline __u64 conn_key(__u32 tgid, __s32 fd)
 {
 	return ((__u64)tgid << 32) | (__u32)fd;
+}
+
+/* Bumped by every exec, which closes CLOEXEC fds without close(2): an fd
+ * entry from before the exec is stale. */
+static __always_inline __u32 current_exec_id(void)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+
+	return BPF_CORE_READ(task, self_exec_id);
 }
 
 /*
@@ -225,8 +242,8 @@ static __always_inline void emit_segment(struct data_buf *rec, __u64 ubuf, __u32
 
 /* Fills the scratch header for one call; returns NULL if none. */
 static __always_inline struct data_buf *data_begin(__u32 tgid, __u32 tid, __s32 fd,
-						   __u64 ts_enter, __u64 ssl, __u32 call_len,
-						   __u8 source, __u8 dir)
+						   __u64 ts_enter, __u64 ssl, __u64 gen,
+						   __u32 call_len, __u8 source, __u8 dir)
 {
 	__u32 zero = 0;
 	struct data_buf *rec = bpf_map_lookup_elem(&scratch, &zero);
@@ -240,6 +257,7 @@ static __always_inline struct data_buf *data_begin(__u32 tgid, __u32 tid, __s32 
 	rec->hdr.ts_enter = ts_enter;
 	rec->hdr.ts_exit = bpf_ktime_get_ns();
 	rec->hdr.ssl = ssl;
+	rec->hdr.gen = gen;
 	rec->hdr.call_len = call_len;
 	rec->hdr.source = source;
 	rec->hdr.dir = dir;

@@ -48,7 +48,7 @@ static __always_inline int tls_exit(struct pt_regs *ctx, bool ex)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
 	struct tls_key key = { .tgid = tgid };
-	struct tls_stream *st, fresh = { .fd = -1 };
+	struct tls_stream *st, fresh = { .fd = -1, .gen = bpf_ktime_get_ns() };
 	struct tls_call *c, call;
 	struct data_buf *rec;
 	__u64 len, seq;
@@ -109,7 +109,7 @@ static __always_inline int tls_exit(struct pt_regs *ctx, bool ex)
 	}
 
 	seq = __sync_fetch_and_add(&st->bytes[call.dir & 1], len);
-	rec = data_begin(tgid, tid, st->fd, call.ts, call.ssl, (__u32)len, SP_SRC_TLS,
+	rec = data_begin(tgid, tid, st->fd, call.ts, call.ssl, st->gen, (__u32)len, SP_SRC_TLS,
 			 call.dir);
 	if (!rec)
 		return 0;

@@ -83,6 +83,10 @@ struct sp_data_event {
 	 * stream counter by the whole call even when bytes were not captured
 	 * (cap, full ring buffer), so userspace sees every hole. */
 	__u64 seq;
+	/* Stream generation: changes when the kernel's state for the stream
+	 * was created anew (first sight, or after an LRU eviction), so that
+	 * its offsets restart at 0. */
+	__u64 gen;
 	__u32 call_len;		/* bytes the call moved */
 	__u32 len;		/* bytes in data[] */
 	__u8 source;		/* enum sp_source */

@@ -228,8 +228,9 @@ void sp_loader__sweep(struct sp_loader *l)
 {
 	if (!l->ndead)
 		return;
-	/* conns: key = tgid << 32 | fd (little-endian: tgid at byte 4) */
+	/* conns, nonsock: key = tgid << 32 | fd (little-endian: tgid at byte 4) */
 	sweep_map(l, l->skel->maps.conns, 4);
+	sweep_map(l, l->skel->maps.nonsock, 4);
 	/* tls_streams: key = { tgid, pad, ssl } */
 	sweep_map(l, l->skel->maps.tls_streams, 0);
 	l->ndead = 0;

@@ -401,10 +401,12 @@ static void print_stats(struct sp_pipeline *pl, struct sp_loader *l, bool final)
 	       as->spans_finished, ss->exchanges, c[SP_CNT_RB_FULL], c[SP_CNT_TRUNC_BYTES],
 	       c[SP_CNT_TRUNC_CALLS], ss->bytes_lost, as->spans_dropped);
 	sp_dbg("tables: %" PRIu64 " connection and %" PRIu64 " process evictions, %" PRIu64
+	       " kernel stream restarts, %" PRIu64
 	       " pipelined requests dropped, %" PRIu64 " in-flight table full, %" PRIu64
 	       " connection table full, %" PRIu64 " iovec truncations, %" PRIu64
 	       " non-HTTP records, %" PRIu64 " traces split by idle gap",
-	       ss->stream_evictions, sp_pipeline__proc_evictions(pl), ss->requests_dropped,
+	       ss->stream_evictions, sp_pipeline__proc_evictions(pl), ss->stream_restarts,
+	       ss->requests_dropped,
 	       c[SP_CNT_CALL_TABLE_FULL], c[SP_CNT_CONN_TABLE_FULL], c[SP_CNT_IOV_TRUNC],
 	       ss->not_http, as->traces_split);
 	for (int i = 0; (e = sp_span_asm__sink(a, i)); i++)

@@ -14,6 +14,7 @@ struct stream {
 	int32_t fd;
 	uint64_t ssl;		/* 0 for a plain socket */
 	uint8_t role;		/* enum sp_role, once the first message shows it */
+	uint64_t gen;		/* the kernel's stream generation */
 	bool seq_init[2];
 	uint64_t expect[2];	/* next stream offset per direction */
 	struct sp_h1 dec[2];	/* per direction, valid once role is known */
@@ -325,6 +326,17 @@ void sp_streams__data(struct sp_streams *s, const struct sp_data_event *ev, cons
 
 	if (!st)
 		return;
+	if (st->gen != ev->gen) {
+		/* the kernel lost and recreated its state for this stream
+		 * (LRU eviction, an exec that kept the socket): its offsets
+		 * restart, and what was in flight is lost */
+		if (st->gen) {
+			s->stats.stream_restarts++;
+			stream_end(st, "spanprobe_evicted", false, ev->ts_exit);
+			memset(&st->role, 0, sizeof(*st) - offsetof(struct stream, role));
+		}
+		st->gen = ev->gen;
+	}
 	if (ev->fd >= 0 && st->fd != ev->fd)
 		stream_set_fd(st, ev->fd);
 	if (!st->seq_init[dir]) {

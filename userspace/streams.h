@@ -20,6 +20,7 @@ struct sp_streams_stats {
 	uint64_t bytes_lost;		/* bytes in those gaps */
 	uint64_t not_http;		/* data events that were not HTTP/1 */
 	uint64_t stream_evictions;
+	uint64_t stream_restarts;	/* kernel state recreated under a stream */
 	uint64_t requests_dropped;	/* pipelined past the queue */
 	uint64_t exchanges;
 	uint64_t orphan_responses;	/* responses to requests never seen */

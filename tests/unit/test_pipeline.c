@@ -139,6 +139,8 @@ static void conn_ev(struct sp_pipeline *p, uint32_t pid, int fd, uint8_t role, u
 }
 
 /* One data record; seq is tracked per (pid, fd/ssl, dir) by the caller. */
+static uint64_t cur_gen;	/* the kernel's stream generation to stamp */
+
 static void data_ev(struct sp_pipeline *p, uint32_t pid, int fd, uint64_t ssl, uint8_t dir,
 		    uint64_t seq, const char *data, uint64_t t0, uint64_t t1)
 {
@@ -153,6 +155,7 @@ static void data_ev(struct sp_pipeline *p, uint32_t pid, int fd, uint64_t ssl, u
 	ev->source = ssl ? SP_SRC_TLS : SP_SRC_SOCK;
 	ev->dir = dir;
 	ev->seq = seq;
+	ev->gen = cur_gen;
 	ev->len = ev->call_len = len;
 	ev->ts_enter = t0;
 	ev->ts_exit = t1;
@@ -329,6 +332,27 @@ static void test_client_abandons_body(void **state)
 	sp_pipeline__free(p);
 }
 
+/* The kernel recreated a stream's state (LRU): offsets restart at 0. */
+static void test_kernel_stream_restart(void **state)
+{
+	struct sp_pipeline *p = new_pipeline(true);
+
+	proc_ev(p, SP_EV_PROC_EXEC, 700, 1, "agent", 6, 0, 1 * MS);
+	cur_gen = 1;
+	data_ev(p, 700, 3, 0, SP_DIR_EGRESS, 0, REQ, 2 * MS, 2 * MS);
+	cur_gen = 2;
+	data_ev(p, 700, 3, 0, SP_DIR_EGRESS, 0, "POST /again HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+		5 * MS, 5 * MS);
+	data_ev(p, 700, 3, 0, SP_DIR_INGRESS, 0, RESP, 6 * MS, 7 * MS);
+	cur_gen = 0;
+	sp_pipeline__shutdown(p, 10 * MS);
+
+	assert_string_equal(find("GET /delay")->error_type, "spanprobe_evicted");
+	assert_int_equal(find("POST /again")->status_code, 200);
+	assert_int_equal(sp_pipeline__streams_stats(p)->stream_restarts, 1);
+	sp_pipeline__free(p);
+}
+
 static void test_malformed_records(void **state)
 {
 	struct sp_pipeline *p = new_pipeline(true);
@@ -429,6 +453,7 @@ int main(void)
 		cmocka_unit_test(test_reset_and_close_fail_pending),
 		cmocka_unit_test(test_mid_stream_join),
 		cmocka_unit_test(test_client_abandons_body),
+		cmocka_unit_test(test_kernel_stream_restart),
 		cmocka_unit_test(test_malformed_records),
 		cmocka_unit_test(test_otlp_json_rules),
 		cmocka_unit_test(test_json_escapes_and_bad_utf8),
