@@ -11,7 +11,7 @@ BPFTOOL   ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 CC        ?= cc
 ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
-PKGS      := libbpf libelf yajl zlib
+PKGS      := libbpf libelf yajl zlib libprotobuf-c libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -19,9 +19,9 @@ PKG_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS    ?= -O2 -g
 ALL_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	     -Wno-missing-field-initializers -MMD -MP \
-	     -Iinclude -Iuserspace -Iexporters -I$(BUILD) $(PKG_CFLAGS) \
+	     -Iinclude -Iuserspace -Iexporters -I$(BUILD) -I$(BUILD)/gen $(PKG_CFLAGS) \
 	     -D_GNU_SOURCE -DSPANPROBE_VERSION='"$(VERSION)"'
-LDLIBS    += $(PKG_LIBS) -lhttp_parser -lm
+LDLIBS    += $(PKG_LIBS) -lhttp_parser -lpthread -lm
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Iinclude -I$(BUILD)
@@ -61,11 +61,30 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
+# ---- OTLP protobuf: exporters/proto/*.proto -> build/gen/*.pb-c.[ch] ----
+PROTO_DIR  := exporters/proto
+PROTOS     := $(shell find $(PROTO_DIR) -name '*.proto' | sort)
+PROTO_SRCS := $(patsubst $(PROTO_DIR)/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
+PROTO_OBJS := $(patsubst %.c,%.o,$(PROTO_SRCS))
+
+# one protoc-c run makes all of them (a grouped target)
+$(PROTO_SRCS) $(PROTO_SRCS:.c=.h) &: $(PROTOS)
+	$(call msg,PROTOC,$(BUILD)/gen)
+	$(Q)mkdir -p $(BUILD)/gen
+	$(Q)protoc-c --c_out=$(BUILD)/gen -I$(PROTO_DIR) $(patsubst $(PROTO_DIR)/%,%,$(PROTOS))
+
+$(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -c $< -o $@
+
 # ---- userspace ----
 # The core (everything but main.c) is shared with the tests.
 CORE_SRCS := $(filter-out userspace/main.c,$(wildcard userspace/*.c)) \
 	     $(wildcard exporters/*.c)
-CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
+CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS)) $(PROTO_OBJS)
+
+# exporters include the generated headers
+$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard exporters/*.c)): $(PROTO_SRCS)
 
 $(BUILD)/obj/%.o: %.c
 	$(call msg,CC,$@)

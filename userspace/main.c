@@ -19,8 +19,10 @@
 #include "clock.h"
 #include "exporter.h"
 #include "loader.h"
+#include "otlp.h"
 #include "log.h"
 #include "pipeline.h"
+#include "resource.h"
 #include "tls_attach.h"
 
 #define MAX_PIDS		64
@@ -38,6 +40,7 @@ static struct env {
 	double trace_idle;
 	uint32_t max_streams;
 	uint32_t max_procs;
+	struct sp_otlp_flags otlp;
 	char **command;
 } env = {
 	.console = -1,
@@ -73,6 +76,27 @@ static const char usage[] =
 "      --max-processes N    processes tracked at once (16384)\n"
 "      --list-tls-probes PATH  print where spanprobe would probe PATH's TLS\n"
 "                           functions, and exit\n"
+"\n"
+"OTLP export (flags override the OTEL_* variables the OpenTelemetry SDKs read):\n"
+"      --otlp-endpoint URL  send spans to URL (OTLP/HTTP: URL/v1/traces)\n"
+"                           env: OTEL_EXPORTER_OTLP_ENDPOINT, or the full URL in\n"
+"                           OTEL_EXPORTER_OTLP_TRACES_ENDPOINT\n"
+"      --otlp-protocol P    http/protobuf (default), http/json or grpc\n"
+"                           env: OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL\n"
+"      --otlp-header K=V    add a request header (repeatable)\n"
+"                           env: OTEL_EXPORTER_OTLP_[TRACES_]HEADERS=k=v,k2=v2\n"
+"      --otlp-compression C gzip or none   env: OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION\n"
+"      --otlp-timeout MS    per request (10000)  env: OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT\n"
+"      --otlp-certificate F CA bundle for https  env: OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE\n"
+"                           (and _CLIENT_CERTIFICATE, _CLIENT_KEY for mutual TLS)\n"
+"      --otlp-queue-size N  spans held while the backend is away (2048)\n"
+"                           env: OTEL_BSP_MAX_QUEUE_SIZE\n"
+"      --otlp-flush-timeout MS  at exit, time to deliver what is queued (5000)\n"
+"  Also read: OTEL_TRACES_EXPORTER (otlp, none), OTEL_SERVICE_NAME and\n"
+"  OTEL_RESOURCE_ATTRIBUTES (applied to every traced process's resource;\n"
+"  a process's own values win), OTEL_BSP_SCHEDULE_DELAY and\n"
+"  OTEL_BSP_MAX_EXPORT_BATCH_SIZE (batching, for every sink).\n"
+"\n"
 "  -v, --verbose            debug logging (and libbpf's)\n"
 "  -V, --version            print the version\n"
 "  -h, --help               this help\n"
@@ -88,6 +112,14 @@ enum {
 	OPT_MAX_CONNECTIONS,
 	OPT_MAX_PROCESSES,
 	OPT_LIST_TLS_PROBES,
+	OPT_OTLP_ENDPOINT,
+	OPT_OTLP_PROTOCOL,
+	OPT_OTLP_HEADER,
+	OPT_OTLP_COMPRESSION,
+	OPT_OTLP_TIMEOUT,
+	OPT_OTLP_CERTIFICATE,
+	OPT_OTLP_QUEUE_SIZE,
+	OPT_OTLP_FLUSH_TIMEOUT,
 };
 
 static const struct option long_opts[] = {
@@ -102,6 +134,14 @@ static const struct option long_opts[] = {
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
 	{ "max-processes", required_argument, NULL, OPT_MAX_PROCESSES },
 	{ "list-tls-probes", required_argument, NULL, OPT_LIST_TLS_PROBES },
+	{ "otlp-endpoint", required_argument, NULL, OPT_OTLP_ENDPOINT },
+	{ "otlp-protocol", required_argument, NULL, OPT_OTLP_PROTOCOL },
+	{ "otlp-header", required_argument, NULL, OPT_OTLP_HEADER },
+	{ "otlp-compression", required_argument, NULL, OPT_OTLP_COMPRESSION },
+	{ "otlp-timeout", required_argument, NULL, OPT_OTLP_TIMEOUT },
+	{ "otlp-certificate", required_argument, NULL, OPT_OTLP_CERTIFICATE },
+	{ "otlp-queue-size", required_argument, NULL, OPT_OTLP_QUEUE_SIZE },
+	{ "otlp-flush-timeout", required_argument, NULL, OPT_OTLP_FLUSH_TIMEOUT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
@@ -188,6 +228,34 @@ static int parse_args(int argc, char **argv)
 			break;
 		case OPT_MAX_PROCESSES:
 			err = parse_uint("--max-processes", optarg, 16, 1 << 22, &env.max_procs);
+			break;
+		case OPT_OTLP_ENDPOINT:
+			env.otlp.endpoint = optarg;
+			break;
+		case OPT_OTLP_PROTOCOL:
+			env.otlp.protocol = optarg;
+			break;
+		case OPT_OTLP_HEADER:
+			if (env.otlp.nheaders == SP_OTLP_MAX_HEADERS) {
+				sp_err("at most %d --otlp-header options", SP_OTLP_MAX_HEADERS);
+				return -EINVAL;
+			}
+			env.otlp.headers[env.otlp.nheaders++] = optarg;
+			break;
+		case OPT_OTLP_COMPRESSION:
+			env.otlp.compression = optarg;
+			break;
+		case OPT_OTLP_TIMEOUT:
+			env.otlp.timeout_ms = optarg;
+			break;
+		case OPT_OTLP_CERTIFICATE:
+			env.otlp.certificate = optarg;
+			break;
+		case OPT_OTLP_QUEUE_SIZE:
+			env.otlp.queue_size = optarg;
+			break;
+		case OPT_OTLP_FLUSH_TIMEOUT:
+			env.otlp.flush_timeout = optarg;
 			break;
 		case OPT_LIST_TLS_PROBES:
 			return sp_tls_list_points(optarg, stdout) ? -ENOENT : 1;
@@ -409,17 +477,38 @@ static void print_stats(struct sp_pipeline *pl, struct sp_loader *l, bool final)
 	       ss->requests_dropped,
 	       c[SP_CNT_CALL_TABLE_FULL], c[SP_CNT_CONN_TABLE_FULL], c[SP_CNT_IOV_TRUNC],
 	       ss->not_http, as->traces_split);
-	for (int i = 0; (e = sp_span_asm__sink(a, i)); i++)
+	for (int i = 0; (e = sp_span_asm__sink(a, i)); i++) {
+		if (!strcmp(e->name, "otlp")) {
+			struct sp_otlp_stats os;
+
+			sp_otlp_exporter__stats(e, &os);
+			sp_log(final ? SP_LOG_INFO : SP_LOG_DEBUG,
+			       "OTLP: %" PRIu64 " spans exported, %" PRIu64 " requests retried, %" PRIu64
+			       " spans dropped (queue full or flush deadline), %" PRIu64
+			       " rejected by the backend, %" PRIu64 " in refused requests, %" PRIu64
+			       " still queued",
+			       os.spans_exported, os.requests_retried, os.spans_dropped,
+			       os.spans_rejected, os.spans_failed, final ? 0 : os.spans_queued_now);
+			continue;
+		}
 		if (e->stats.spans_dropped || e->stats.errors)
 			sp_warn("%s sink: %" PRIu64 " spans exported, %" PRIu64 " dropped, %" PRIu64
 				" errors", e->name, e->stats.spans_exported, e->stats.spans_dropped,
 				e->stats.errors);
+	}
 }
 
-static int add_sinks(struct sp_pipeline *pl)
+static const char *get_env(const char *name)
 {
-	const char *out = env.output ? env.output : DEFAULT_OUTPUT;
+	return getenv(name);
+}
+
+/* The file (-o), the console tree and OTLP, each fed the same spans.
+ * Without -o: the tree, plus ./spanprobe-spans.jsonl unless OTLP is on. */
+static int add_sinks(struct sp_pipeline *pl, const struct sp_otlp_config *otlp)
+{
 	bool console = env.console == 1 || (env.console == -1 && !env.output);
+	const char *out = env.output ? env.output : otlp->enabled ? NULL : DEFAULT_OUTPUT;
 	struct sp_exporter *e;
 
 	if (console) {
@@ -432,14 +521,25 @@ static int add_sinks(struct sp_pipeline *pl)
 		if (!e || sp_pipeline__add_sink(pl, e))
 			return -ENOMEM;
 	}
-	e = sp_file_exporter__new(out);
-	if (!e)
-		return -errno;
-	if (sp_pipeline__add_sink(pl, e))
-		return -ENOMEM;
-	if (!env.output)
-		sp_info("writing spans to ./%s (OTLP/JSON lines) and a trace tree to stdout",
-			DEFAULT_OUTPUT);
+	if (out) {
+		e = sp_file_exporter__new(out);
+		if (!e)
+			return -errno;
+		if (sp_pipeline__add_sink(pl, e))
+			return -ENOMEM;
+		if (!env.output)
+			sp_info("writing spans to ./%s (OTLP/JSON lines) and a trace tree to stdout",
+				DEFAULT_OUTPUT);
+	}
+	if (otlp->enabled) {
+		e = sp_otlp_exporter__new(otlp);
+		if (!e)
+			return -errno;
+		if (sp_pipeline__add_sink(pl, e))
+			return -ENOMEM;
+		sp_info("exporting spans with OTLP %s to %s", sp_otlp_protocol_name(otlp->protocol),
+			otlp->url);
+	}
 	return 0;
 }
 
@@ -454,6 +554,9 @@ int main(int argc, char **argv)
 		.max_sockets = 16384,
 	};
 	struct sp_loader_opts lo = {};
+	struct sp_otlp_config otlp;
+	uint32_t bsp;
+	const char *v;
 	struct hooks hooks = {};
 	struct sp_pipeline *pl = NULL;
 	struct sp_loader *l = NULL;
@@ -471,7 +574,19 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 
-	/* before any file is created */
+	/* configuration errors first, then privilege: before any file is created */
+	if (sp_resource_defaults_from_env() || sp_otlp_config_load(&otlp, &env.otlp, get_env))
+		return 1;
+	if ((v = getenv("OTEL_BSP_SCHEDULE_DELAY")) && *v) {
+		if (parse_uint("OTEL_BSP_SCHEDULE_DELAY", v, 1, 3600000, &bsp))
+			return 1;
+		po.asm_opts.flush_interval_ns = bsp * 1000000ull;
+	}
+	if ((v = getenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")) && *v) {
+		if (parse_uint("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", v, 1, 8192, &bsp))
+			return 1;
+		po.asm_opts.batch_max = bsp;
+	}
 	if (sp_loader_check())
 		return 1;
 	po.asm_opts.trace_idle_ns = (uint64_t)(env.trace_idle * 1e9);
@@ -486,7 +601,7 @@ int main(int argc, char **argv)
 		sp_err("out of memory");
 		goto cleanup_err;
 	}
-	if (add_sinks(pl))
+	if (add_sinks(pl, &otlp))
 		goto cleanup_err;
 
 	lo.all = po.all;

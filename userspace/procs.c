@@ -172,14 +172,17 @@ static size_t redact_arg(const char *a, char *out, size_t at, size_t cap, bool s
 		if (secret_flag(flag))
 			return at + snprintf(out + at, cap - at, "%s=%s", flag, SP_REDACTED);
 	}
-	/* KEY=value environment-style assignments with a secret-looking name */
-	if (eq && eq > a && a[0] != '-') {
+	/* NAME=value environment-style assignments with a secret-looking name */
+	if (eq && eq > a && a[0] != '-' && strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+						    "0123456789_") == (size_t)(eq - a)) {
 		char name[64];
 
 		snprintf(name, sizeof(name), "%.*s", (int)(eq - a), a);
+		/* the value ends at a blank: "K=v cmd" in a sh -c script */
 		if (strcasestr(name, "key") || strcasestr(name, "token") ||
 		    strcasestr(name, "secret") || strcasestr(name, "password"))
-			return at + snprintf(out + at, cap - at, "%s=%s", name, SP_REDACTED);
+			return at + snprintf(out + at, cap - at, "%s=%s%s", name, SP_REDACTED,
+					     eq + 1 + strcspn(eq + 1, " \t\n"));
 	}
 	if (strstr(a, "://") || strchr(a, '?'))
 		return at + sp_redact_url(a, strlen(a), out + at, cap - at);
@@ -209,38 +212,41 @@ void sp_proc_cmdline(const char *argv, uint32_t argv_len, char *out, size_t cap)
 	out[at < cap ? at : cap - 1] = 0;
 }
 
-/* OTEL_SERVICE_NAME from the process's environment, if it has one. */
-static bool env_service_name(uint32_t pid, char *out, size_t cap)
+/* The process's own OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES: it
+ * names itself the way an OTel SDK in it would. */
+static void env_otel(uint32_t pid, struct sp_resource *r, char *service, size_t cap)
 {
 	static char env[65536];
+	static const char svc[] = "OTEL_SERVICE_NAME=", attrs[] = "OTEL_RESOURCE_ATTRIBUTES=";
 	size_t n = read_proc(pid, "environ", env, sizeof(env));
-	static const char key[] = "OTEL_SERVICE_NAME=";
+	const char *bad;
 
+	service[0] = 0;
 	for (size_t off = 0; off < n;) {
 		const char *e = env + off;
 		size_t l = strnlen(e, n - off);
 
-		if (l > sizeof(key) - 1 && !memcmp(e, key, sizeof(key) - 1)) {
-			snprintf(out, cap, "%s", e + sizeof(key) - 1);
-			return true;
-		}
+		if (l > sizeof(svc) - 1 && !memcmp(e, svc, sizeof(svc) - 1))
+			snprintf(service, cap, "%s", e + sizeof(svc) - 1);
+		else if (l > sizeof(attrs) - 1 && !memcmp(e, attrs, sizeof(attrs) - 1))
+			sp_res_kv_parse(&r->extra, e + sizeof(attrs) - 1, &bad);
 		off += l + 1;
 	}
-	return false;
 }
 
 static void fill_resource(struct sp_proc *p, const char *exe, const char *argv,
 			  uint32_t argv_len)
 {
 	struct sp_resource *r = sp_resource__new();
+	char service[128];
 
 	if (!r)
 		return;
 	r->pid = p->pid;
 	snprintf(r->exe_path, sizeof(r->exe_path), "%s", exe);
 	snprintf(r->exe_name, sizeof(r->exe_name), "%s", base_name(exe));
-	if (!env_service_name(p->pid, r->service_name, sizeof(r->service_name)))
-		snprintf(r->service_name, sizeof(r->service_name), "%s", r->exe_name);
+	env_otel(p->pid, r, service, sizeof(service));
+	sp_resource__finish(r, service);
 	sp_proc_cmdline(argv, argv_len, r->command_line, sizeof(r->command_line));
 	sp_proc_name(exe, argv, argv_len, p->name, sizeof(p->name));
 	sp_resource__put(p->res);

@@ -89,10 +89,12 @@ size_t sp_redact_url(const char *url, size_t len, char *out, size_t cap)
 	if (!frag)
 		frag = end;
 	while (p < frag) {
-		const char *amp = memchr(p, '&', frag - p), *eq;
+		const char *amp = p, *eq;
 
-		if (!amp)
-			amp = frag;
+		/* a value ends at '&'; in a command line (a shell script in
+		 * one argument) also at a blank or a quote */
+		while (amp < frag && !strchr("& \t\n'\"", *amp))
+			amp++;
 		eq = memchr(p, '=', amp - p);
 		if (eq && sp_redact_query_param(p, eq - p)) {
 			at = put(out, cap, at, p, eq + 1 - p);
@@ -100,9 +102,15 @@ size_t sp_redact_url(const char *url, size_t len, char *out, size_t cap)
 		} else {
 			at = put(out, cap, at, p, amp - p);
 		}
-		if (amp < frag)
+		if (amp < frag && *amp == '&') {
 			at = put(out, cap, at, "&", 1);
-		p = amp + 1;
+			p = amp + 1;
+		} else {
+			/* the URL ended: the rest is not a query */
+			at = put(out, cap, at, amp, end - amp);
+			out[at] = 0;
+			return at;
+		}
 	}
 	if (frag < end)
 		at = put(out, cap, at, frag, end - frag);

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <sys/random.h>
 #include "span.h"
 
@@ -217,35 +216,4 @@ struct sp_event *sp_span__add_event(struct sp_span *s, const char *name, uint64_
 	e->time_ns = time_ns;
 	e->nattrs = 0;
 	return e;
-}
-
-struct sp_resource *sp_resource__new(void)
-{
-	struct sp_resource *r = calloc(1, sizeof(*r));
-
-	if (r)
-		r->refs = 1;
-	return r;
-}
-
-struct sp_resource *sp_resource__get(struct sp_resource *r)
-{
-	if (r)
-		r->refs++;
-	return r;
-}
-
-void sp_resource__put(struct sp_resource *r)
-{
-	if (r && --r->refs == 0)
-		free(r);
-}
-
-const char *sp_host_name(void)
-{
-	static char name[256];
-
-	if (!name[0] && gethostname(name, sizeof(name) - 1))
-		strcpy(name, "unknown");
-	return name;
 }

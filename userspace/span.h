@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "resource.h"
 
 #define SP_SPAN_MAX_ATTRS	64
 #define SP_SPAN_MAX_EVENTS	16
@@ -52,16 +53,6 @@ struct sp_event {
 	uint64_t time_ns;	/* Unix ns */
 	uint8_t nattrs;
 	struct sp_attr attrs[SP_EVENT_MAX_ATTRS];
-};
-
-/* Resource attributes of one process; shared by its spans (refcounted). */
-struct sp_resource {
-	int refs;
-	uint32_t pid;
-	char service_name[128];
-	char exe_name[64];
-	char exe_path[256];
-	char command_line[512];
 };
 
 struct sp_span {
@@ -108,11 +99,5 @@ const struct sp_attr *sp_span__attr(const struct sp_span *s, const char *key);
 /* Adds an event; returns it so the caller can add attributes, or NULL. */
 struct sp_event *sp_span__add_event(struct sp_span *s, const char *name, uint64_t time_ns);
 
-struct sp_resource *sp_resource__new(void);
-struct sp_resource *sp_resource__get(struct sp_resource *r);
-void sp_resource__put(struct sp_resource *r);
-
-/* The host name, read once. */
-const char *sp_host_name(void);
 
 #endif

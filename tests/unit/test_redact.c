@@ -78,6 +78,11 @@ static void test_cmdline(void **state)
 	cmdline_is(ARGV("env\0OPENAI_API_KEY=sk-x\0python3\0agent.py"),
 		   "env OPENAI_API_KEY=REDACTED python3 agent.py");
 	cmdline_is(ARGV("curl\0https://user:pw@h/x"), "curl https://h/x");
+	/* a script in one argument: the secret goes, the rest stays */
+	cmdline_is(ARGV("sh\0-c\0curl 'https://h/x?token=abc&y=2' -o /dev/null; echo ok"),
+		   "sh -c curl 'https://h/x?token=REDACTED&y=2' -o /dev/null; echo ok");
+	cmdline_is(ARGV("sh\0-c\0OPENAI_API_KEY=sk-1 python3 agent.py"),
+		   "sh -c OPENAI_API_KEY=REDACTED python3 agent.py");
 }
 
 static void test_proc_name(void **state)

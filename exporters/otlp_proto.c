@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Messages are built over borrowed strings (the spans' arenas), in one
+ * block sized by a counting pass, then __get_packed_size and __pack into
+ * one buffer: no allocation per attribute.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
+#include "otlp_json.h"
+#include "otlp_proto.h"
+
+typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
+typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
+typedef Opentelemetry__Proto__Common__V1__InstrumentationScope Scope;
+typedef Opentelemetry__Proto__Resource__V1__Resource Resource;
+typedef Opentelemetry__Proto__Trace__V1__ResourceSpans ResourceSpans;
+typedef Opentelemetry__Proto__Trace__V1__ScopeSpans ScopeSpans;
+typedef Opentelemetry__Proto__Trace__V1__Span Span;
+typedef Opentelemetry__Proto__Trace__V1__Span__Event Event;
+typedef Opentelemetry__Proto__Trace__V1__Status Status;
+typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest Request;
+
+struct arena {
+	char *p, *end;
+};
+
+static void *take(struct arena *a, size_t size)
+{
+	void *r = a->p;
+
+	size = (size + 15) & ~(size_t)15;
+	if (size > (size_t)(a->end - a->p))
+		abort();	/* the counting pass is wrong: a bug, not input */
+	a->p += size;
+	return r;
+}
+
+/* KeyValue + AnyValue pair for one attribute */
+struct kv {
+	KeyValue kv;
+	AnyValue v;
+};
+
+static KeyValue *kv_of(struct kv *s, const struct sp_attr *a)
+{
+	s->kv = (KeyValue)OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
+	s->v = (AnyValue)OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+	s->kv.key = (char *)a->key;
+	s->kv.value = &s->v;
+	switch (a->type) {
+	case SP_ATTR_STR:
+		s->v.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+		s->v.string_value = (char *)a->s;
+		break;
+	case SP_ATTR_INT:
+		s->v.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
+		s->v.int_value = a->i;
+		break;
+	case SP_ATTR_DOUBLE:
+		s->v.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE;
+		s->v.double_value = a->d;
+		break;
+	case SP_ATTR_BOOL:
+		s->v.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE;
+		s->v.bool_value = a->b;
+		break;
+	}
+	return &s->kv;
+}
+
+static KeyValue **attrs_of(struct arena *ar, const struct sp_attr *a, size_t n)
+{
+	KeyValue **list = take(ar, n * sizeof(*list));
+	struct kv *kvs = take(ar, n * sizeof(*kvs));
+
+	for (size_t i = 0; i < n; i++)
+		list[i] = kv_of(&kvs[i], &a[i]);
+	return list;
+}
+
+static Span *span_of(struct arena *ar, struct sp_span *s)
+{
+	Span *m = take(ar, sizeof(*m));
+	Status *st = take(ar, sizeof(*st));
+
+	*m = (Span)OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT;
+	*st = (Status)OPENTELEMETRY__PROTO__TRACE__V1__STATUS__INIT;
+	m->trace_id = (ProtobufCBinaryData){ sizeof(s->trace_id), s->trace_id };
+	m->span_id = (ProtobufCBinaryData){ sizeof(s->span_id), s->span_id };
+	if (!sp_id_is_zero(s->parent_id, sizeof(s->parent_id)))
+		m->parent_span_id = (ProtobufCBinaryData){ sizeof(s->parent_id), s->parent_id };
+	/* W3C trace flags: sampled; bit 8 says the parent is known local */
+	m->flags = 0x01 | 0x100;
+	m->name = (char *)s->name;
+	m->kind = s->kind;
+	m->start_time_unix_nano = s->start_ns;
+	m->end_time_unix_nano = s->end_ns;
+	m->n_attributes = s->nattrs;
+	m->attributes = attrs_of(ar, s->attrs, s->nattrs);
+	m->dropped_attributes_count = s->dropped_attrs;
+	m->n_events = s->nevents;
+	m->events = take(ar, s->nevents * sizeof(*m->events));
+	for (unsigned i = 0; i < s->nevents; i++) {
+		Event *e = take(ar, sizeof(*e));
+
+		*e = (Event)OPENTELEMETRY__PROTO__TRACE__V1__SPAN__EVENT__INIT;
+		e->time_unix_nano = s->events[i].time_ns;
+		e->name = (char *)s->events[i].name;
+		e->n_attributes = s->events[i].nattrs;
+		e->attributes = attrs_of(ar, s->events[i].attrs, s->events[i].nattrs);
+		m->events[i] = e;
+	}
+	m->dropped_events_count = s->dropped_events;
+	st->code = s->status;
+	if (s->status_msg)
+		st->message = (char *)s->status_msg;
+	m->status = st;
+	return m;
+}
+
+static Resource *resource_of(struct arena *ar, const struct sp_resource *r)
+{
+	struct sp_res_attr ra[SP_RES_MAX_ATTRS];
+	struct sp_attr *a = take(ar, SP_RES_MAX_ATTRS * sizeof(*a));
+	Resource *m = take(ar, sizeof(*m));
+	size_t n = sp_resource__attrs(r, ra, SP_RES_MAX_ATTRS);
+
+	for (size_t i = 0; i < n; i++) {
+		a[i].key = ra[i].key;
+		a[i].type = ra[i].s ? SP_ATTR_STR : SP_ATTR_INT;
+		if (ra[i].s)
+			a[i].s = ra[i].s;
+		else
+			a[i].i = ra[i].i;
+	}
+	*m = (Resource)OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
+	m->n_attributes = n;
+	m->attributes = attrs_of(ar, a, n);
+	return m;
+}
+
+/* Upper bound of the arena a batch needs. */
+static size_t arena_size(struct sp_span *const *spans, size_t n)
+{
+	size_t per_kv = 16 + sizeof(KeyValue *) + sizeof(struct kv) + 16;
+	size_t sz = 256 + n * (sizeof(ResourceSpans *) + sizeof(ResourceSpans) + sizeof(ScopeSpans) +
+			       sizeof(ScopeSpans *) + sizeof(Scope) + sizeof(Span *) * 2 +
+			       SP_RES_MAX_ATTRS * (sizeof(struct sp_attr) + per_kv) +
+			       sizeof(Resource) + 6 * 16);
+
+	for (size_t i = 0; i < n; i++) {
+		sz += sizeof(Span) + sizeof(Status) + 48 + spans[i]->nattrs * per_kv +
+		      spans[i]->nevents * (sizeof(Event) + sizeof(Event *) + 32);
+		for (unsigned e = 0; e < spans[i]->nevents; e++)
+			sz += spans[i]->events[e].nattrs * per_kv + 16;
+	}
+	return sz;
+}
+
+int sp_otlp_proto__encode(struct sp_span *const *spans, size_t n, uint8_t **out, size_t *out_len)
+{
+	Request req = OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
+	size_t cap = arena_size(spans, n);
+	char *block = malloc(cap);
+	struct arena ar = { block, block + cap };
+	bool *done = calloc(n ? n : 1, sizeof(*done));
+	int err = 0;
+
+	*out = NULL;
+	if (!block || !done) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	req.resource_spans = take(&ar, n * sizeof(*req.resource_spans));
+	for (size_t i = 0; i < n; i++) {
+		ResourceSpans *rs;
+		ScopeSpans *ss;
+		Scope *scope;
+
+		if (done[i])
+			continue;
+		rs = take(&ar, sizeof(*rs));
+		ss = take(&ar, sizeof(*ss));
+		scope = take(&ar, sizeof(*scope));
+		*rs = (ResourceSpans)OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
+		*ss = (ScopeSpans)OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT;
+		*scope = (Scope)OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
+		scope->name = SP_SCOPE_NAME;
+		scope->version = SPANPROBE_VERSION;
+		ss->scope = scope;
+		ss->spans = take(&ar, (n - i) * sizeof(*ss->spans));
+		for (size_t j = i; j < n; j++) {
+			if (done[j] || spans[j]->res != spans[i]->res)
+				continue;
+			done[j] = true;
+			ss->spans[ss->n_spans++] = span_of(&ar, spans[j]);
+		}
+		rs->resource = resource_of(&ar, spans[i]->res);
+		rs->n_scope_spans = 1;
+		rs->scope_spans = take(&ar, sizeof(*rs->scope_spans));
+		rs->scope_spans[0] = ss;
+		req.resource_spans[req.n_resource_spans++] = rs;
+	}
+	*out_len = opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(&req);
+	*out = malloc(*out_len ? *out_len : 1);
+	if (!*out) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(&req, *out);
+cleanup:
+	free(done);
+	free(block);
+	return err;
+}
