@@ -506,9 +506,20 @@ static int setup_curl(struct otlp *o)
 		if (c->gzip)
 			o->hdrs = curl_slist_append(o->hdrs, "grpc-encoding: gzip");
 		/* h2c with prior knowledge for http://, ALPN for https:// */
-		curl_easy_setopt(o->curl, CURLOPT_HTTP_VERSION,
-				 strncmp(c->url, "https", 5) ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
-							     : CURL_HTTP_VERSION_2TLS);
+		if (strncmp(c->url, "https", 5)) {
+			curl_easy_setopt(o->curl, CURLOPT_HTTP_VERSION,
+					 CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+			/* libcurl < 8.0 (Debian 12 has 7.88) breaks a reused
+			 * prior-knowledge connection ("Error in the HTTP2
+			 * framing layer", curl#10634): one connection per
+			 * request, at most one a second */
+			if (curl_version_info(CURLVERSION_NOW)->version_num < 0x080000) {
+				curl_easy_setopt(o->curl, CURLOPT_FRESH_CONNECT, 1L);
+				curl_easy_setopt(o->curl, CURLOPT_FORBID_REUSE, 1L);
+			}
+		} else {
+			curl_easy_setopt(o->curl, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+		}
 		break;
 	case SP_OTLP_HTTP_JSON:
 		o->hdrs = curl_slist_append(o->hdrs, "Content-Type: application/json");
