@@ -91,11 +91,16 @@ SEC("raw_tracepoint/sched_process_exit")
 int sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct task_struct *task = (void *)ctx->args[0];
-	__u32 tgid = BPF_CORE_READ(task, tgid);
+	__u32 tgid = BPF_CORE_READ(task, tgid), tid = BPF_CORE_READ(task, pid);
 	struct sp_proc_event *ev;
 
+	/* a thread that dies inside SSL_read or read(2) never returns: its
+	 * in-flight entries go now, before its tid is reused */
+	bpf_map_delete_elem(&tls_calls, &tid);
+	bpf_map_delete_elem(&sock_calls, &tid);
+	bpf_map_delete_elem(&threads, &tid);
 	/* the process ends with its leader thread */
-	if (BPF_CORE_READ(task, pid) != tgid || !traced_tgid(tgid))
+	if (tid != tgid || !traced_tgid(tgid))
 		return 0;
 	if (!targ_all)
 		bpf_map_delete_elem(&traced, &tgid);

@@ -10,6 +10,7 @@
  */
 #include "spanprobe.bpf.h"
 
+#define MSG_PEEK	2
 #define TCP_ESTABLISHED	1
 #define TCP_SYN_SENT	2
 #define TCP_CLOSE	7
@@ -135,6 +136,7 @@ static __always_inline int sock_enter(__s32 fd, __u64 buf, __u32 vlen, __u8 dir)
 		if (tls->fd < 0)
 			tls->fd = fd;
 		c->proto = PROTO_TLS;
+		c->ssl = tls->ssl;
 		call.mode = SOCK_NESTED;
 		call.ssl = tls->ssl;
 	} else if (c->proto == PROTO_TLS) {
@@ -329,6 +331,9 @@ int sys_enter_read(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_enter_recvfrom")
 int sys_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
 {
+	/* a peek reads the same bytes again later */
+	if (ctx->args[3] & MSG_PEEK)
+		return 0;
 	return sock_enter(ctx->args[0], ctx->args[1], 0, SP_DIR_INGRESS);
 }
 
@@ -341,7 +346,47 @@ int sys_enter_readv(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_enter_recvmsg")
 int sys_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
 {
+	if (ctx->args[2] & MSG_PEEK)
+		return 0;
 	return msg_enter(ctx, SP_DIR_INGRESS);
+}
+
+/*
+ * sendfile(2) moves file bytes to a socket without passing them through
+ * user memory: nothing to capture, but the stream offset must move, or a
+ * body sent this way would swallow the next message. A hole record says
+ * so (the decoder keeps Content-Length framing across it).
+ */
+SEC("tracepoint/syscalls/sys_enter_sendfile64")
+int sys_enter_sendfile64(struct trace_event_raw_sys_enter *ctx)
+{
+	return sock_enter(ctx->args[0], 0, 0, SP_DIR_EGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendfile64")
+int sys_exit_sendfile64(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	struct sock_call *cp = bpf_map_lookup_elem(&sock_calls, &tid);
+	struct conn_state *c;
+	struct data_buf *rec;
+	__u64 key, seq;
+	__s32 fd;
+
+	if (!cp)
+		return 0;
+	fd = cp->fd;
+	bpf_map_delete_elem(&sock_calls, &tid);
+	key = conn_key(tgid, fd);
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c || c->proto != PROTO_HTTP || ctx->ret <= 0)
+		return 0;
+	seq = __sync_fetch_and_add(&c->bytes[SP_DIR_EGRESS], (__u64)ctx->ret);
+	rec = data_begin(tgid, tid, fd, 0, 0, c->gen, (__u32)ctx->ret, SP_SRC_SOCK, SP_DIR_EGRESS);
+	if (rec)
+		emit_hole(rec, seq + ctx->ret);
+	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_write")
@@ -425,6 +470,13 @@ static __always_inline int forget_fd(__s32 fd, bool report)
 	if (!c)
 		return 0;
 	bpf_map_delete_elem(&socks, &c->sk);
+	if (c->ssl) {
+		/* its TLS session ends with it: a new SSL* at the same
+		 * address is a new session */
+		struct tls_key tk = { .tgid = tgid, .ssl = c->ssl };
+
+		bpf_map_delete_elem(&tls_streams, &tk);
+	}
 	if (report && (c->proto == PROTO_HTTP || c->proto == PROTO_TLS))
 		emit_conn(SP_EV_CONN_CLOSE, tgid, fd, c->role, NULL);
 	bpf_map_delete_elem(&conns, &key);

@@ -51,6 +51,7 @@ struct conn_state {
 	__u64 bytes[2];		/* stream offset per enum sp_dir */
 	__u64 sk;		/* struct sock *, for inet_sock_set_state */
 	__u64 gen;		/* creation time: tells userspace it is new */
+	__u64 ssl;		/* the SSL* whose ciphertext this socket carries */
 	__u32 exec_id;		/* task's self_exec_id when created */
 	__u8 proto;		/* enum conn_proto */
 	__u8 role;		/* enum sp_role */
@@ -224,6 +225,16 @@ static long emit_chunk(__u32 i, void *arg)
 	return 0;
 }
 
+/* A record with no payload whose seq is where the stream stands: the bytes
+ * before it that no record carried were not captured (cap, sendfile). It
+ * lets userspace see a hole at once, not at the next record. */
+static __always_inline void emit_hole(struct data_buf *rec, __u64 end_seq)
+{
+	rec->hdr.seq = end_seq;
+	rec->hdr.len = 0;
+	rb_emit(rec, sizeof(rec->hdr));
+}
+
 /* Emits up to *budget bytes of [ubuf, ubuf+len) at stream offset seq. */
 static __always_inline void emit_segment(struct data_buf *rec, __u64 ubuf, __u32 len,
 					 __u64 seq, __u32 *budget)
@@ -238,6 +249,8 @@ static __always_inline void emit_segment(struct data_buf *rec, __u64 ubuf, __u32
 	c.left = take;
 	*budget -= take;
 	bpf_loop(SP_CAPTURE_CEIL / SP_CHUNK_MAX, emit_chunk, &c, 0);
+	if (take < len)
+		emit_hole(rec, seq + len);
 }
 
 /* Fills the scratch header for one call; returns NULL if none. */

@@ -89,6 +89,14 @@ static __always_inline int tls_exit(struct pt_regs *ctx, bool ex)
 			return 0;
 		}
 	}
+	/* The syscall nested in the call names the socket for sure. A
+	 * different one than we knew means the SSL* address was freed and
+	 * reused for a new connection: a new stream. */
+	if (call.fd >= 0 && st->fd >= 0 && call.fd != st->fd) {
+		st->bytes[0] = st->bytes[1] = 0;
+		st->gen = bpf_ktime_get_ns();
+		st->fd = -1;
+	}
 	if (st->fd < 0) {
 		__s32 fd = call.fd;
 
@@ -102,8 +110,13 @@ static __always_inline int tls_exit(struct pt_regs *ctx, bool ex)
 			struct sp_tls_bind_event ev = {
 				.type = SP_EV_TLS_BIND, .tgid = tgid, .fd = fd, .ssl = call.ssl,
 			};
+			__u64 ck = conn_key(tgid, fd);
+			struct conn_state *c = bpf_map_lookup_elem(&conns, &ck);
 
 			st->fd = fd;
+			/* so that closing the socket ends the session too */
+			if (c)
+				c->ssl = call.ssl;
 			rb_emit(&ev, sizeof(ev));
 		}
 	}

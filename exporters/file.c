@@ -87,7 +87,8 @@ struct sp_exporter *sp_file_exporter__new(const char *path)
 		return e;
 	}
 	/* spans carry URLs and process command lines: owner-only, always */
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* root writes it: never through a symlink someone planted */
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0 || fchmod(fd, 0600)) {
 		err = errno;
 		sp_err("cannot create %s: %s", path, strerror(err));

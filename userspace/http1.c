@@ -236,8 +236,16 @@ int sp_h1__feed(struct sp_h1 *d, const char *buf, size_t len, uint64_t ts_first,
 	d->last_data_ns = ts_last;
 	n = http_parser_execute(&d->parser, &settings, buf, len);
 	if (d->parser.upgrade) {
-		d->state = SP_H1_UPGRADED;
-		return 0;
+		/* http_parser stops at an Upgrade or CONNECT message. Only the
+		 * answer tells whether the protocol changes (101, CONNECT 2xx:
+		 * the stream layer calls sp_h1__upgraded); a declined offer
+		 * (h2c upgrade answered 200) goes on as HTTP/1 */
+		if (!d->is_request) {
+			d->state = SP_H1_UPGRADED;
+			return 0;
+		}
+		parser_reset(d);
+		return n < len ? sp_h1__feed(d, buf + n, len - n, ts_first, ts_last) : 0;
 	}
 	if (HTTP_PARSER_ERRNO(&d->parser) != HPE_OK) {
 		/* Garbage, or bytes after a "Connection: close" message. Keep
@@ -252,28 +260,40 @@ int sp_h1__feed(struct sp_h1 *d, const char *buf, size_t len, uint64_t ts_first,
 
 void sp_h1__gap(struct sp_h1 *d, uint64_t n, uint64_t ts)
 {
-	static const char zeros[4096];
+	static const char zero;
 	http_parser *p = &d->parser;
 
-	if (d->state == SP_H1_UPGRADED || d->state == SP_H1_DESYNC)
+	if (d->state == SP_H1_UPGRADED || d->state == SP_H1_DESYNC || !n)
 		return;
-	/* A hole inside a Content-Length body keeps the framing: feed the
-	 * parser placeholder bytes and mark the body as not all captured. */
+	/* A hole inside a Content-Length body (up to its very end) keeps the
+	 * framing: skip the missing bytes in the parser and mark the body as
+	 * not all captured. http_parser keeps the bytes still due in
+	 * content_length; it must stay >= 1 in the body state, so the last
+	 * missing byte goes through the parser as a placeholder. */
 	if (d->state == SP_H1_IN_MSG && d->in_body && !(p->flags & F_CHUNKED) &&
-	    p->content_length != ULLONG_MAX && n < p->content_length) {
+	    p->content_length != ULLONG_MAX && n <= p->content_length) {
 		d->msg.body_truncated = true;
+		d->msg.body_len += n - 1;
+		p->content_length -= n - 1;
 		d->ts_last = ts;
-		while (n) {
-			size_t k = n < sizeof(zeros) ? n : sizeof(zeros);
-
-			http_parser_execute(p, &settings, zeros, k);
-			n -= k;
-		}
+		http_parser_execute(p, &settings, &zero, 1);
 		return;
 	}
 	if (d->state == SP_H1_IN_MSG)
 		d->msg.body_truncated = true;
 	desync(d, ts);
+}
+
+void sp_h1__cut(struct sp_h1 *d, uint64_t ts)
+{
+	cut_message(d, ts);
+	if (d->state != SP_H1_UPGRADED)
+		d->state = SP_H1_DESYNC;
+}
+
+void sp_h1__upgraded(struct sp_h1 *d)
+{
+	d->state = SP_H1_UPGRADED;
 }
 
 bool sp_h1__eof(struct sp_h1 *d, uint64_t ts)

@@ -86,6 +86,12 @@ int sp_h1__feed(struct sp_h1 *d, const char *buf, size_t len, uint64_t ts_first,
 		uint64_t ts_last);
 /* n bytes of the stream were lost (capture cap, full ring buffer). */
 void sp_h1__gap(struct sp_h1 *d, uint64_t n, uint64_t ts);
+/* The connection broke (reset, dead process): a message in progress is
+ * delivered with msg->incomplete set, and the framing is dropped. */
+void sp_h1__cut(struct sp_h1 *d, uint64_t ts);
+/* The connection left HTTP/1 (101 Switching Protocols, CONNECT 2xx): ignore
+ * the rest of this direction. */
+void sp_h1__upgraded(struct sp_h1 *d);
 /* The stream ended. A body that ends at close finishes; returns true if a
  * message was cut short (it is delivered with msg->incomplete set). */
 bool sp_h1__eof(struct sp_h1 *d, uint64_t ts);

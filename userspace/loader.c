@@ -210,15 +210,20 @@ static void sweep_map(struct sp_loader *l, struct bpf_map *map, size_t tgid_off)
 
 	if (ksz > KEY_MAX)
 		return;
-	while (n < BATCH && !bpf_map_get_next_key(fd, prev, next)) {
-		memcpy(&tgid, next + tgid_off, sizeof(tgid));
-		if (is_dead(l, tgid))
-			memcpy(doomed[n++], next, ksz);
-		memcpy(key, next, ksz);
-		prev = key;
-	}
-	for (int i = 0; i < n; i++)
-		bpf_map_delete_elem(fd, doomed[i]);
+	/* a batch at a time, until a walk finds no more */
+	do {
+		n = 0;
+		prev = NULL;
+		while (n < BATCH && !bpf_map_get_next_key(fd, prev, next)) {
+			memcpy(&tgid, next + tgid_off, sizeof(tgid));
+			if (is_dead(l, tgid))
+				memcpy(doomed[n++], next, ksz);
+			memcpy(key, next, ksz);
+			prev = key;
+		}
+		for (int i = 0; i < n; i++)
+			bpf_map_delete_elem(fd, doomed[i]);
+	} while (n == BATCH);
 }
 
 /* Kernel-side state keyed by pid is swept from userspace: BPF cannot

@@ -438,8 +438,10 @@ static pid_t spawn_command(int *release)
 		return -1;
 	}
 	if (pid == 0) {
+		/* the command gets the dispositions it would have had */
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
 		close(fds[1]);
 		if (read(fds[0], &go, 1) != 1)
 			_exit(127);	/* spanprobe gave up */
@@ -453,6 +455,16 @@ static pid_t spawn_command(int *release)
 	return pid;
 }
 
+/* Appends ", N what" to buf when n > 0. */
+static void add_count(char *buf, size_t cap, uint64_t n, const char *what)
+{
+	size_t at = strlen(buf);
+
+	if (n && at < cap)
+		snprintf(buf + at, cap - at, "%s%" PRIu64 " %s", at ? ", " : "", n, what);
+}
+
+/* At exit (and every 10 s with -v): what was made, and every drop. */
 static void print_stats(struct sp_pipeline *pl, struct sp_loader *l, bool final)
 {
 	const struct sp_streams_stats *ss = sp_pipeline__streams_stats(pl);
@@ -460,23 +472,28 @@ static void print_stats(struct sp_pipeline *pl, struct sp_loader *l, bool final)
 	struct sp_span_asm *a = sp_pipeline__asm(pl);
 	uint64_t c[SP_CNT_MAX];
 	struct sp_exporter *e;
+	char drops[1024] = "";
+	int level = final ? SP_LOG_INFO : SP_LOG_DEBUG;
 
 	sp_loader__counters(l, c);
-	sp_log(final ? SP_LOG_INFO : SP_LOG_DEBUG,
-	       "%" PRIu64 " spans, %" PRIu64 " HTTP exchanges; dropped: %" PRIu64
-	       " ring-buffer records, %" PRIu64 " bytes past the capture cap (%" PRIu64
-	       " calls), %" PRIu64 " bytes in stream holes, %" PRIu64 " spans (span table full)",
-	       as->spans_finished, ss->exchanges, c[SP_CNT_RB_FULL], c[SP_CNT_TRUNC_BYTES],
-	       c[SP_CNT_TRUNC_CALLS], ss->bytes_lost, as->spans_dropped);
-	sp_dbg("tables: %" PRIu64 " connection and %" PRIu64 " process evictions, %" PRIu64
-	       " kernel stream restarts, %" PRIu64
-	       " pipelined requests dropped, %" PRIu64 " in-flight table full, %" PRIu64
-	       " connection table full, %" PRIu64 " iovec truncations, %" PRIu64
-	       " non-HTTP records, %" PRIu64 " traces split by idle gap",
-	       ss->stream_evictions, sp_pipeline__proc_evictions(pl), ss->stream_restarts,
-	       ss->requests_dropped,
-	       c[SP_CNT_CALL_TABLE_FULL], c[SP_CNT_CONN_TABLE_FULL], c[SP_CNT_IOV_TRUNC],
-	       ss->not_http, as->traces_split);
+	add_count(drops, sizeof(drops), c[SP_CNT_RB_FULL], "ring-buffer records (buffer full)");
+	add_count(drops, sizeof(drops), c[SP_CNT_TRUNC_BYTES], "bytes past the capture cap");
+	add_count(drops, sizeof(drops), ss->bytes_lost, "bytes in stream holes");
+	add_count(drops, sizeof(drops), c[SP_CNT_IOV_TRUNC], "writev/readv calls past 16 segments");
+	add_count(drops, sizeof(drops), c[SP_CNT_CALL_TABLE_FULL] + c[SP_CNT_CONN_TABLE_FULL],
+		  "kernel table inserts");
+	add_count(drops, sizeof(drops), ss->stream_evictions, "connections evicted");
+	add_count(drops, sizeof(drops), ss->stream_restarts, "kernel streams restarted");
+	add_count(drops, sizeof(drops), sp_pipeline__proc_evictions(pl), "processes evicted");
+	add_count(drops, sizeof(drops), ss->requests_dropped, "pipelined requests past the queue");
+	add_count(drops, sizeof(drops), ss->orphan_responses, "responses without their request");
+	add_count(drops, sizeof(drops), as->spans_dropped, "spans (span table full)");
+	add_count(drops, sizeof(drops), sp_pipeline__stats(pl)->bad_records, "malformed records");
+	sp_log(level, "%" PRIu64 " spans, %" PRIu64 " HTTP exchanges; dropped: %s", as->spans_finished,
+	       ss->exchanges, drops[0] ? drops : "nothing");
+	sp_dbg("%" PRIu64 " records, %" PRIu64 " not HTTP/1, %" PRIu64 " stream holes, %" PRIu64
+	       " traces split by the idle gap",
+	       sp_pipeline__stats(pl)->events, ss->not_http, ss->holes, as->traces_split);
 	for (int i = 0; (e = sp_span_asm__sink(a, i)); i++) {
 		if (!strcmp(e->name, "otlp")) {
 			struct sp_otlp_stats os;
@@ -626,7 +643,7 @@ int main(int argc, char **argv)
 	else if (po.all)
 		snapshot_processes(pl, now);
 
-	tls = sp_tls_attach__new(sp_loader__skel(l), 8192);
+	tls = sp_tls_attach__new(sp_loader__skel(l), 1024);
 	if (!tls) {
 		sp_err("out of memory");
 		goto cleanup_err;

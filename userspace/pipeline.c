@@ -112,6 +112,7 @@ static void handle_exec(struct sp_pipeline *p, const struct sp_proc_event *ev)
 
 	if (p->o.on_exec)
 		p->o.on_exec(p->o.hook_ctx, ev->tgid);
+	sp_streams__proc_exec(p->streams, ev->tgid, ev->ts);
 	/* kept for every exec, system-wide too: a short-lived process may be
 	 * gone from /proc by the time its first exchange is decoded */
 	if (!pr)
@@ -129,10 +130,12 @@ static void handle_exec(struct sp_pipeline *p, const struct sp_proc_event *ev)
 
 static void handle_exit(struct sp_pipeline *p, const struct sp_proc_event *ev)
 {
-	struct sp_proc *pr = sp_procs__get(p->procs, ev->tgid);
+	struct sp_proc *pr;
 
-	/* its requests end first, so they land under its span */
+	/* its requests end first, so they land under its span (and may
+	 * create its entry, so look it up after) */
 	sp_streams__proc_exit(p->streams, ev->tgid, ev->ts);
+	pr = sp_procs__get(p->procs, ev->tgid);
 	if (p->o.on_exit)
 		p->o.on_exit(p->o.hook_ctx, ev->tgid);
 	if (!pr)
@@ -197,9 +200,14 @@ bad:
 	return -EINVAL;
 }
 
+static bool pid_busy(void *ctx, uint32_t pid)
+{
+	return sp_streams__pid_busy(ctx, pid);
+}
+
 void sp_pipeline__tick(struct sp_pipeline *p, uint64_t now)
 {
-	sp_span_asm__tick(p->asm_, p->procs, now);
+	sp_span_asm__tick(p->asm_, p->procs, now, pid_busy, p->streams);
 }
 
 void sp_pipeline__shutdown(struct sp_pipeline *p, uint64_t now)

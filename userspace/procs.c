@@ -245,9 +245,9 @@ static void fill_resource(struct sp_proc *p, const char *exe, const char *argv,
 	r->pid = p->pid;
 	snprintf(r->exe_path, sizeof(r->exe_path), "%s", exe);
 	snprintf(r->exe_name, sizeof(r->exe_name), "%s", base_name(exe));
+	sp_proc_cmdline(argv, argv_len, r->command_line, sizeof(r->command_line));
 	env_otel(p->pid, r, service, sizeof(service));
 	sp_resource__finish(r, service);
-	sp_proc_cmdline(argv, argv_len, r->command_line, sizeof(r->command_line));
 	sp_proc_name(exe, argv, argv_len, p->name, sizeof(p->name));
 	sp_resource__put(p->res);
 	p->res = r;

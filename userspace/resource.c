@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "log.h"
 #include "resource.h"
+#include "span.h"
 
 static struct sp_res_kv env_kv;		/* spanprobe's OTEL_RESOURCE_ATTRIBUTES */
 static char env_service[128];		/* spanprobe's OTEL_SERVICE_NAME */
@@ -76,6 +77,9 @@ int sp_res_kv_parse(struct sp_res_kv *kv, const char *s, const char **bad)
 				*bad = s;
 				goto err;
 			}
+			/* percent-decoding can make any bytes: JSON wants UTF-8 */
+			sp_utf8_fix((char *)k);
+			sp_utf8_fix((char *)v);
 			kv->key[kv->n] = k;
 			kv->value[kv->n++] = v;
 		}
@@ -145,6 +149,11 @@ void sp_resource__finish(struct sp_resource *r, const char *own_service_name)
 	if (!name || !*name)
 		name = r->exe_name;
 	snprintf(r->service_name, sizeof(r->service_name), "%s", name);
+	/* names and paths are bytes, cut to fit: make them UTF-8 */
+	sp_utf8_fix(r->service_name);
+	sp_utf8_fix(r->exe_name);
+	sp_utf8_fix(r->exe_path);
+	sp_utf8_fix(r->command_line);
 }
 
 /* Sets key in out[0..*n), replacing an earlier value. */

@@ -88,6 +88,22 @@ static size_t utf8_seq(const unsigned char *p, size_t left)
 	return n;
 }
 
+void sp_utf8_fix(char *str)
+{
+	unsigned char *p = (unsigned char *)str;
+	size_t len = strlen(str);
+
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_seq(p + i, len - i);
+
+		if (n) {
+			i += n;
+		} else {
+			p[i++] = '?';
+		}
+	}
+}
+
 const char *sp_span__strdup(struct sp_span *s, const char *str, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)str;

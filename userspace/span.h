@@ -75,6 +75,10 @@ struct sp_span {
 	char arena[SP_SPAN_ARENA];
 };
 
+/* Makes a NUL-terminated string valid UTF-8 in place: each byte that is
+ * not part of a valid sequence (a name cut mid-character, a Latin-1 path)
+ * becomes '?'. */
+void sp_utf8_fix(char *str);
 /* Fills buf with random bytes, never all zero (buffered getrandom). */
 void sp_random_id(uint8_t *buf, size_t n);
 bool sp_id_is_zero(const uint8_t *id, size_t n);

@@ -266,7 +266,8 @@ struct sp_span *sp_span_asm__child(struct sp_span_asm *a, struct sp_procs *procs
 	return s;
 }
 
-void sp_span_asm__tick(struct sp_span_asm *a, struct sp_procs *procs, uint64_t now)
+void sp_span_asm__tick(struct sp_span_asm *a, struct sp_procs *procs, uint64_t now,
+		       sp_busy_fn busy, void *busy_ctx)
 {
 	struct sp_proc *p;
 	uint32_t it = 0;
@@ -277,6 +278,11 @@ void sp_span_asm__tick(struct sp_span_asm *a, struct sp_procs *procs, uint64_t n
 				continue;
 			if (now - p->last_activity_ns < a->o.trace_idle_ns)
 				continue;
+			/* a 40 s LLM call is not idleness */
+			if (busy && busy(busy_ctx, p->pid)) {
+				p->last_activity_ns = now;
+				continue;
+			}
 			sp_span__set_str(p->span, "spanprobe.trace.end", "idle", 4);
 			a->stats.traces_split++;
 			close_proc_span(a, procs, p, p->last_activity_ns);

@@ -64,8 +64,12 @@ struct sp_span *sp_span_asm__child(struct sp_span_asm *a, struct sp_procs *procs
 				   uint64_t start, uint64_t end);
 void sp_span_asm__finish(struct sp_span_asm *a, struct sp_span *s);
 
+/* Whether a process has a request in flight (it is not idle then). */
+typedef bool (*sp_busy_fn)(void *ctx, uint32_t pid);
+
 /* Timers: the idle rule and the batch interval. now is CLOCK_MONOTONIC. */
-void sp_span_asm__tick(struct sp_span_asm *a, struct sp_procs *procs, uint64_t now);
+void sp_span_asm__tick(struct sp_span_asm *a, struct sp_procs *procs, uint64_t now,
+		       sp_busy_fn busy, void *busy_ctx);
 /* Ends every open span at now, exports everything, flushes the sinks. */
 void sp_span_asm__shutdown(struct sp_span_asm *a, struct sp_procs *procs, uint64_t now);
 /* p is about to be dropped from the process table: end its span. */

@@ -23,6 +23,8 @@ struct stream {
 	bool have_resp;		/* a response that came before its request */
 	const char *end_reason;	/* why a message was cut: error.type */
 	bool local_end;		/* the traced process closed it, or exited */
+	bool resp_lost;		/* a response may be missing: pair by time */
+	uint64_t last_ts;	/* last data seen */
 	struct sp_http_resp early_resp;
 };
 
@@ -105,11 +107,14 @@ static void copy_header(const struct sp_h1_msg *m, const char *name, char *out, 
 
 static void on_request(struct stream *st, const struct sp_h1_msg *m)
 {
-	struct sp_http_req *rq;
+	struct sp_http_req *rq, *front;
 
 	if (st->req_n == REQ_QUEUE) {
+		/* more unanswered requests than we keep: the oldest goes, and
+		 * the next response is paired by time, not by position */
 		st->owner->stats.requests_dropped++;
 		req_pop(st);
+		st->resp_lost = true;
 	}
 	rq = &st->reqs[(st->req_head + st->req_n++) % REQ_QUEUE];
 	memcpy(rq->method, m->method, sizeof(rq->method));
@@ -122,19 +127,42 @@ static void on_request(struct stream *st, const struct sp_h1_msg *m)
 	rq->start_ns = m->start_ns;
 	rq->end_ns = m->end_ns;
 	rq->body_len = m->body_len;
-	if (m->incomplete)
-		return;		/* its response, if any, is handled at the end */
-	if (st->have_resp) {
-		st->have_resp = false;
-		/* a response that ended before this request began answered
-		 * one we never saw (we joined mid-stream): drop it */
-		if (st->early_resp.end_ns < rq->start_ns) {
-			st->owner->stats.orphan_responses++;
-			return;
-		}
-		emit(st, rq, &st->early_resp, NULL, st->early_resp.end_ns);
+	if (!st->have_resp)
+		return;
+	/* the response that came first answers the oldest request waiting */
+	st->have_resp = false;
+	front = req_front(st);
+	if (st->early_resp.end_ns < front->start_ns) {
+		/* it ended before that request began: it answered one we
+		 * never saw (we joined mid-stream) */
+		st->owner->stats.orphan_responses++;
+		return;
+	}
+	emit(st, front, &st->early_resp, NULL, st->early_resp.end_ns);
+	req_pop(st);
+}
+
+/* The request a response answers: the oldest waiting, unless responses
+ * may have been lost; then the latest one that began before the response
+ * did, the older ones failing as lost. */
+static struct sp_http_req *answered_request(struct stream *st, const struct sp_http_resp *rs)
+{
+	uint8_t pick = 0;
+
+	if (!st->resp_lost || st->req_n < 2)
+		return req_front(st);
+	st->resp_lost = false;
+	for (uint8_t i = 1; i < st->req_n; i++)
+		if (st->reqs[(st->req_head + i) % REQ_QUEUE].start_ns <= rs->start_ns)
+			pick = i;
+	while (pick--) {
+		struct sp_http_req *old = req_front(st);
+
+		old->truncated = true;
+		emit(st, old, NULL, "spanprobe_response_lost", rs->start_ns);
 		req_pop(st);
 	}
+	return req_front(st);
 }
 
 static void on_response(struct stream *st, const struct sp_h1_msg *m)
@@ -145,12 +173,14 @@ static void on_response(struct stream *st, const struct sp_h1_msg *m)
 		.truncated = m->body_truncated || m->head_truncated,
 		.start_ns = m->start_ns, .end_ns = m->end_ns, .body_len = m->body_len,
 	};
-	struct sp_http_req *rq = req_front(st);
+	struct sp_http_req *rq;
 	const char *why = NULL;
+	bool tunnel;
 
 	/* 100 Continue and friends precede the real response */
 	if (m->status >= 100 && m->status < 200 && m->status != 101)
 		return;
+	rq = answered_request(st, &rs);
 	if (!rq) {
 		/* read before the write that caused it was reported (two
 		 * threads, two CPUs): hold it for the request */
@@ -158,17 +188,28 @@ static void on_response(struct stream *st, const struct sp_h1_msg *m)
 		st->have_resp = true;
 		return;
 	}
-	/* A response cut short is an error when the peer or the network cut
-	 * it. When the traced process itself closed the connection (or
-	 * exited) after the head arrived, it chose not to read the rest. */
-	if (m->incomplete && st->local_end && m->status) {
+	if (m->incomplete && !st->end_reason) {
+		/* cut by a hole in the capture, not by the connection: the
+		 * call went on; we lost sight of its end */
+		rs.truncated = true;
+		rs.incomplete = false;
+		st->resp_lost = true;
+	} else if (m->incomplete && st->local_end && m->status) {
+		/* the traced process itself closed (or exited) after the
+		 * head arrived: it chose not to read the rest */
 		rs.body_unread = true;
 		rs.end_ns = m->last_data_ns;
+	} else if (m->incomplete) {
+		why = st->end_reason;
 	}
-	else if (m->incomplete)
-		why = st->end_reason ?: "connection_closed";
+	tunnel = m->status == 101 || (!strcmp(rq->method, "CONNECT") && m->status / 100 == 2);
 	emit(st, rq, &rs, why, m->end_ns);
 	req_pop(st);
+	if (tunnel) {
+		/* no longer HTTP/1 either way: a tunnel or a new protocol */
+		sp_h1__upgraded(&st->dec[SP_DIR_EGRESS]);
+		sp_h1__upgraded(&st->dec[SP_DIR_INGRESS]);
+	}
 }
 
 static void on_msg(void *ctx, struct sp_h1 *d, const struct sp_h1_msg *m)
@@ -183,7 +224,11 @@ static bool response_has_no_body(void *ctx, struct sp_h1 *d)
 {
 	struct sp_http_req *rq = req_front(ctx);
 
-	return rq && !strcmp(rq->method, "HEAD");
+	if (!rq)
+		return false;
+	/* HEAD, and a 2xx to CONNECT: what follows is the tunnel */
+	return !strcmp(rq->method, "HEAD") ||
+	       (!strcmp(rq->method, "CONNECT") && d->parser.status_code / 100 == 2);
 }
 
 /* Fails every request still waiting for its response. */
@@ -207,8 +252,8 @@ static void stream_end(struct stream *st, const char *why, bool graceful, uint64
 		 * closes; on a reset or a dead process it is cut */
 		if (graceful)
 			sp_h1__eof(&st->dec[in], ts);
-		else if (sp_h1__busy(&st->dec[in]))
-			sp_h1__gap(&st->dec[in], UINT64_MAX, ts);
+		else
+			sp_h1__cut(&st->dec[in], ts);
 		if (sp_h1__busy(&st->dec[!in]))
 			sp_h1__eof(&st->dec[!in], ts);
 	}
@@ -221,7 +266,7 @@ static void on_evict(void *ctx, void *entry)
 	struct stream *st = entry;
 
 	s->stats.stream_evictions++;
-	stream_end(st, "spanprobe_evicted", false, 0);
+	stream_end(st, "spanprobe_evicted", false, st->last_ts);
 	pid_ref(s, st->pid, -1);
 }
 
@@ -339,9 +384,12 @@ void sp_streams__data(struct sp_streams *s, const struct sp_data_event *ev, cons
 	}
 	if (ev->fd >= 0 && st->fd != ev->fd)
 		stream_set_fd(st, ev->fd);
+	st->last_ts = ev->ts_exit;
 	if (!st->seq_init[dir]) {
+		/* the kernel counts a stream's bytes from 0, from the first
+		 * HTTP bytes it saw: a first record past 0 follows a loss */
 		st->seq_init[dir] = true;
-		st->expect[dir] = seq;
+		st->expect[dir] = 0;
 	}
 	if (seq < st->expect[dir]) {
 		/* overlap: only the part past what we have is new */
@@ -358,8 +406,12 @@ void sp_streams__data(struct sp_streams *s, const struct sp_data_event *ev, cons
 
 		s->stats.holes++;
 		s->stats.bytes_lost += gap;
-		if (st->role)
+		if (st->role) {
+			/* a whole response may be in the hole */
+			if (!st->dec[dir].is_request && !sp_h1__busy(&st->dec[dir]))
+				st->resp_lost = true;
 			sp_h1__gap(&st->dec[dir], gap, ev->ts_exit);
+		}
 		st->expect[dir] = seq;
 	}
 	if (!len)
@@ -417,12 +469,27 @@ static void for_streams(struct sp_streams *s, uint32_t pid, int32_t fd,
 			fn(s, st, why, ts);
 }
 
-static void end_and_forget(struct sp_streams *s, struct stream *st, const char *why, uint64_t ts)
+static void forget(struct sp_streams *s, struct stream *st)
+{
+	pid_ref(s, st->pid, -1);
+	sp_table__del(s->streams, st);
+}
+
+/* The process closed the socket: a response that ends at close ends. */
+static void close_and_forget(struct sp_streams *s, struct stream *st, const char *why,
+			     uint64_t ts)
 {
 	st->local_end = true;
 	stream_end(st, why, true, ts);
-	pid_ref(s, st->pid, -1);
-	sp_table__del(s->streams, st);
+	forget(s, st);
+}
+
+/* The process is gone (exit, or exec closing its sockets): cut. */
+static void cut_and_forget(struct sp_streams *s, struct stream *st, const char *why, uint64_t ts)
+{
+	st->local_end = true;
+	stream_end(st, why, false, ts);
+	forget(s, st);
 }
 
 static void reset_stream(struct sp_streams *s, struct stream *st, const char *why, uint64_t ts)
@@ -436,7 +503,9 @@ static void eof_stream(struct sp_streams *s, struct stream *st, const char *why,
 
 	if (!st->role)
 		return;
-	in = st->role == SP_ROLE_CLIENT ? SP_DIR_INGRESS : SP_DIR_EGRESS;
+	/* the peer closed its side: what we read from it has ended */
+	in = SP_DIR_INGRESS;
+	st->end_reason = why;
 	sp_h1__eof(&st->dec[in], ts);
 	/* a client that hit EOF will get no more responses */
 	if (st->role == SP_ROLE_CLIENT)
@@ -447,7 +516,7 @@ void sp_streams__close(struct sp_streams *s, uint32_t pid, int32_t fd, uint64_t 
 {
 	struct sp_sockinfo *si = sp_table__get(s->socks, fd_key(pid, fd), 1);
 
-	for_streams(s, pid, fd, end_and_forget, "connection_closed", ts);
+	for_streams(s, pid, fd, close_and_forget, "connection_closed", ts);
 	if (si) {
 		pid_ref(s, pid, -1);
 		sp_table__del(s->socks, si);
@@ -486,7 +555,7 @@ void sp_streams__proc_exit(struct sp_streams *s, uint32_t pid, uint64_t ts)
 
 	if (!sp_table__get(s->pids, pid, 0))
 		return;
-	for_streams(s, pid, -1, end_and_forget, "process_exited", ts);
+	for_streams(s, pid, -1, cut_and_forget, "process_exited", ts);
 	while (sp_table__get(s->pids, pid, 0) && (si = sp_table__next(s->socks, &it))) {
 		if (si->pid == pid) {
 			pid_ref(s, pid, -1);
@@ -495,11 +564,35 @@ void sp_streams__proc_exit(struct sp_streams *s, uint32_t pid, uint64_t ts)
 	}
 }
 
+void sp_streams__proc_exec(struct sp_streams *s, uint32_t pid, uint64_t ts)
+{
+	/* exec closes close-on-exec sockets without close(2); one that
+	 * survives is picked up again, as a new stream, at its next bytes */
+	for_streams(s, pid, -1, cut_and_forget, "process_exec", ts);
+}
+
+bool sp_streams__pid_busy(struct sp_streams *s, uint32_t pid)
+{
+	struct stream *st;
+	uint32_t it = 0;
+
+	if (!sp_table__get(s->pids, pid, 0))
+		return false;
+	while ((st = sp_table__next(s->streams, &it))) {
+		if (st->pid != pid || !st->role)
+			continue;
+		if (st->req_n || sp_h1__busy(&st->dec[SP_DIR_EGRESS]) ||
+		    sp_h1__busy(&st->dec[SP_DIR_INGRESS]))
+			return true;
+	}
+	return false;
+}
+
 void sp_streams__end_all(struct sp_streams *s, uint64_t ts)
 {
 	struct stream *st;
 	uint32_t it = 0;
 
 	while ((st = sp_table__next(s->streams, &it)))
-		end_and_forget(s, st, "spanprobe_stopped", ts);
+		close_and_forget(s, st, "spanprobe_stopped", ts);
 }

@@ -11,6 +11,7 @@
 #ifndef SP_STREAMS_H
 #define SP_STREAMS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "http_span.h"
 #include "spanprobe.h"
@@ -42,6 +43,10 @@ void sp_streams__error(struct sp_streams *s, const struct sp_conn_event *ev);
 void sp_streams__tls_bind(struct sp_streams *s, uint32_t pid, uint64_t ssl, int32_t fd);
 /* The process is gone: end its streams (requests in flight fail). */
 void sp_streams__proc_exit(struct sp_streams *s, uint32_t pid, uint64_t ts);
+/* The process exec'd: its streams end (exec closes CLOEXEC sockets). */
+void sp_streams__proc_exec(struct sp_streams *s, uint32_t pid, uint64_t ts);
+/* True while pid has a request in flight (for the idle rule). */
+bool sp_streams__pid_busy(struct sp_streams *s, uint32_t pid);
 /* Ends every stream (at shutdown). */
 void sp_streams__end_all(struct sp_streams *s, uint64_t ts);
 

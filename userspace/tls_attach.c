@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,8 +154,9 @@ int sp_tls_list_points(const char *path, FILE *out)
 
 struct file_id {
 	uint64_t dev, ino;
-	bool tls;		/* attached (false: looked at, not TLS) */
 };
+
+#define NEG_CACHE	4096	/* binaries without TLS remembered */
 
 struct rescan {
 	uint32_t pid;
@@ -170,6 +173,8 @@ struct sp_tls_attach {
 	struct rescan rescans[RESCANS];
 	uint32_t nrescans;
 	bool full_warned;
+	struct file_id neg[NEG_CACHE];
+	uint32_t neg_next;
 };
 
 struct sp_tls_attach *sp_tls_attach__new(struct spanprobe_bpf *skel, uint32_t max_files)
@@ -221,59 +226,92 @@ static struct bpf_program *prog_for(struct sp_tls_attach *a, const struct sp_tls
 	return ret ? s->progs.ssl_read_exit : s->progs.ssl_read_enter;
 }
 
+/* Files looked at and found without TLS functions: a small ring, so that
+ * every exec of `ls` does not read its ELF again, and so that system-wide
+ * churn (containers: new inodes) can never fill the table of attached
+ * files. */
+static bool seen_plain(struct sp_tls_attach *a, const struct stat *st)
+{
+	for (uint32_t i = 0; i < NEG_CACHE; i++)
+		if (a->neg[i].ino == st->st_ino && a->neg[i].dev == st->st_dev)
+			return true;
+	return false;
+}
+
+static void remember_plain(struct sp_tls_attach *a, const struct stat *st)
+{
+	a->neg[a->neg_next].dev = st->st_dev;
+	a->neg[a->neg_next].ino = st->st_ino;
+	a->neg_next = (a->neg_next + 1) % NEG_CACHE;
+}
+
 int sp_tls_attach__file(struct sp_tls_attach *a, const char *path)
 {
 	struct sp_tls_point pts[SP_TLS_MAX_POINTS];
-	struct file_id *f;
+	uint32_t first_link = a->nlinks;
+	char fdpath[64];
 	struct stat st;
-	int n, err;
+	int n, fd, err = 0;
 
-	if (stat(path, &st) || !S_ISREG(st.st_mode))
+	/* one open file for the whole attach: a /proc/PID/exe that goes away
+	 * half-way cannot leave an entry probe without its return probe */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return 0;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+		goto out;
 	for (uint32_t i = 0; i < a->nfiles; i++)
 		if (a->files[i].dev == st.st_dev && a->files[i].ino == st.st_ino)
-			return 0;
-	if (a->nfiles == a->max_files) {
-		if (!a->full_warned)
-			sp_warn("more than %u binaries looked at: not attaching to %s", a->max_files,
-				path);
-		a->full_warned = true;
-		return -ENOSPC;
+			goto out;
+	if (seen_plain(a, &st))
+		goto out;
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+	n = sp_tls_points(fdpath, pts, SP_TLS_MAX_POINTS);
+	if (n <= 0) {
+		remember_plain(a, &st);
+		goto out;
 	}
-	f = &a->files[a->nfiles++];
-	f->dev = st.st_dev;
-	f->ino = st.st_ino;
-	n = sp_tls_points(path, pts, SP_TLS_MAX_POINTS);
-	if (n <= 0)
-		return 0;
+	if (a->nfiles == a->max_files || a->nlinks + 2 * n > a->max_links) {
+		if (!a->full_warned)
+			sp_warn("more than %u TLS binaries attached: not attaching to %s",
+				a->max_files, path);
+		a->full_warned = true;
+		err = -ENOSPC;
+		goto out;
+	}
 	for (int i = 0; i < n; i++) {
-		for (int ret = 0; ret < 2; ret++) {
+		/* the return probe first: an entry probe alone would leave
+		 * in-flight entries that nothing removes */
+		for (int ret = 1; ret >= 0; ret--) {
 			LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret);
 			struct bpf_link *l;
 
-			if (a->nlinks == a->max_links)
-				return -ENOSPC;
-			l = bpf_program__attach_uprobe_opts(prog_for(a, &pts[i], ret), -1, path,
+			l = bpf_program__attach_uprobe_opts(prog_for(a, &pts[i], ret), -1, fdpath,
 							     pts[i].off, &opts);
 			if (!l) {
 				err = -errno;
-				/* a short-lived process took its file with it */
-				if (err == -ENOENT || err == -ESRCH) {
-					sp_dbg("%s is gone before attach", path);
-					return 0;
-				}
 				sp_err("cannot attach to %s:%s (offset 0x%llx): %s", path,
 				       pts[i].label, (unsigned long long)pts[i].off, strerror(-err));
-				return err;
+				goto rollback;
 			}
 			a->links[a->nlinks++] = l;
 		}
 		sp_dbg("attached %s:%s at 0x%llx%s", path, pts[i].label,
 		       (unsigned long long)pts[i].off, pts[i].emulated ? "" : " (single-stepped)");
 	}
-	f->tls = true;
+	a->files[a->nfiles].dev = st.st_dev;
+	a->files[a->nfiles].ino = st.st_ino;
+	a->nfiles++;
 	a->attached++;
+	close(fd);
 	return 1;
+rollback:
+	/* all of this file's probes or none; a later exec tries again */
+	while (a->nlinks > first_link)
+		bpf_link__destroy(a->links[--a->nlinks]);
+out:
+	close(fd);
+	return err;
 }
 
 static bool looks_like_libssl(const char *path)

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
+#include "log.h"
 #include "otlp_config.h"
 #include "otlp_proto.h"
 #include "resource.h"
@@ -257,13 +258,16 @@ static void test_config_bad_values(void **state)
 	};
 	struct sp_otlp_config c;
 	struct sp_otlp_flags f = { .headers = { "nokey" }, .nheaders = 1 };
+	int level = sp_log_level;
 
+	sp_log_level = -1;	/* the one-line errors are expected here */
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		const char *env[] = { bad[i][0], bad[i][1], NULL };
 
 		assert_int_equal(load(env, NULL, &c), -EINVAL);
 	}
 	assert_int_equal(load(NULL, &f, &c), -EINVAL);
+	sp_log_level = level;
 }
 
 /* ---- resources ---- */
@@ -318,6 +322,23 @@ static void test_resource_attrs_precedence(void **state)
 	sp_resource__put(r);
 }
 
+/* A name cut mid-character, or not UTF-8 at all, still encodes. */
+static void test_resource_utf8(void **state)
+{
+	struct sp_resource *r = sp_resource__new();
+
+	/* "é" is 2 bytes: 32 of them do not fit in exe_name[64] with the NUL */
+	for (int i = 0; i < 32; i++)
+		memcpy(r->exe_name + 2 * i, "\xc3\xa9", 2);
+	r->exe_name[63] = 0;
+	snprintf(r->exe_path, sizeof(r->exe_path), "/opt/caf\xe9/bin");	/* Latin-1 */
+	sp_resource__finish(r, NULL);
+	assert_int_equal((unsigned char)r->exe_name[62], '?');
+	assert_string_equal(r->exe_path, "/opt/caf?/bin");
+	assert_int_equal(strlen(r->service_name), strlen(r->exe_name));
+	sp_resource__put(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,8 +348,8 @@ int main(void)
 		cmocka_unit_test(test_config_bad_values),
 		cmocka_unit_test(test_resource_kv_parse),
 		cmocka_unit_test(test_resource_attrs_precedence),
+		cmocka_unit_test(test_resource_utf8),
 	};
 
-	/* the error lines the bad values print are expected */
 	return cmocka_run_group_tests_name("otlp", tests, NULL, NULL);
 }

@@ -27,6 +27,7 @@ struct got_span {
 	uint64_t start, end;
 	int64_t status_code, exit_code, port;
 	char error_type[64], url[256], service[128];
+	bool truncated;
 };
 
 static struct got_span got[MAX_SPANS];
@@ -70,6 +71,7 @@ static int capture_export(struct sp_exporter *e, struct sp_span *const *spans, s
 		g->port = attr_int(s, "server.port");
 		attr_str(s, "error.type", g->error_type, sizeof(g->error_type));
 		attr_str(s, "url.full", g->url, sizeof(g->url));
+		g->truncated = sp_span__attr(s, "spanprobe.capture.truncated") != NULL;
 		snprintf(g->service, sizeof(g->service), "%s", s->res->service_name);
 	}
 	assert_int_equal(sp_otlp_json__encode(spans, n, &json_lines[njson], &len), 0);
@@ -88,10 +90,12 @@ static void capture_free(struct sp_exporter *e)
 	free(e);
 }
 
+static uint64_t idle_ns;	/* --trace-idle for the next new_pipeline() */
+
 static struct sp_pipeline *new_pipeline(bool all)
 {
 	struct sp_pipeline_opts o = {
-		.asm_opts = { .trace_idle_ns = 0, .flush_interval_ns = 1000 * MS,
+		.asm_opts = { .trace_idle_ns = idle_ns, .flush_interval_ns = 1000 * MS,
 			      .max_spans = 64, .batch_max = 16 },
 		.max_procs = 64, .max_streams = 16, .max_sockets = 16, .all = all,
 	};
@@ -353,6 +357,162 @@ static void test_kernel_stream_restart(void **state)
 	sp_pipeline__free(p);
 }
 
+static int count_named(const char *name)
+{
+	int n = 0;
+
+	for (int i = 0; i < ngot; i++)
+		n += !strcmp(got[i].name, name);
+	return n;
+}
+
+/* A 1 MB body in one write, captured up to the cap: the end-of-call hole
+ * record keeps the framing, and the next exchange pairs right. */
+static void test_request_cut_at_cap(void **state)
+{
+	struct sp_pipeline *p = new_pipeline(true);
+	char head[256], body[101];
+	size_t hl;
+
+	snprintf(head, sizeof(head), "POST /big HTTP/1.1\r\nContent-Length: 1000000\r\n\r\n");
+	hl = strlen(head);
+	memset(body, 'x', 100);
+	body[100] = 0;
+	strcat(head, body);
+	proc_ev(p, SP_EV_PROC_EXEC, 800, 1, "agent", 6, 0, 1 * MS);
+	data_ev(p, 800, 3, 0, SP_DIR_EGRESS, 0, head, 2 * MS, 3 * MS);
+	data_ev(p, 800, 3, 0, SP_DIR_EGRESS, hl + 1000000, "", 3 * MS, 3 * MS);	/* hole */
+	data_ev(p, 800, 3, 0, SP_DIR_INGRESS, 0, RESP, 4 * MS, 5 * MS);
+	data_ev(p, 800, 3, 0, SP_DIR_EGRESS, hl + 1000000, "GET /next HTTP/1.1\r\n\r\n", 6 * MS,
+		6 * MS);
+	data_ev(p, 800, 3, 0, SP_DIR_INGRESS, strlen(RESP), RESP500, 7 * MS, 8 * MS);
+	sp_pipeline__shutdown(p, 10 * MS);
+
+	assert_int_equal(find("POST /big")->status_code, 200);
+	assert_true(find("POST /big")->truncated);
+	assert_int_equal(find("POST /big")->status, SP_STATUS_UNSET);
+	assert_int_equal(find("GET /next")->status_code, 500);
+	sp_pipeline__free(p);
+}
+
+/* A response lost in a hole: the next one pairs by time, and the request
+ * left without one says so. */
+static void test_lost_response_repairs_by_time(void **state)
+{
+	struct sp_pipeline *p = new_pipeline(true);
+
+	proc_ev(p, SP_EV_PROC_EXEC, 801, 1, "agent", 6, 0, 1 * MS);
+	data_ev(p, 801, 3, 0, SP_DIR_EGRESS, 0, "GET /1 HTTP/1.1\r\n\r\n", 2 * MS, 2 * MS);
+	data_ev(p, 801, 3, 0, SP_DIR_EGRESS, 19, "GET /2 HTTP/1.1\r\n\r\n", 10 * MS, 10 * MS);
+	/* response 1 (strlen(RESP) bytes) never arrived */
+	data_ev(p, 801, 3, 0, SP_DIR_INGRESS, strlen(RESP), RESP500, 11 * MS, 12 * MS);
+	sp_pipeline__shutdown(p, 20 * MS);
+
+	assert_string_equal(find("GET /1")->error_type, "spanprobe_response_lost");
+	assert_int_equal(find("GET /2")->status_code, 500);
+	assert_int_equal(count_named("GET /2"), 1);
+	sp_pipeline__free(p);
+}
+
+/* A hole in a chunked (streaming) response is our loss, not an error. */
+static void test_hole_in_chunked_response(void **state)
+{
+	struct sp_pipeline *p = new_pipeline(true);
+	static const char head[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
+	struct got_span *g;
+
+	proc_ev(p, SP_EV_PROC_EXEC, 802, 1, "agent", 6, 0, 1 * MS);
+	data_ev(p, 802, 3, 0, SP_DIR_EGRESS, 0, REQ, 2 * MS, 2 * MS);
+	data_ev(p, 802, 3, 0, SP_DIR_INGRESS, 0, head, 3 * MS, 3 * MS);
+	data_ev(p, 802, 3, 0, SP_DIR_INGRESS, strlen(head) + 500, "5\r\nworld\r\n0\r\n\r\n", 9 * MS,
+		9 * MS);
+	sp_pipeline__shutdown(p, 20 * MS);
+
+	g = find("GET /delay");
+	assert_int_equal(g->status_code, 200);
+	assert_int_equal(g->status, SP_STATUS_UNSET);
+	assert_true(g->truncated);
+	sp_pipeline__free(p);
+}
+
+/* CONNECT ends at its 2xx; a declined Upgrade leaves HTTP/1 going. */
+static void test_connect_and_declined_upgrade(void **state)
+{
+	struct sp_pipeline *p = new_pipeline(true);
+	static const char conn[] = "CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n\r\n";
+	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+	static const char up[] = "GET /up HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+				 "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n";
+	static const char second[] = "GET /second HTTP/1.1\r\nHost: h\r\n\r\n";
+	struct sp_conn_event close_ev = { .type = SP_EV_CONN_CLOSE, .tgid = 803, .fd = 3,
+					  .ts = 90 * MS };
+	struct got_span *c;
+
+	proc_ev(p, SP_EV_PROC_EXEC, 803, 1, "agent", 6, 0, 1 * MS);
+	data_ev(p, 803, 3, 0, SP_DIR_EGRESS, 0, conn, 2 * MS, 2 * MS);
+	data_ev(p, 803, 3, 0, SP_DIR_INGRESS, 0, ok, 5 * MS, 5 * MS);
+	data_ev(p, 803, 3, 0, SP_DIR_EGRESS, strlen(conn), "\x16\x03\x01\x02\x00\x01", 6 * MS,
+		6 * MS);
+	assert_int_equal(sp_pipeline__handle(p, &close_ev, sizeof(close_ev)), 0);
+	data_ev(p, 803, 4, 0, SP_DIR_EGRESS, 0, up, 10 * MS, 10 * MS);
+	data_ev(p, 803, 4, 0, SP_DIR_INGRESS, 0, RESP, 11 * MS, 11 * MS);
+	data_ev(p, 803, 4, 0, SP_DIR_EGRESS, strlen(up), second, 12 * MS, 12 * MS);
+	data_ev(p, 803, 4, 0, SP_DIR_INGRESS, strlen(RESP), RESP500, 13 * MS, 14 * MS);
+	sp_pipeline__shutdown(p, 100 * MS);
+
+	c = find("CONNECT api.example.com:443");
+	assert_int_equal(c->status_code, 200);
+	assert_int_equal(c->end, c->start + 3 * MS);	/* not the tunnel's life */
+	assert_int_equal(find("GET /up")->status_code, 200);
+	assert_int_equal(find("GET /second")->status_code, 500);
+	sp_pipeline__free(p);
+}
+
+/* A client half-closes after its request: the server still answers. */
+static void test_server_sees_client_eof(void **state)
+{
+	struct sp_pipeline *p = new_pipeline(true);
+	struct sp_conn_event eof = { .type = SP_EV_CONN_ERR, .tgid = 804, .fd = 5, .err = 0,
+				     .ts = 3 * MS, .dir = SP_DIR_INGRESS };
+	struct got_span *g;
+
+	proc_ev(p, SP_EV_PROC_EXEC, 804, 1, "server", 7, 0, 1 * MS);
+	data_ev(p, 804, 5, 0, SP_DIR_INGRESS, 0, "POST /x HTTP/1.1\r\nContent-Length: 1\r\n\r\nx",
+		2 * MS, 2 * MS);
+	assert_int_equal(sp_pipeline__handle(p, &eof, sizeof(eof)), 0);
+	data_ev(p, 804, 5, 0, SP_DIR_EGRESS, 0, RESP, 4 * MS, 5 * MS);
+	sp_pipeline__shutdown(p, 10 * MS);
+
+	g = find("POST /x");
+	assert_int_equal(g->kind, SP_KIND_SERVER);
+	assert_int_equal(g->status_code, 200);
+	assert_int_equal(g->status, SP_STATUS_UNSET);
+	sp_pipeline__free(p);
+}
+
+/* A call longer than the idle gap does not split the trace. */
+static void test_idle_rule_waits_for_calls(void **state)
+{
+	struct sp_pipeline *p;
+	int roots = 0;
+
+	idle_ns = 1000 * MS;
+	p = new_pipeline(false);
+	idle_ns = 0;
+	assert_int_equal(sp_pipeline__target(p, 805, 1 * MS), 0);
+	data_ev(p, 805, 3, 0, SP_DIR_EGRESS, 0, REQ, 2 * MS, 2 * MS);
+	sp_pipeline__tick(p, 5000 * MS);	/* 5 s into a 40 s call */
+	data_ev(p, 805, 3, 0, SP_DIR_INGRESS, 0, RESP, 40000 * MS, 40001 * MS);
+	sp_pipeline__tick(p, 60000 * MS);	/* idle now: the trace ends */
+	sp_pipeline__shutdown(p, 70000 * MS);
+
+	for (int i = 0; i < ngot; i++)
+		roots += sp_id_is_zero(got[i].parent, 8);
+	assert_int_equal(roots, 1);
+	assert_memory_equal(find("GET /delay")->trace, got[ngot - 1].trace, 16);
+	sp_pipeline__free(p);
+}
+
 static void test_malformed_records(void **state)
 {
 	struct sp_pipeline *p = new_pipeline(true);
@@ -454,6 +614,12 @@ int main(void)
 		cmocka_unit_test(test_mid_stream_join),
 		cmocka_unit_test(test_client_abandons_body),
 		cmocka_unit_test(test_kernel_stream_restart),
+		cmocka_unit_test(test_request_cut_at_cap),
+		cmocka_unit_test(test_lost_response_repairs_by_time),
+		cmocka_unit_test(test_hole_in_chunked_response),
+		cmocka_unit_test(test_connect_and_declined_upgrade),
+		cmocka_unit_test(test_server_sees_client_eof),
+		cmocka_unit_test(test_idle_rule_waits_for_calls),
 		cmocka_unit_test(test_malformed_records),
 		cmocka_unit_test(test_otlp_json_rules),
 		cmocka_unit_test(test_json_escapes_and_bad_utf8),
