@@ -32,6 +32,7 @@
 #include "otlp.h"
 #include "otlp_json.h"
 #include "otlp_proto.h"
+#include "selfconn.h"
 
 #define BACKOFF_MIN_MS	500
 #define BACKOFF_MAX_MS	30000
@@ -117,6 +118,17 @@ static int otlp_export(struct sp_exporter *e, struct sp_span *const *spans, size
 
 	if (!n)
 		return 0;
+	if (n > o->cfg.queue_spans) {
+		/* more than the whole queue: the newest go, the oldest are
+		 * the overflow */
+		pthread_mutex_lock(&o->mu);
+		o->st.spans_dropped += n - o->cfg.queue_spans;
+		o->st.spans_queued += n - o->cfg.queue_spans;
+		pthread_mutex_unlock(&o->mu);
+		spans += n - o->cfg.queue_spans;
+		n = o->cfg.queue_spans;
+		it.nspans = n;
+	}
 	if (o->cfg.protocol == SP_OTLP_HTTP_JSON)
 		err = sp_otlp_json__encode(spans, n, (char **)&it.body, &it.len);
 	else
@@ -132,15 +144,9 @@ static int otlp_export(struct sp_exporter *e, struct sp_span *const *spans, size
 	while ((o->qspans + n > o->cfg.queue_spans || o->qn == o->qcap) &&
 	       (o->qn || (o->inflight.body && !o->drop_inflight)))
 		drop_oldest(o);
-	if (n > o->cfg.queue_spans) {
-		/* a batch larger than the whole queue: keep none of it */
-		o->st.spans_dropped += n;
-		free(it.body);
-	} else {
-		o->q[(o->qhead + o->qn) % o->qcap] = it;
-		o->qn++;
-		o->qspans += n;
-	}
+	o->q[(o->qhead + o->qn) % o->qcap] = it;
+	o->qn++;
+	o->qspans += n;
 	pthread_cond_signal(&o->cv);
 	pthread_mutex_unlock(&o->mu);
 	return 0;
@@ -208,6 +214,14 @@ static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 	late = o->stopping && now_ns() > o->deadline_ns;
 	pthread_mutex_unlock(&o->mu);
 	return late;
+}
+
+/* Connected, request not sent yet: remember our port before the backend
+ * (if it is traced) can answer. */
+static int on_prereq(void *arg, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+	sp_selfconn_add((uint16_t)local_port);
+	return CURL_PREREQFUNC_OK;
 }
 
 static int gzip_buf(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len)
@@ -546,6 +560,7 @@ static int setup_curl(struct otlp *o)
 	curl_easy_setopt(o->curl, CURLOPT_XFERINFODATA, o);
 	curl_easy_setopt(o->curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(o->curl, CURLOPT_ERRORBUFFER, o->errbuf);
+	curl_easy_setopt(o->curl, CURLOPT_PREREQFUNCTION, on_prereq);
 	/* redirects would resend spans to a place nobody configured */
 	curl_easy_setopt(o->curl, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(o->curl, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -13,10 +13,12 @@ missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
-# node may come from elsewhere than Debian's nodejs package
+# node may come from elsewhere than Debian's nodejs package; the OTLP test
+# receiver's packages come from the npm registry
 if command -v node >/dev/null 2>&1; then
 	missing=$(echo "$missing" | sed 's/ nodejs//')
 fi
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -310,6 +310,8 @@ static int on_record(void *ctx, void *data, size_t size)
 struct hooks {
 	struct sp_loader *loader;
 	struct sp_tls_attach *tls;
+	pid_t child;
+	bool child_exit_seen;	/* its exit record has been handled */
 };
 
 static void on_exec(void *ctx, uint32_t pid)
@@ -326,6 +328,8 @@ static void on_exit_pid(void *ctx, uint32_t pid)
 
 	if (h->loader)
 		sp_loader__forget_pid(h->loader, pid);
+	if ((pid_t)pid == h->child)
+		h->child_exit_seen = true;
 }
 
 /* Running processes have no exec record to come: read what they are from
@@ -492,8 +496,9 @@ static void print_stats(struct sp_pipeline *pl, struct sp_loader *l, bool final)
 	sp_log(level, "%" PRIu64 " spans, %" PRIu64 " HTTP exchanges; dropped: %s", as->spans_finished,
 	       ss->exchanges, drops[0] ? drops : "nothing");
 	sp_dbg("%" PRIu64 " records, %" PRIu64 " not HTTP/1, %" PRIu64 " stream holes, %" PRIu64
-	       " traces split by the idle gap",
-	       sp_pipeline__stats(pl)->events, ss->not_http, ss->holes, as->traces_split);
+	       " traces split by the idle gap, %" PRIu64 " own exports seen at a local backend",
+	       sp_pipeline__stats(pl)->events, ss->not_http, ss->holes, as->traces_split,
+	       sp_pipeline__stats(pl)->own_exports);
 	for (int i = 0; (e = sp_span_asm__sink(a, i)); i++) {
 		if (!strcmp(e->name, "otlp")) {
 			struct sp_otlp_stats os;
@@ -522,6 +527,39 @@ static const char *get_env(const char *name)
 
 /* The file (-o), the console tree and OTLP, each fed the same spans.
  * Without -o: the tree, plus ./spanprobe-spans.jsonl unless OTLP is on. */
+/*
+ * Detaching ~40 perf events (tracepoints, uprobes) costs the kernel an RCU
+ * grace period each, one after another under a global mutex: 3.4 s here,
+ * which every `spanprobe -- cmd` would add to cmd's time. Everything has
+ * been flushed when this runs: a child takes references to the event files
+ * and holds them until we are gone, so our own teardown only disables the
+ * events and drops references, and the kernel finishes it in the child.
+ */
+static void detach_in_background(void)
+{
+	int fds[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(fds))
+		return;
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return;
+	}
+	if (pid == 0) {
+		setsid();	/* out of the terminal's Ctrl-C */
+		close(fds[1]);
+		while (read(fds[0], &c, 1) > 0)
+			;	/* EOF: the parent has exited */
+		_exit(0);
+	}
+	close(fds[0]);
+	/* fds[1] stays open until we exit: that is the child's signal */
+}
+
 static int add_sinks(struct sp_pipeline *pl, const struct sp_otlp_config *otlp)
 {
 	bool console = env.console == 1 || (env.console == -1 && !env.output);
@@ -656,6 +694,7 @@ int main(int argc, char **argv)
 		resolve_command(env.command[0], exe, sizeof(exe));
 		sp_tls_attach__file(tls, exe);
 		child = spawn_command(&release);
+		hooks.child = child;
 		if (child < 0) {
 			sp_err("cannot start %s: %s", env.command[0], strerror(errno));
 			goto cleanup_err;
@@ -700,8 +739,8 @@ int main(int argc, char **argv)
 			child_gone = now;
 			exit_code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 		}
-		/* the exit record trails waitpid: give it a moment */
-		if (child_gone && now - child_gone > 200000000ull)
+		/* the exit record may trail waitpid: wait for it, briefly */
+		if (child_gone && (hooks.child_exit_seen || now - child_gone > 500000000ull))
 			break;
 		if (env.duration && now - start >= (uint64_t)(env.duration * 1e9))
 			break;
@@ -720,6 +759,8 @@ int main(int argc, char **argv)
 	sp_loader__poll(l, 0);
 	sp_pipeline__shutdown(pl, sp_clock_mono_ns());
 	print_stats(pl, l, true);
+	fflush(NULL);
+	detach_in_background();
 	goto cleanup;
 
 cleanup_err:

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "procs.h"
+#include "selfconn.h"
 
 struct sp_pipeline {
 	struct sp_pipeline_opts o;
@@ -29,6 +30,12 @@ static void on_exchange(void *ctx, const struct sp_http_exchange *ex)
 	uint64_t start, end;
 	char name[128];
 
+	/* the backend's side of spanprobe's own export: not the user's
+	 * traffic, and exporting it would feed itself */
+	if (ex->role == SP_ROLE_SERVER && ex->sock && sp_selfconn_has(ex->sock->remote.port)) {
+		pl->stats.own_exports++;
+		return;
+	}
 	sp_http_span_times(ex, &start, &end);
 	p = sp_procs__get_or_add(pl->procs, ex->pid, 0, start);
 	if (!p)

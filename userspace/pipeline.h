@@ -29,6 +29,7 @@ struct sp_pipeline_opts {
 struct sp_pipeline_stats {
 	uint64_t events;
 	uint64_t bad_records;	/* too short or of an unknown type */
+	uint64_t own_exports;	/* a local backend's side of our exports */
 };
 
 struct sp_pipeline;

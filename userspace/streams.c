@@ -376,7 +376,10 @@ void sp_streams__data(struct sp_streams *s, const struct sp_data_event *ev, cons
 		 * (LRU eviction, an exec that kept the socket): its offsets
 		 * restart, and what was in flight is lost */
 		if (st->gen) {
-			s->stats.stream_restarts++;
+			/* a reused SSL* is a new session, nothing lost; a
+			 * restart with a call in flight is a loss */
+			if (st->req_n || sp_h1__busy(&st->dec[0]) || sp_h1__busy(&st->dec[1]))
+				s->stats.stream_restarts++;
 			stream_end(st, "spanprobe_evicted", false, ev->ts_exit);
 			memset(&st->role, 0, sizeof(*st) - offsetof(struct stream, role));
 		}
