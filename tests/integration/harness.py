@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-"""Process plumbing for the integration tests: the test servers, spanprobe
-itself and the client programs, each started so that cleanup can always end
-it (its own session, so a process group we can signal by its id)."""
+"""Process plumbing for the integration tests: the test servers, the OTLP
+test receiver, spanprobe itself and the client programs, each started so that
+cleanup can always end it (its own session, so a process group we can signal
+by its id)."""
 import json
 import os
 import select
@@ -19,6 +20,8 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 PYTHON = "/usr/bin/python3"  # links the system libssl.so.3 that spanprobe probes
 NODE = "/usr/bin/node"
 READY = "spanprobe: ready"
+RECEIVER_DIR = os.path.join(HERE, "otlp_receiver")
+RECEIVER = os.path.join(RECEIVER_DIR, "receiver.mjs")
 READY_TIMEOUT = 60  # attaching every probe can take seconds on a loaded VM
 STOP_TIMEOUT = 30
 CLIENT_TIMEOUT = 60
@@ -118,7 +121,9 @@ class Probe:
     """One spanprobe run. Its stderr is collected by a thread that also
     notices the ready line."""
 
-    def __init__(self, ctx, args, name="spanprobe"):
+    def __init__(self, ctx, args, name="spanprobe", env=None, output=True):
+        """env: spanprobe's whole environment (default: the runner's);
+        output=False: no -o FILE (self.out is then never written)."""
         self.ctx = ctx
         self.out = os.path.join(ctx.dir, f"{name}.jsonl")
         self.stdout_path = os.path.join(ctx.dir, f"{name}.stdout")
@@ -126,9 +131,9 @@ class Probe:
         self.ready = threading.Event()
         with open(self.stdout_path, "wb") as stdout:
             # umask 022: a 0600 output file must come from spanprobe itself.
-            self.proc = ctx.spawn([ctx.suite.binary, "-o", self.out, *args],
+            self.proc = ctx.spawn([ctx.suite.binary, *(["-o", self.out] if output else []), *args],
                                   stdin=subprocess.DEVNULL, stdout=stdout,
-                                  stderr=subprocess.PIPE, umask=0o022)
+                                  stderr=subprocess.PIPE, umask=0o022, env=env)
         self.reader = threading.Thread(target=self._read_stderr, daemon=True)
         self.reader.start()
         ctx.probes.append(self)
@@ -182,6 +187,102 @@ class Probe:
         return otlp.load(self.out)
 
 
+_receiver_deps = None  # None until checked, then "" (fine) or why it failed
+
+
+def ensure_receiver_deps():
+    """The OTLP receiver's node_modules: `npm ci` from the checked-in
+    package-lock.json when they are missing or older than the lock file;
+    once per run (a failure is remembered, not retried by every test)."""
+    global _receiver_deps
+    if _receiver_deps is None:
+        _receiver_deps = _install_receiver_deps()
+    if _receiver_deps:
+        raise Fail(_receiver_deps)
+
+
+def _install_receiver_deps():
+    lock = os.path.join(RECEIVER_DIR, "package-lock.json")
+    installed = os.path.join(RECEIVER_DIR, "node_modules", ".package-lock.json")
+    root_js = os.path.join(RECEIVER_DIR, "node_modules", "@opentelemetry", "otlp-transformer",
+                           "build", "src", "generated", "root.js")
+    if (os.path.exists(root_js) and os.path.exists(installed)
+            and os.path.getmtime(installed) >= os.path.getmtime(lock)):
+        return ""
+    npm = shutil.which("npm")
+    if not npm:
+        return (f"the OTLP receiver needs its node modules ({RECEIVER_DIR}/node_modules) and "
+                "npm is not installed to fetch them (apt-get install npm)")
+    print(f"installing the OTLP receiver's node modules: npm ci in {RECEIVER_DIR}", flush=True)
+    try:
+        res = subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+                             cwd=RECEIVER_DIR, capture_output=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return f"npm ci in {RECEIVER_DIR} failed: {err}"
+    if res.returncode != 0 or not os.path.exists(root_js):
+        tail = res.stderr.decode(errors="replace").strip().splitlines()[-5:]
+        return (f"npm ci in {RECEIVER_DIR} failed (exit {res.returncode}; it needs the npm "
+                f"registry): {' | '.join(tail)}")
+    return ""
+
+
+class Receiver:
+    """otlp_receiver/receiver.mjs in its own process: an OTLP/HTTP (or, with
+    --grpc, OTLP/gRPC) endpoint on 127.0.0.1 that decodes every request with
+    the official schema and appends it as one JSON line to self.out."""
+
+    def __init__(self, ctx, *args, port=0):
+        ensure_receiver_deps()
+        n = len(ctx.receivers) + 1
+        self.out = os.path.join(ctx.dir, f"receiver{n}.jsonl")
+        self.stderr_path = os.path.join(ctx.dir, f"receiver{n}.stderr")
+        self.args = list(args)
+        with open(self.stderr_path, "wb") as err:
+            self.proc = ctx.spawn([NODE, RECEIVER, "--port", str(port), "--out", self.out, *args],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
+        ctx.receivers.append(self)
+        line = read_line(self.proc.stdout, time.monotonic() + 30)
+        if not line:
+            raise Fail(f"the OTLP receiver did not start: {self.stderr.strip()[-400:]!r}")
+        self.port = json.loads(line)["port"]
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def stderr(self):
+        try:
+            with open(self.stderr_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def requests(self):
+        """Every request received so far (complete lines only)."""
+        try:
+            with open(self.out, encoding="utf-8") as f:
+                text = f.read()
+        except FileNotFoundError:
+            return []
+        return [json.loads(line) for line in text.split("\n")[:-1] if line.strip()]
+
+    def wait_for(self, pred, what, timeout):
+        """Polls the requests until pred(requests) is true; returns them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            reqs = self.requests()
+            if pred(reqs):
+                return reqs
+            if time.monotonic() > deadline:
+                raise Fail(f"the OTLP receiver (port {self.port}) did not get {what} within "
+                           f"{timeout} s ({len(reqs)} request(s) so far)")
+            time.sleep(0.1)
+
+    def stop(self):
+        kill_group(self.proc)
+
+
 @dataclass
 class Result:
     pid: int
@@ -203,6 +304,7 @@ class Context:
             shutil.copy(os.path.join(HERE, "clients", script), self.dir)
         self.procs = []
         self.probes = []
+        self.receivers = []
         self.evidence = []  # spans a failing test wants shown
         self.configs = 0
 
@@ -228,11 +330,15 @@ class Context:
     def servers(self):
         return Servers(self)
 
-    def probe(self, *args):
+    def probe(self, *args, env=None, output=True):
         """Starts spanprobe with args and waits until it is ready."""
-        probe = Probe(self, list(args))
+        probe = Probe(self, list(args), env=env, output=output)
         probe.wait_ready()
         return probe
+
+    def receiver(self, *args, port=0):
+        """Starts the OTLP test receiver (receiver.mjs arguments)."""
+        return Receiver(self, *args, port=port)
 
     # ---- clients ----
     def config(self, requests, mode="urllib", wait=False):

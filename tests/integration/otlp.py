@@ -185,3 +185,41 @@ def load(path):
             out.problems.append(f"line {s.line}: span {s.span_id} repeats line {seen[key]}")
         seen[key] = s.line
     return out
+
+
+# ---- what the OTLP test receiver decoded (otlp_receiver/receiver.mjs) ----
+def accepted(req):
+    """The receiver answered this export request with success."""
+    if req.get("protocol") == "grpc":
+        return req.get("grpc_status") == 0
+    return req.get("status") == 200
+
+
+def from_receiver(requests, only_accepted=True):
+    """The spans in the receiver's request records as an Output, Span.line
+    being the request's sequence number. problems: what the receiver found
+    wrong in the encoding, scopes other than spanprobe's, and spans that
+    arrived twice (only_accepted: in requests the receiver accepted; a
+    refused request is retried with the same spans by design)."""
+    out = Output()
+    seen = {}
+    for req in requests:
+        if req.get("seq") is None or (only_accepted and not accepted(req)):
+            continue
+        seq = req["seq"]
+        out.problems += [f"request {seq}: {p}" for p in req.get("problems") or []]
+        for raw in req.get("spans") or []:
+            if raw["scope"]["name"] != "spanprobe":
+                out.problems.append(f"request {seq}: scope.name {raw['scope']['name']!r} != 'spanprobe'")
+            s = Span(trace_id=raw["traceId"], span_id=raw["spanId"], parent_id=raw["parentSpanId"],
+                     name=raw["name"], kind=raw["kind"], start=int(raw["startTimeUnixNano"]),
+                     end=int(raw["endTimeUnixNano"]), attrs=raw["attributes"],
+                     status_code=raw["status"]["code"], status_message=raw["status"]["message"],
+                     resource=raw["resource"], line=seq)
+            key = (s.trace_id, s.span_id)
+            if only_accepted and key in seen:
+                out.problems.append(f"request {seq}: span {s.span_id} ({s.name!r}) was already "
+                                    f"delivered in request {seen[key]}")
+            seen[key] = seq
+            out.spans.append(s)
+    return out

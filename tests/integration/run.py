@@ -5,6 +5,10 @@
 usage: python3 tests/integration/run.py [TEST ...]   (from the repo root; all
 tests when none is named). Needs root and build/spanprobe (`make`).
 
+The OTLP export tests (otlp_cases.py) also need node, and npm the first time:
+the OTLP test receiver's modules are installed with `npm ci` in
+tests/integration/otlp_receiver/ when missing.
+
 Env: SPANPROBE=path overrides the binary; SPANPROBE_REQUIRE_BPF=1 turns
 "cannot trace here" skips (not root, BPF fails to load) into failures;
 SPANPROBE_KEEP=1 keeps the scratch directory (outputs, stderr) for debugging.
@@ -23,9 +27,11 @@ import traceback  # noqa: E402
 
 import cases  # noqa: E402
 import harness  # noqa: E402
+import otlp_cases  # noqa: E402,F401  (registers the OTLP export tests in cases.CASES)
 
 STDERR_TAIL = 20
 MAX_SPANS_SHOWN = 30
+MAX_REQUESTS_SHOWN = 20
 
 
 def indent(text):
@@ -39,9 +45,28 @@ def evidence(ctx, spans):
         tail = probe.stderr_lines[-STDERR_TAIL:]
         print(f"  spanprobe stderr (last {len(tail)} lines):")
         print(indent("\n".join(tail) or "(empty)"))
+    for rcv in ctx.receivers:
+        reqs = rcv.requests()
+        print(f"  OTLP receiver {' '.join(rcv.args) or '(default)'} on port {rcv.port}: "
+              f"{len(reqs)} request(s)")
+        print(indent("\n".join(receiver_brief(r) for r in reqs[:MAX_REQUESTS_SHOWN]) or "(none)"))
+        if rcv.stderr.strip():
+            print(indent("receiver stderr: " + rcv.stderr.strip()[-600:]))
     if spans:
         print(f"  spans ({min(len(spans), MAX_SPANS_SHOWN)} of {len(spans)}):")
         print(indent("\n".join(s.brief() for s in spans[:MAX_SPANS_SHOWN])))
+
+
+def receiver_brief(req):
+    """One line per request the OTLP receiver got."""
+    spans = req.get("spans")
+    names = ", ".join(f"{s['name']}/{s['spanId']}" for s in (spans or [])[:6])
+    more = f" +{len(spans) - 6}" if spans and len(spans) > 6 else ""
+    return (f"#{req.get('seq')} t={req.get('time_ms')} {req.get('method')} {req.get('path')} "
+            f"{req.get('content_type')} enc={req.get('content_encoding') or req.get('grpc_encoding')} "
+            f"-> {req.get('status')}{'/grpc ' + str(req['grpc_status']) if req.get('grpc_status') is not None else ''} "
+            f"spans={'undecodable' if spans is None else len(spans)} [{names}{more}]"
+            f"{' problems: ' + '; '.join(req['problems'][:3]) if req.get('problems') else ''}")
 
 
 def unavailable_reason():
