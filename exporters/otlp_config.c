@@ -64,21 +64,6 @@ static int parse_compression(const char *what, const char *v, bool *gzip)
 	return 0;
 }
 
-static int parse_u32(const char *what, const char *v, uint32_t min, uint32_t max, uint32_t *out)
-{
-	char *end;
-	unsigned long n;
-
-	errno = 0;
-	n = strtoul(v, &end, 10);
-	if (errno || end == v || *end || v[0] == '-' || n < min || n > max) {
-		sp_err("invalid %s '%s': expected a whole number from %u to %u", what, v, min, max);
-		return -EINVAL;
-	}
-	*out = n;
-	return 0;
-}
-
 static bool has_scheme(const char *url)
 {
 	return !strncmp(url, "http://", 7) || !strncmp(url, "https://", 8);
@@ -222,11 +207,11 @@ int sp_otlp_config_load(struct sp_otlp_config *cfg, const struct sp_otlp_flags *
 	}
 
 	if (f->timeout_ms) {
-		if (parse_u32("--otlp-timeout", f->timeout_ms, 1, 600000, &cfg->timeout_ms))
+		if (sp_parse_u32("--otlp-timeout", f->timeout_ms, 1, 600000, &cfg->timeout_ms))
 			return -EINVAL;
 	} else if ((v = env2(get, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT",
 			     &name)) &&
-		   parse_u32(name, v, 1, 600000, &cfg->timeout_ms)) {
+		   sp_parse_u32(name, v, 1, 600000, &cfg->timeout_ms)) {
 		return -EINVAL;
 	}
 
@@ -243,14 +228,14 @@ int sp_otlp_config_load(struct sp_otlp_config *cfg, const struct sp_otlp_flags *
 		snprintf(cfg->client_key, sizeof(cfg->client_key), "%s", v);
 
 	if (f->queue_size) {
-		if (parse_u32("--otlp-queue-size", f->queue_size, 1, 1 << 22, &cfg->queue_spans))
+		if (sp_parse_u32("--otlp-queue-size", f->queue_size, 1, 1 << 22, &cfg->queue_spans))
 			return -EINVAL;
 	} else if ((v = get("OTEL_BSP_MAX_QUEUE_SIZE")) && *v &&
-		   parse_u32("OTEL_BSP_MAX_QUEUE_SIZE", v, 1, 1 << 22, &cfg->queue_spans)) {
+		   sp_parse_u32("OTEL_BSP_MAX_QUEUE_SIZE", v, 1, 1 << 22, &cfg->queue_spans)) {
 		return -EINVAL;
 	}
 	if (f->flush_timeout &&
-	    parse_u32("--otlp-flush-timeout", f->flush_timeout, 0, 600000, &cfg->flush_timeout_ms))
+	    sp_parse_u32("--otlp-flush-timeout", f->flush_timeout, 0, 600000, &cfg->flush_timeout_ms))
 		return -EINVAL;
 	return 0;
 }

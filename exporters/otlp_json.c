@@ -77,18 +77,9 @@ static void gen_attrs(yajl_gen g, const struct sp_attr *attrs, size_t n)
 
 static void gen_resource(yajl_gen g, const struct sp_resource *r)
 {
-	struct sp_res_attr ra[SP_RES_MAX_ATTRS];
 	struct sp_attr a[SP_RES_MAX_ATTRS];
-	size_t n = sp_resource__attrs(r, ra, SP_RES_MAX_ATTRS);
+	size_t n = sp_resource_span_attrs(r, a, SP_RES_MAX_ATTRS);
 
-	for (size_t i = 0; i < n; i++) {
-		a[i].key = ra[i].key;
-		a[i].type = ra[i].s ? SP_ATTR_STR : SP_ATTR_INT;
-		if (ra[i].s)
-			a[i].s = ra[i].s;
-		else
-			a[i].i = ra[i].i;
-	}
 	STR(g, "resource");
 	yajl_gen_map_open(g);
 	gen_attrs(g, a, n);

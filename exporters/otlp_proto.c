@@ -123,19 +123,10 @@ static Span *span_of(struct arena *ar, struct sp_span *s)
 
 static Resource *resource_of(struct arena *ar, const struct sp_resource *r)
 {
-	struct sp_res_attr ra[SP_RES_MAX_ATTRS];
 	struct sp_attr *a = take(ar, SP_RES_MAX_ATTRS * sizeof(*a));
 	Resource *m = take(ar, sizeof(*m));
-	size_t n = sp_resource__attrs(r, ra, SP_RES_MAX_ATTRS);
+	size_t n = sp_resource_span_attrs(r, a, SP_RES_MAX_ATTRS);
 
-	for (size_t i = 0; i < n; i++) {
-		a[i].key = ra[i].key;
-		a[i].type = ra[i].s ? SP_ATTR_STR : SP_ATTR_INT;
-		if (ra[i].s)
-			a[i].s = ra[i].s;
-		else
-			a[i].i = ra[i].i;
-	}
 	*m = (Resource)OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
 	m->n_attributes = n;
 	m->attributes = attrs_of(ar, a, n);

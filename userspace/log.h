@@ -15,6 +15,14 @@ extern int sp_log_level;
 
 void sp_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+#include <stdint.h>
+
+/*
+ * Parses a whole number from min to max for a flag or variable called
+ * what: 0, or -EINVAL after a one-line error naming what and the value.
+ */
+int sp_parse_u32(const char *what, const char *v, uint32_t min, uint32_t max, uint32_t *out);
+
 #define sp_err(...)	sp_log(SP_LOG_ERROR, __VA_ARGS__)
 #define sp_warn(...)	sp_log(SP_LOG_WARN, __VA_ARGS__)
 #define sp_info(...)	sp_log(SP_LOG_INFO, __VA_ARGS__)

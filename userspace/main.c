@@ -148,22 +148,6 @@ static const struct option long_opts[] = {
 	{},
 };
 
-static int parse_uint(const char *opt, const char *s, unsigned long min, unsigned long max,
-		      uint32_t *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
-		sp_err("invalid %s '%s': expected a whole number from %lu to %lu", opt, s, min, max);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
-
 static int parse_seconds(const char *opt, const char *s, double *out)
 {
 	char *end;
@@ -203,7 +187,7 @@ static int parse_args(int argc, char **argv)
 				sp_err("at most %d -p options", MAX_PIDS);
 				return -EINVAL;
 			}
-			err = parse_uint("pid", optarg, 1, INT_MAX, &v);
+			err = sp_parse_u32("pid", optarg, 1, INT_MAX, &v);
 			env.pids[env.npids++] = v;
 			break;
 		case 'd':
@@ -213,21 +197,21 @@ static int parse_args(int argc, char **argv)
 			err = parse_seconds("--trace-idle", optarg, &env.trace_idle);
 			break;
 		case OPT_MAX_CAPTURE:
-			err = parse_uint("--max-capture", optarg, 4096, SP_CAPTURE_CEIL,
+			err = sp_parse_u32("--max-capture", optarg, 4096, SP_CAPTURE_CEIL,
 					 &env.max_capture);
 			break;
 		case OPT_RINGBUF_MB:
-			err = parse_uint("--ringbuf-mb", optarg, 1, 1024, &env.ringbuf_mb);
+			err = sp_parse_u32("--ringbuf-mb", optarg, 1, 1024, &env.ringbuf_mb);
 			if (!err && (env.ringbuf_mb & (env.ringbuf_mb - 1))) {
 				sp_err("invalid --ringbuf-mb '%s': must be a power of two", optarg);
 				err = -EINVAL;
 			}
 			break;
 		case OPT_MAX_CONNECTIONS:
-			err = parse_uint("--max-connections", optarg, 16, 1 << 20, &env.max_streams);
+			err = sp_parse_u32("--max-connections", optarg, 16, 1 << 20, &env.max_streams);
 			break;
 		case OPT_MAX_PROCESSES:
-			err = parse_uint("--max-processes", optarg, 16, 1 << 22, &env.max_procs);
+			err = sp_parse_u32("--max-processes", optarg, 16, 1 << 22, &env.max_procs);
 			break;
 		case OPT_OTLP_ENDPOINT:
 			env.otlp.endpoint = optarg;
@@ -633,12 +617,12 @@ int main(int argc, char **argv)
 	if (sp_resource_defaults_from_env() || sp_otlp_config_load(&otlp, &env.otlp, get_env))
 		return 1;
 	if ((v = getenv("OTEL_BSP_SCHEDULE_DELAY")) && *v) {
-		if (parse_uint("OTEL_BSP_SCHEDULE_DELAY", v, 1, 3600000, &bsp))
+		if (sp_parse_u32("OTEL_BSP_SCHEDULE_DELAY", v, 1, 3600000, &bsp))
 			return 1;
 		po.asm_opts.flush_interval_ns = bsp * 1000000ull;
 	}
 	if ((v = getenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")) && *v) {
-		if (parse_uint("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", v, 1, 8192, &bsp))
+		if (sp_parse_u32("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", v, 1, 8192, &bsp))
 			return 1;
 		po.asm_opts.batch_max = bsp;
 	}

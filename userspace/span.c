@@ -233,3 +233,19 @@ struct sp_event *sp_span__add_event(struct sp_span *s, const char *name, uint64_
 	e->nattrs = 0;
 	return e;
 }
+
+size_t sp_resource_span_attrs(const struct sp_resource *r, struct sp_attr *out, size_t max)
+{
+	struct sp_res_attr ra[SP_RES_MAX_ATTRS];
+	size_t n = sp_resource__attrs(r, ra, max < SP_RES_MAX_ATTRS ? max : SP_RES_MAX_ATTRS);
+
+	for (size_t i = 0; i < n; i++) {
+		out[i].key = ra[i].key;
+		out[i].type = ra[i].s ? SP_ATTR_STR : SP_ATTR_INT;
+		if (ra[i].s)
+			out[i].s = ra[i].s;
+		else
+			out[i].i = ra[i].i;
+	}
+	return n;
+}

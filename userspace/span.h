@@ -75,6 +75,8 @@ struct sp_span {
 	char arena[SP_SPAN_ARENA];
 };
 
+/* The resource's attributes as span attributes (see sp_resource__attrs). */
+size_t sp_resource_span_attrs(const struct sp_resource *r, struct sp_attr *out, size_t max);
 /* Makes a NUL-terminated string valid UTF-8 in place: each byte that is
  * not part of a valid sequence (a name cut mid-character, a Latin-1 path)
  * becomes '?'. */
