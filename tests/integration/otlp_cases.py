@@ -469,6 +469,42 @@ def otlp_no_feedback_loop(ctx):
 
 
 @case
+def otlp_retry_after(ctx):
+    """503 with Retry-After: 2: the retry waits the 2 s the backend asked for
+    (spanprobe's own first backoff would be 0.25 to 0.75 s)."""
+    srv = ctx.servers()
+    rcv = ctx.receiver("--script", "503", "--retry-after", "2")
+    probe = ctx.probe("--otlp-endpoint", rcv.url, env=otlp_env())
+    res = run_curl(ctx, curl(srv.url("/code/200")))
+    reqs = rcv.wait_for(delivered(res.pid, "GET /code/200"), "curl's spans", DELIVERY_TIMEOUT)
+    probe.stop()
+    ex = exports(reqs)
+    expect(len(ex) >= 2 and ex[0]["status"] == 503, f"want a 503 then a retry, got "
+           f"{[r['status'] for r in ex]}")
+    gap = ex[1]["time_ms"] - ex[0]["time_ms"]
+    expect(gap >= 1900, f"the retry came {gap} ms after the 503, want >= 2000 (Retry-After: 2)")
+
+
+@case
+def otlp_partial_success(ctx):
+    """A 200 whose partial_success rejects spans: spanprobe says so on
+    stderr and counts them as rejected, without retrying."""
+    srv = ctx.servers()
+    rcv = ctx.receiver("--partial", "1")
+    probe = ctx.probe("--otlp-endpoint", rcv.url, env=otlp_env())
+    res = run_curl(ctx, curl(srv.url("/code/200")))
+    rcv.wait_for(delivered(res.pid, "GET /code/200"), "curl's spans", DELIVERY_TIMEOUT)
+    probe.stop()
+    counts = exit_counts(probe)
+    n = len(exports(rcv.requests()))
+    warned = [line for line in probe.stderr_lines if "rejected 1 of" in line]
+    expect(warned, "no stderr line about the rejected span: "
+           f"{probe.stderr_lines[-5:]}")
+    expect(counts["rejected"] == n and counts["retried"] == 0,
+           f"exit line {counts}; want {n} rejected (one per request) and no retry")
+
+
+@case
 def otlp_bad_config(ctx):
     """A bad OTLP setting fails fast: non-zero exit, one stderr line naming
     the variable or flag, no tracing."""

@@ -9,11 +9,14 @@
 // with spanprobe's own encoder.
 //
 // usage: node receiver.mjs [--port N] [--grpc] [--out FILE] [--script 503,503,200]
+//                          [--retry-after SECONDS] [--partial N]
 //                          [--hang] [--ready-file FILE]
 //   --port N        127.0.0.1 port to listen on; 0 (default) picks a free one
 //   --grpc          serve OTLP/gRPC over cleartext HTTP/2 (h2c, prior knowledge)
 //                   instead of OTLP/HTTP over HTTP/1.1
 //   --out FILE      append one JSON line per request received (default stdout)
+//   --retry-after S a Retry-After: S header on every non-200 HTTP answer
+//   --partial N     200 answers carry a partial_success rejecting N spans
 //   --script LIST   the HTTP status of each successive export request; 200
 //                   once the list is used up. gRPC answers HTTP 200 with
 //                   grpc-status 14 for 503, 3 for 400 (see GRPC_STATUS).
@@ -61,7 +64,8 @@ const GRPC_STATUS = { 200: 0, 400: 3, 401: 16, 403: 7, 404: 12, 429: 8, 500: 13,
 
 // ---- command line ----
 function parseArgs(argv) {
-  const args = { port: 0, grpc: false, out: null, script: [], hang: false, readyFile: null };
+  const args = { port: 0, grpc: false, out: null, script: [], hang: false, readyFile: null,
+    retryAfter: null, partial: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -74,6 +78,8 @@ function parseArgs(argv) {
     else if (a === '--script') args.script = value().split(',').filter(Boolean).map(Number);
     else if (a === '--hang') args.hang = true;
     else if (a === '--ready-file') args.readyFile = value();
+    else if (a === '--retry-after') args.retryAfter = Number(value());
+    else if (a === '--partial') args.partial = Number(value());
     else usage(`unknown argument ${a}`);
   }
   if (!Number.isInteger(args.port) || args.port < 0 || args.port > 65535) usage('bad --port');
@@ -295,17 +301,24 @@ function serveHttp() {
       record(entry);
       const json = type === 'application/json';
       let payload;
-      if (status === 200) {
+      if (status === 200 && args.partial) {
+        const message = `receiver: scripted partial success of ${args.partial}`;
+        payload = json
+          ? Buffer.from(JSON.stringify({ partialSuccess: { rejectedSpans: String(args.partial), errorMessage: message } }))
+          : Buffer.from(ExportResponse.encode({ partialSuccess: { rejectedSpans: args.partial, errorMessage: message } }).finish());
+      } else if (status === 200) {
         payload = json ? Buffer.from('{}') : Buffer.from(ExportResponse.encode({}).finish());
       } else {
         const code = GRPC_STATUS[status] ?? 2;
         const message = entry.spans === null ? 'receiver: cannot decode the request' : `receiver: scripted ${status}`;
         payload = json ? Buffer.from(JSON.stringify({ code, message })) : rpcStatusProto(code, message);
       }
-      res.writeHead(status, {
+      const headers = {
         'content-type': json ? 'application/json' : 'application/x-protobuf',
         'content-length': payload.length,
-      });
+      };
+      if (status !== 200 && args.retryAfter !== null) headers['retry-after'] = String(args.retryAfter);
+      res.writeHead(status, headers);
       res.end(payload);
     });
   });
