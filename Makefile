@@ -11,7 +11,7 @@ BPFTOOL   ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 CC        ?= cc
 ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
-PKGS      := libbpf libelf yajl zlib libprotobuf-c libcurl
+PKGS      := libbpf libelf yajl zlib libprotobuf-c libcurl libbrotlidec libzstd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -76,6 +76,15 @@ $(PROTO_SRCS) $(PROTO_SRCS:.c=.h) &: $(PROTOS)
 $(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -c $< -o $@
+
+# ---- the built-in LLM price table, as a C string ----
+$(BUILD)/gen/prices_json.h: userspace/prices.json
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)(echo 'static const char prices_json[] ='; \
+	     sed 's/\\/\\\\/g; s/"/\\"/g; s/^/"/; s/$$/\\n"/' $<; echo ';') > $@
+
+$(BUILD)/obj/userspace/prices.o: $(BUILD)/gen/prices_json.h
 
 # ---- userspace ----
 # The core (everything but main.c) is shared with the tests.

@@ -130,7 +130,7 @@ static __always_inline int sock_enter(__s32 fd, __u64 buf, __u32 vlen, __u8 dir)
 	c = conn_get(tgid, fd, SP_ROLE_UNKNOWN, false);
 	if (!c)
 		return 0;
-	tls = bpf_map_lookup_elem(&tls_calls, &tid);
+	tls = tls_top(tid);
 	if (tls) {
 		/* ciphertext written or read by SSL_write/SSL_read itself */
 		if (tls->fd < 0)

@@ -72,6 +72,8 @@ struct tls_stream {
 	__u32 pad;
 };
 
+#define TLS_DEPTH 4
+
 /* A TLS read/write in flight on one thread. */
 struct tls_call {
 	__u64 ssl;
@@ -82,6 +84,18 @@ struct tls_call {
 	__s32 fd;		/* socket fd seen by a syscall nested in the call */
 	__u8 dir;
 	__u8 pad[3];
+};
+
+/*
+ * The TLS calls in flight on one thread, innermost last. More than one
+ * when a TLS stack calls back into the application from inside a call:
+ * node runs JavaScript from SSL_read (handshake done), which writes the
+ * request with SSL_write, on a deeper stack of the same thread.
+ */
+struct tls_stack {
+	__u32 n;
+	__u32 pad;
+	struct tls_call c[TLS_DEPTH];
 };
 
 enum sock_mode {
@@ -129,7 +143,7 @@ SP_MAP(tls_streams, __uint(type, BPF_MAP_TYPE_LRU_HASH);
        __uint(max_entries, 16384); __type(key, struct tls_key);
        __type(value, struct tls_stream););
 SP_MAP(tls_calls, __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 16384);
-       __type(key, __u32); __type(value, struct tls_call););
+       __type(key, __u32); __type(value, struct tls_stack););
 SP_MAP(sock_calls, __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 16384);
        __type(key, __u32); __type(value, struct sock_call););
 SP_MAP(threads, __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 16384);
@@ -145,6 +159,29 @@ static __always_inline void count(__u32 which, __u64 n)
 
 	if (c)
 		*c += n;
+}
+
+/* x & m, in a way clang cannot drop when it believes the value is in
+ * range already: the verifier needs the bound on the register it indexes
+ * with. m must be a constant. */
+#define BOUNDED(x, m) ({						\
+	__u32 __v = (x);						\
+	asm volatile("%[v] &= %[k]" : [v] "+r"(__v) : [k] "i"(m));	\
+	__v;								\
+})
+
+/* The innermost TLS call in flight on tid, or NULL. */
+static __always_inline struct tls_call *tls_top(__u32 tid)
+{
+	struct tls_stack *st = bpf_map_lookup_elem(&tls_calls, &tid);
+	__u32 n;
+
+	if (!st)
+		return NULL;
+	n = st->n;
+	if (n == 0 || n > TLS_DEPTH)
+		return NULL;
+	return &st->c[BOUNDED(n - 1, TLS_DEPTH - 1)];
 }
 
 /* Checked first by every program: no work for processes outside the filter. */

@@ -20,26 +20,56 @@ static __always_inline int tls_enter(struct pt_regs *ctx, __u8 dir, bool ex)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
-	struct tls_call call = {}, *outer;
-	__u64 sp = PT_REGS_SP(ctx);
+	struct tls_stack *st, fresh = {};
+	__u64 sp = PT_REGS_SP(ctx), ssl = PT_REGS_PARM1(ctx);
+	struct tls_call *c;
+	__u32 n;
 
 	if (!traced_tgid(tgid))
 		return 0;
-	/* A call nested in one we already track (deeper stack) is not new
-	 * plaintext: the outer call reports it. A stale entry from a thread
-	 * that never returned sits above us on the stack and is replaced. */
-	outer = bpf_map_lookup_elem(&tls_calls, &tid);
-	if (outer && outer->sp > sp)
-		return 0;
-	call.ssl = PT_REGS_PARM1(ctx);
-	call.buf = PT_REGS_PARM2(ctx);
-	call.out_len = ex ? PT_REGS_PARM4(ctx) : 0;
-	call.sp = sp;
-	call.ts = bpf_ktime_get_ns();
-	call.fd = -1;
-	call.dir = dir;
-	if (bpf_map_update_elem(&tls_calls, &tid, &call, BPF_ANY))
+	st = bpf_map_lookup_elem(&tls_calls, &tid);
+	if (!st) {
+		if (bpf_map_update_elem(&tls_calls, &tid, &fresh, BPF_ANY)) {
+			count(SP_CNT_CALL_TABLE_FULL, 1);
+			return 0;
+		}
+		st = bpf_map_lookup_elem(&tls_calls, &tid);
+		if (!st)
+			return 0;
+	}
+	n = st->n;
+	if (n > TLS_DEPTH)
+		n = 0;
+	/* entries at or below our stack pointer are not our callers: calls
+	 * that never returned through their probe (longjmp, a lost probe) */
+	for (int i = 0; i < TLS_DEPTH; i++) {
+		if (n == 0 || st->c[BOUNDED(n - 1, TLS_DEPTH - 1)].sp > sp)
+			break;
+		n--;
+	}
+	if (n > 0) {
+		c = &st->c[BOUNDED(n - 1, TLS_DEPTH - 1)];
+		/* OpenSSL calling itself (SSL_write -> SSL_write_ex in some
+		 * versions): the outer call reports these bytes */
+		if (c->ssl == ssl && c->dir == dir) {
+			st->n = n;
+			return 0;
+		}
+	}
+	if (n == TLS_DEPTH) {
 		count(SP_CNT_CALL_TABLE_FULL, 1);
+		st->n = n;
+		return 0;
+	}
+	c = &st->c[BOUNDED(n, TLS_DEPTH - 1)];
+	c->ssl = ssl;
+	c->buf = PT_REGS_PARM2(ctx);
+	c->out_len = ex ? PT_REGS_PARM4(ctx) : 0;
+	c->sp = sp;
+	c->ts = bpf_ktime_get_ns();
+	c->fd = -1;
+	c->dir = dir;
+	st->n = n + 1;
 	return 0;
 }
 
@@ -49,20 +79,34 @@ static __always_inline int tls_exit(struct pt_regs *ctx, bool ex)
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
 	struct tls_key key = { .tgid = tgid };
 	struct tls_stream *st, fresh = { .fd = -1, .gen = bpf_ktime_get_ns() };
-	struct tls_call *c, call;
+	struct tls_stack *stk;
+	struct tls_call *c = NULL, call;
 	struct data_buf *rec;
+	__u32 n;
 	__u64 len, seq;
 	__u32 budget;
 	int ret;
 
-	c = bpf_map_lookup_elem(&tls_calls, &tid);
-	if (!c)
+	stk = bpf_map_lookup_elem(&tls_calls, &tid);
+	if (!stk)
 		return 0;
-	/* the return of the call we saw enter pops its return address */
-	if (PT_REGS_SP(ctx) != c->sp + 8)
-		return 0;
+	/* the return of a call we saw enter pops its return address: find
+	 * that call; any entered after it never returned through a probe */
+	n = stk->n;
+	if (n > TLS_DEPTH)
+		n = TLS_DEPTH;
+	for (int i = 0; i < TLS_DEPTH; i++) {
+		if (n == 0)
+			return 0;
+		c = &stk->c[BOUNDED(n - 1, TLS_DEPTH - 1)];
+		n--;
+		if (PT_REGS_SP(ctx) == c->sp + 8)
+			break;
+		if (i == TLS_DEPTH - 1)
+			return 0;
+	}
 	call = *c;
-	bpf_map_delete_elem(&tls_calls, &tid);
+	stk->n = n;
 
 	ret = (int)PT_REGS_RC(ctx);
 	if (ret <= 0)

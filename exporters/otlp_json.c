@@ -61,6 +61,23 @@ static void gen_attr(yajl_gen g, const struct sp_attr *a)
 		STR(g, "boolValue");
 		yajl_gen_bool(g, a->b);
 		break;
+	case SP_ATTR_STR_ARRAY: {
+		const char *v = a->s;
+
+		STR(g, "arrayValue");
+		yajl_gen_map_open(g);
+		STR(g, "values");
+		yajl_gen_array_open(g);
+		for (unsigned i = 0; i < a->n; i++, v += strlen(v) + 1) {
+			yajl_gen_map_open(g);
+			STR(g, "stringValue");
+			STR(g, v);
+			yajl_gen_map_close(g);
+		}
+		yajl_gen_array_close(g);
+		yajl_gen_map_close(g);
+		break;
+	}
 	}
 	yajl_gen_map_close(g);
 	yajl_gen_map_close(g);

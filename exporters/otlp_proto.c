@@ -14,6 +14,7 @@
 
 typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
 typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
+typedef Opentelemetry__Proto__Common__V1__ArrayValue ArrayValue;
 typedef Opentelemetry__Proto__Common__V1__InstrumentationScope Scope;
 typedef Opentelemetry__Proto__Resource__V1__Resource Resource;
 typedef Opentelemetry__Proto__Trace__V1__ResourceSpans ResourceSpans;
@@ -44,7 +45,27 @@ struct kv {
 	AnyValue v;
 };
 
-static KeyValue *kv_of(struct kv *s, const struct sp_attr *a)
+/* An array value: its AnyValues come from the arena. */
+static void array_of(struct arena *ar, AnyValue *v, const struct sp_attr *a)
+{
+	ArrayValue *arr = take(ar, sizeof(*arr));
+	AnyValue *items = take(ar, a->n * sizeof(*items));
+	const char *s = a->s;
+
+	*arr = (ArrayValue)OPENTELEMETRY__PROTO__COMMON__V1__ARRAY_VALUE__INIT;
+	arr->n_values = a->n;
+	arr->values = take(ar, a->n * sizeof(*arr->values));
+	for (unsigned i = 0; i < a->n; i++, s += strlen(s) + 1) {
+		items[i] = (AnyValue)OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+		items[i].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+		items[i].string_value = (char *)s;
+		arr->values[i] = &items[i];
+	}
+	v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE;
+	v->array_value = arr;
+}
+
+static KeyValue *kv_of(struct arena *ar, struct kv *s, const struct sp_attr *a)
 {
 	s->kv = (KeyValue)OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
 	s->v = (AnyValue)OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
@@ -67,6 +88,9 @@ static KeyValue *kv_of(struct kv *s, const struct sp_attr *a)
 		s->v.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE;
 		s->v.bool_value = a->b;
 		break;
+	case SP_ATTR_STR_ARRAY:
+		array_of(ar, &s->v, a);
+		break;
 	}
 	return &s->kv;
 }
@@ -77,7 +101,7 @@ static KeyValue **attrs_of(struct arena *ar, const struct sp_attr *a, size_t n)
 	struct kv *kvs = take(ar, n * sizeof(*kvs));
 
 	for (size_t i = 0; i < n; i++)
-		list[i] = kv_of(&kvs[i], &a[i]);
+		list[i] = kv_of(ar, &kvs[i], &a[i]);
 	return list;
 }
 
@@ -143,6 +167,10 @@ static size_t arena_size(struct sp_span *const *spans, size_t n)
 			       sizeof(Resource) + 6 * 16);
 
 	for (size_t i = 0; i < n; i++) {
+		for (unsigned k = 0; k < spans[i]->nattrs; k++)
+			if (spans[i]->attrs[k].type == SP_ATTR_STR_ARRAY)
+				sz += sizeof(ArrayValue) + 32 +
+				      spans[i]->attrs[k].n * (sizeof(AnyValue) + sizeof(AnyValue *) + 32);
 		sz += sizeof(Span) + sizeof(Status) + 48 + spans[i]->nattrs * per_kv +
 		      spans[i]->nevents * (sizeof(Event) + sizeof(Event *) + 32);
 		for (unsigned e = 0; e < spans[i]->nevents; e++)

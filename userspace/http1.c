@@ -126,16 +126,22 @@ static int on_headers_complete(http_parser *p)
 		strncpy(m->method, http_method_str(p->method), sizeof(m->method) - 1);
 	} else {
 		m->status = p->status_code;
-		if (d->nobody && d->nobody(d->ctx, d))
-			return 1;	/* response to HEAD: no body follows */
 	}
+	if (d->on_head)
+		d->on_head(d->ctx, d, m);
+	if (!d->is_request && d->nobody && d->nobody(d->ctx, d))
+		return 1;	/* response to HEAD: no body follows */
 	d->in_body = true;
 	return 0;
 }
 
 static int on_body(http_parser *p, const char *at, size_t len)
 {
-	dec(p)->msg.body_len += len;
+	struct sp_h1 *d = dec(p);
+
+	d->msg.body_len += len;
+	if (d->on_body && !d->skipping)
+		d->on_body(d->ctx, d, at, len, d->ts_last);
 	return 0;
 }
 
@@ -179,6 +185,12 @@ void sp_h1__init(struct sp_h1 *d, bool is_request, sp_h1_msg_fn on_msg,
 	d->nobody = nobody;
 	d->ctx = ctx;
 	parser_reset(d);
+}
+
+void sp_h1__watch(struct sp_h1 *d, sp_h1_head_fn on_head, sp_h1_body_fn on_body)
+{
+	d->on_head = on_head;
+	d->on_body = on_body;
 }
 
 bool sp_h1_looks_like_start(const char *buf, size_t len, bool is_request)
@@ -276,7 +288,9 @@ void sp_h1__gap(struct sp_h1 *d, uint64_t n, uint64_t ts)
 		d->msg.body_len += n - 1;
 		p->content_length -= n - 1;
 		d->ts_last = ts;
+		d->skipping = true;	/* not a real byte: keep it from watchers */
 		http_parser_execute(p, &settings, &zero, 1);
+		d->skipping = false;
 		return;
 	}
 	if (d->state == SP_H1_IN_MSG)

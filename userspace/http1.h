@@ -53,6 +53,12 @@ typedef void (*sp_h1_msg_fn)(void *ctx, struct sp_h1 *d, const struct sp_h1_msg 
 /* Asked at a response's head: true if the request was HEAD (no body). */
 typedef bool (*sp_h1_nobody_fn)(void *ctx, struct sp_h1 *d);
 
+/* A message's head is complete (msg borrowed for the call). */
+typedef void (*sp_h1_head_fn)(void *ctx, struct sp_h1 *d, const struct sp_h1_msg *msg);
+/* Body bytes (dechunked), borrowed for the call; ts: when they arrived. */
+typedef void (*sp_h1_body_fn)(void *ctx, struct sp_h1 *d, const char *buf, size_t len,
+			      uint64_t ts);
+
 enum sp_h1_state {
 	SP_H1_IDLE = 0,		/* between messages */
 	SP_H1_IN_MSG,
@@ -66,8 +72,11 @@ struct sp_h1 {
 	bool is_request;
 	bool in_value;		/* last header callback was a value */
 	bool in_body;
+	bool skipping;		/* feeding a hole's placeholder byte */
 	sp_h1_msg_fn on_msg;
 	sp_h1_nobody_fn nobody;
+	sp_h1_head_fn on_head;		/* optional */
+	sp_h1_body_fn on_body;		/* optional */
 	void *ctx;
 	uint64_t ts_first, ts_last;	/* of the chunk being fed */
 	uint64_t last_data_ns;		/* ts_last of the last bytes fed */
@@ -77,6 +86,8 @@ struct sp_h1 {
 
 void sp_h1__init(struct sp_h1 *d, bool is_request, sp_h1_msg_fn on_msg,
 		 sp_h1_nobody_fn nobody, void *ctx);
+/* Also report heads and body bytes as they come (either may be NULL). */
+void sp_h1__watch(struct sp_h1 *d, sp_h1_head_fn on_head, sp_h1_body_fn on_body);
 /*
  * Feeds len captured bytes. ts_first is when the first of them was
  * sent/received, ts_last the last. Returns 0, or -EPROTO when the bytes were

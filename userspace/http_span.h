@@ -20,8 +20,11 @@ struct sp_sockinfo {
 	struct sp_addr local, remote;
 };
 
+struct sp_llm;
+
 /* A finished request: copied out of the decoder, credentials redacted. */
 struct sp_http_req {
+	struct sp_llm *llm;	/* LLM API call decoder, owned; NULL if none */
 	char method[16];
 	char target[2048];	/* request-target, secrets redacted */
 	char host[256];
@@ -50,6 +53,7 @@ struct sp_http_exchange {
 	const char *error_type;	/* why it ended without a full response */
 	uint64_t end_ns;	/* end when there is no full response */
 	const struct sp_sockinfo *sock;	/* NULL if the socket is unknown */
+	struct sp_llm *llm;	/* borrowed: the LLM call, if it is one */
 };
 
 /* "GET /path" (query dropped): the span name of an exchange. */

@@ -22,6 +22,7 @@
 #include "otlp.h"
 #include "log.h"
 #include "pipeline.h"
+#include "prices.h"
 #include "resource.h"
 #include "tls_attach.h"
 
@@ -41,8 +42,12 @@ static struct env {
 	uint32_t max_streams;
 	uint32_t max_procs;
 	struct sp_otlp_flags otlp;
+	bool no_content;
+	uint32_t content_max;
+	const char *prices;
 	char **command;
 } env = {
+	.content_max = 4096,
 	.console = -1,
 	.max_capture = 512 * 1024,
 	.ringbuf_mb = 16,
@@ -74,6 +79,11 @@ static const char usage[] =
 "      --ringbuf-mb MB      kernel ring buffer size, a power of two (16)\n"
 "      --max-connections N  connections tracked at once (4096)\n"
 "      --max-processes N    processes tracked at once (16384)\n"
+"      --no-content         record no prompts or completions (LLM calls keep\n"
+"                           model, tokens, timing, cost)\n"
+"      --content-max BYTES  prompt/completion bytes kept per message (4096)\n"
+"      --prices FILE        LLM price table (JSON, as userspace/prices.json),\n"
+"                           instead of the built-in one\n"
 "      --list-tls-probes PATH  print where spanprobe would probe PATH's TLS\n"
 "                           functions, and exit\n"
 "\n"
@@ -112,6 +122,9 @@ enum {
 	OPT_MAX_CONNECTIONS,
 	OPT_MAX_PROCESSES,
 	OPT_LIST_TLS_PROBES,
+	OPT_NO_CONTENT,
+	OPT_CONTENT_MAX,
+	OPT_PRICES,
 	OPT_OTLP_ENDPOINT,
 	OPT_OTLP_PROTOCOL,
 	OPT_OTLP_HEADER,
@@ -134,6 +147,9 @@ static const struct option long_opts[] = {
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
 	{ "max-processes", required_argument, NULL, OPT_MAX_PROCESSES },
 	{ "list-tls-probes", required_argument, NULL, OPT_LIST_TLS_PROBES },
+	{ "no-content", no_argument, NULL, OPT_NO_CONTENT },
+	{ "content-max", required_argument, NULL, OPT_CONTENT_MAX },
+	{ "prices", required_argument, NULL, OPT_PRICES },
 	{ "otlp-endpoint", required_argument, NULL, OPT_OTLP_ENDPOINT },
 	{ "otlp-protocol", required_argument, NULL, OPT_OTLP_PROTOCOL },
 	{ "otlp-header", required_argument, NULL, OPT_OTLP_HEADER },
@@ -212,6 +228,15 @@ static int parse_args(int argc, char **argv)
 			break;
 		case OPT_MAX_PROCESSES:
 			err = sp_parse_u32("--max-processes", optarg, 16, 1 << 22, &env.max_procs);
+			break;
+		case OPT_NO_CONTENT:
+			env.no_content = true;
+			break;
+		case OPT_CONTENT_MAX:
+			err = sp_parse_u32("--content-max", optarg, 16, 1 << 20, &env.content_max);
+			break;
+		case OPT_PRICES:
+			env.prices = optarg;
 			break;
 		case OPT_OTLP_ENDPOINT:
 			env.otlp.endpoint = optarg;
@@ -626,12 +651,15 @@ int main(int argc, char **argv)
 			return 1;
 		po.asm_opts.batch_max = bsp;
 	}
-	if (sp_loader_check())
+	if (sp_prices_load(env.prices) || sp_loader_check())
 		return 1;
 	po.asm_opts.trace_idle_ns = (uint64_t)(env.trace_idle * 1e9);
 	po.max_procs = env.max_procs;
 	po.max_streams = env.max_streams;
 	po.all = !env.command && !env.npids;
+	po.llm = true;
+	po.llm_opts.content = !env.no_content;
+	po.llm_opts.content_max = env.content_max;
 	po.on_exec = on_exec;
 	po.on_exit = on_exit_pid;
 	po.hook_ctx = &hooks;
@@ -759,5 +787,6 @@ cleanup:
 	sp_tls_attach__free(tls);
 	sp_loader__free(l);
 	sp_pipeline__free(pl);
+	sp_prices_free();
 	return exit_code;
 }

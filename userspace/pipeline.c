@@ -47,6 +47,15 @@ static void on_exchange(void *ctx, const struct sp_http_exchange *ex)
 	if (!s)
 		return;
 	sp_http_span_fill(s, ex);
+	if (ex->llm && ex->role == SP_ROLE_CLIENT && sp_llm__is_llm(ex->llm)) {
+		/* the LLM call, a child of its HTTP span, over the same time */
+		struct sp_span *ls = sp_span_asm__child_of(pl->asm_, s, ex->llm, start, end);
+
+		if (ls) {
+			pl->stats.llm_calls++;
+			sp_span_asm__finish(pl->asm_, ls);
+		}
+	}
 	sp_span_asm__finish(pl->asm_, s);
 }
 
@@ -59,7 +68,8 @@ struct sp_pipeline *sp_pipeline__new(const struct sp_pipeline_opts *opts)
 	p->o = *opts;
 	p->asm_ = sp_span_asm__new(&opts->asm_opts);
 	p->procs = sp_procs__new(opts->max_procs, on_proc_evict, p);
-	p->streams = sp_streams__new(opts->max_streams, opts->max_sockets, on_exchange, p);
+	p->streams = sp_streams__new(opts->max_streams, opts->max_sockets,
+				     opts->llm ? &opts->llm_opts : NULL, on_exchange, p);
 	if (!p->asm_ || !p->procs || !p->streams) {
 		sp_pipeline__free(p);
 		errno = ENOMEM;

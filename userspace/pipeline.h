@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include "span_asm.h"
 #include "streams.h"
+#include "llm.h"
 
 struct sp_pipeline_opts {
 	struct sp_asm_opts asm_opts;
@@ -19,6 +20,8 @@ struct sp_pipeline_opts {
 	uint32_t max_streams;
 	uint32_t max_sockets;
 	bool all;		/* system-wide: processes get spans lazily */
+	bool llm;		/* decode LLM API calls */
+	struct sp_llm_opts llm_opts;
 	/* a process exec'd a new image: attach TLS probes to it */
 	void (*on_exec)(void *ctx, uint32_t pid);
 	/* a process is gone: forget its kernel-side state */
@@ -30,6 +33,7 @@ struct sp_pipeline_stats {
 	uint64_t events;
 	uint64_t bad_records;	/* too short or of an unknown type */
 	uint64_t own_exports;	/* a local backend's side of our exports */
+	uint64_t llm_calls;
 };
 
 struct sp_pipeline;

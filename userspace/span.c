@@ -175,6 +175,33 @@ void sp_span__set_str(struct sp_span *s, const char *key, const char *val, size_
 	}
 }
 
+void sp_span__set_str_array(struct sp_span *s, const char *key, const char *const *v, size_t n)
+{
+	const char *first = NULL;
+	struct sp_attr *a;
+	size_t k;
+
+	/* consecutive in the arena: each strdup lands right after the last */
+	for (k = 0; k < n && k < UINT16_MAX; k++) {
+		const char *c = sp_span__strdup(s, v[k], strlen(v[k]));
+
+		if (!c)
+			break;
+		if (!first)
+			first = c;
+	}
+	if (!first) {
+		s->dropped_attrs++;
+		return;
+	}
+	a = attr_slot(s, key);
+	if (a) {
+		a->type = SP_ATTR_STR_ARRAY;
+		a->s = first;
+		a->n = k;
+	}
+}
+
 void sp_span__set_int(struct sp_span *s, const char *key, int64_t v)
 {
 	struct sp_attr *a = attr_slot(s, key);

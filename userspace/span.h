@@ -35,11 +35,13 @@ enum sp_attr_type {
 	SP_ATTR_INT,
 	SP_ATTR_DOUBLE,
 	SP_ATTR_BOOL,
+	SP_ATTR_STR_ARRAY,	/* n NUL-terminated strings, back to back */
 };
 
 struct sp_attr {
 	const char *key;	/* static, or in the span's arena */
 	uint8_t type;		/* enum sp_attr_type */
+	uint16_t n;		/* SP_ATTR_STR_ARRAY: how many strings at s */
 	union {
 		const char *s;	/* NUL-terminated, valid UTF-8, in the arena */
 		int64_t i;
@@ -98,6 +100,8 @@ const char *sp_span__strdup(struct sp_span *s, const char *str, size_t len);
 void sp_span__set_name(struct sp_span *s, const char *name, size_t len);
 void sp_span__set_str(struct sp_span *s, const char *key, const char *val, size_t len);
 void sp_span__set_int(struct sp_span *s, const char *key, int64_t v);
+/* An array of n strings (each NUL-terminated). */
+void sp_span__set_str_array(struct sp_span *s, const char *key, const char *const *v, size_t n);
 void sp_span__set_double(struct sp_span *s, const char *key, double v);
 void sp_span__set_bool(struct sp_span *s, const char *key, bool v);
 void sp_span__set_status(struct sp_span *s, enum sp_status_code code, const char *msg);

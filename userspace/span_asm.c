@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include "clock.h"
+#include "llm.h"
 #include "log.h"
 #include "span_asm.h"
 
@@ -263,6 +264,24 @@ struct sp_span *sp_span_asm__child(struct sp_span_asm *a, struct sp_procs *procs
 	/* a root that started late (pre-existing process) covers its child */
 	if (parent_span->start_ns > s->start_ns)
 		parent_span->start_ns = s->start_ns;
+	return s;
+}
+
+struct sp_span *sp_span_asm__child_of(struct sp_span_asm *a, const struct sp_span *parent,
+				      struct sp_llm *llm, uint64_t start, uint64_t end)
+{
+	struct sp_span *s = span_get(a);
+	char name[160];
+
+	if (!s)
+		return NULL;
+	sp_llm__span_name(llm, name, sizeof(name));
+	sp_span__init(s, name, strlen(name), SP_KIND_CLIENT, parent->res);
+	memcpy(s->trace_id, parent->trace_id, sizeof(s->trace_id));
+	memcpy(s->parent_id, parent->span_id, sizeof(s->parent_id));
+	s->start_ns = parent->start_ns;
+	s->end_ns = parent->end_ns;
+	sp_llm__fill(llm, s);
 	return s;
 }
 

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "http1.h"
+#include "llm.h"
 #include "redact.h"
 #include "streams.h"
 #include "table.h"
@@ -24,6 +26,7 @@ struct stream {
 	const char *end_reason;	/* why a message was cut: error.type */
 	bool local_end;		/* the traced process closed it, or exited */
 	bool resp_lost;		/* a response may be missing: pair by time */
+	struct sp_llm *cur_llm;	/* LLM decoder of the request being read */
 	uint64_t last_ts;	/* last data seen */
 	struct sp_http_resp early_resp;
 };
@@ -33,6 +36,8 @@ struct pid_count {
 };
 
 struct sp_streams {
+	struct sp_llm_opts llm;
+	bool decode_llm;
 	struct sp_table *streams;	/* (pid<<32|fd, 0) or (pid, ssl) */
 	struct sp_table *socks;		/* (pid<<32|fd, 1): struct sp_sockinfo */
 	/* so that a process exit only walks the tables when it has entries:
@@ -68,17 +73,19 @@ static const struct sp_sockinfo *stream_sock(struct stream *st)
 	return sp_table__get(st->owner->socks, fd_key(st->pid, st->fd), 1);
 }
 
-static void emit(struct stream *st, const struct sp_http_req *rq, const struct sp_http_resp *rs,
+static void emit(struct stream *st, struct sp_http_req *rq, const struct sp_http_resp *rs,
 		 const char *error_type, uint64_t end)
 {
 	struct sp_http_exchange ex = {
 		.pid = st->pid, .role = st->role, .tls = st->ssl != 0, .req = rq,
 		.resp = rs, .error_type = error_type, .end_ns = end,
-		.sock = stream_sock(st),
+		.sock = stream_sock(st), .llm = rq->llm,
 	};
 
 	st->owner->stats.exchanges++;
 	st->owner->on_exchange(st->owner->ctx, &ex);
+	sp_llm__free(rq->llm);
+	rq->llm = NULL;
 }
 
 static struct sp_http_req *req_front(struct stream *st)
@@ -88,6 +95,10 @@ static struct sp_http_req *req_front(struct stream *st)
 
 static void req_pop(struct stream *st)
 {
+	struct sp_http_req *rq = &st->reqs[st->req_head];
+
+	sp_llm__free(rq->llm);	/* dropped unanswered: its decoder goes too */
+	rq->llm = NULL;
 	st->req_head = (st->req_head + 1) % REQ_QUEUE;
 	st->req_n--;
 }
@@ -117,6 +128,8 @@ static void on_request(struct stream *st, const struct sp_h1_msg *m)
 		st->resp_lost = true;
 	}
 	rq = &st->reqs[(st->req_head + st->req_n++) % REQ_QUEUE];
+	rq->llm = st->cur_llm;
+	st->cur_llm = NULL;
 	memcpy(rq->method, m->method, sizeof(rq->method));
 	sp_redact_url(m->head + m->url_off, m->url_len, rq->target, sizeof(rq->target));
 	copy_header(m, "host", rq->host, sizeof(rq->host));
@@ -212,6 +225,57 @@ static void on_response(struct stream *st, const struct sp_h1_msg *m)
 	}
 }
 
+/* A head is complete: an LLM API request gets a decoder; a response
+ * tells the decoder of the request it answers how its body is sent. */
+static void on_head(void *ctx, struct sp_h1 *d, const struct sp_h1_msg *m)
+{
+	struct stream *st = ctx;
+	struct sp_streams *s = st->owner;
+
+	if (d->is_request) {
+		char model[128], url[2048], host[256];
+		enum sp_llm_api api;
+		size_t hl;
+		const char *h;
+
+		sp_llm__free(st->cur_llm);
+		st->cur_llm = NULL;
+		if (!s->decode_llm)
+			return;
+		snprintf(url, sizeof(url), "%.*s", m->url_len, m->head + m->url_off);
+		api = sp_llm_api_of(m->method, url, model, sizeof(model));
+		if (api == SP_LLM_NONE)
+			return;
+		h = sp_h1_msg__header(m, "host", &hl);
+		snprintf(host, sizeof(host), "%.*s", h ? (int)hl : 0, h ? h : "");
+		st->cur_llm = sp_llm__new(api, host, model, &s->llm);
+	} else {
+		struct sp_http_req *rq = req_front(st);
+		const char *ct, *ce, *ra;
+		size_t ctl = 0, cel = 0, ral = 0;
+
+		if (!rq || !rq->llm || (m->status >= 100 && m->status < 200))
+			return;
+		ct = sp_h1_msg__header(m, "content-type", &ctl);
+		ce = sp_h1_msg__header(m, "content-encoding", &cel);
+		ra = sp_h1_msg__header(m, "retry-after", &ral);
+		sp_llm__response_head(rq->llm, m->status, ct, ctl, ce, cel, ra, ral);
+	}
+}
+
+static void on_body(void *ctx, struct sp_h1 *d, const char *buf, size_t len, uint64_t ts)
+{
+	struct stream *st = ctx;
+	struct sp_http_req *rq;
+
+	if (d->is_request) {
+		if (st->cur_llm)
+			sp_llm__request_body(st->cur_llm, buf, len);
+	} else if ((rq = req_front(st)) && rq->llm) {
+		sp_llm__response_body(rq->llm, buf, len, ts);
+	}
+}
+
 static void on_msg(void *ctx, struct sp_h1 *d, const struct sp_h1_msg *m)
 {
 	if (d->is_request)
@@ -258,6 +322,9 @@ static void stream_end(struct stream *st, const char *why, bool graceful, uint64
 			sp_h1__eof(&st->dec[!in], ts);
 	}
 	fail_pending(st, why, ts);
+	/* a request still being read when the stream ended */
+	sp_llm__free(st->cur_llm);
+	st->cur_llm = NULL;
 }
 
 static void on_evict(void *ctx, void *entry)
@@ -276,12 +343,17 @@ static void on_sock_evict(void *ctx, void *entry)
 }
 
 struct sp_streams *sp_streams__new(uint32_t max_streams, uint32_t max_sockets,
-				   sp_exchange_fn on_exchange, void *ctx)
+				   const struct sp_llm_opts *llm, sp_exchange_fn on_exchange,
+				   void *ctx)
 {
 	struct sp_streams *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
+	if (llm) {
+		s->llm = *llm;
+		s->decode_llm = true;
+	}
 	s->on_exchange = on_exchange;
 	s->ctx = ctx;
 	s->streams = sp_table__new(max_streams, sizeof(struct stream), on_evict, s);
@@ -296,8 +368,16 @@ struct sp_streams *sp_streams__new(uint32_t max_streams, uint32_t max_sockets,
 
 void sp_streams__free(struct sp_streams *s)
 {
+	struct stream *st;
+	uint32_t it = 0;
+
 	if (!s)
 		return;
+	while (s->streams && (st = sp_table__next(s->streams, &it))) {
+		sp_llm__free(st->cur_llm);
+		for (int i = 0; i < REQ_QUEUE; i++)
+			sp_llm__free(st->reqs[i].llm);
+	}
 	sp_table__free(s->streams);
 	sp_table__free(s->socks);
 	sp_table__free(s->pids);
@@ -356,6 +436,8 @@ static bool stream_learn_role(struct stream *st, uint8_t dir, const uint8_t *dat
 	req_dir = st->role == SP_ROLE_CLIENT ? SP_DIR_EGRESS : SP_DIR_INGRESS;
 	sp_h1__init(&st->dec[req_dir], true, on_msg, NULL, st);
 	sp_h1__init(&st->dec[!req_dir], false, on_msg, response_has_no_body, st);
+	sp_h1__watch(&st->dec[req_dir], on_head, on_body);
+	sp_h1__watch(&st->dec[!req_dir], on_head, on_body);
 	return true;
 }
 

@@ -31,8 +31,12 @@ typedef void (*sp_exchange_fn)(void *ctx, const struct sp_http_exchange *ex);
 
 struct sp_streams;
 
+struct sp_llm_opts;
+
+/* llm: how LLM calls are recorded (NULL: not decoded). */
 struct sp_streams *sp_streams__new(uint32_t max_streams, uint32_t max_sockets,
-				   sp_exchange_fn on_exchange, void *ctx);
+				   const struct sp_llm_opts *llm, sp_exchange_fn on_exchange,
+				   void *ctx);
 void sp_streams__free(struct sp_streams *s);
 
 /* ev is followed by ev->len payload bytes (data). */

@@ -372,6 +372,21 @@ void sp_tls_attach__all(struct sp_tls_attach *a)
 		}
 		closedir(d);
 	}
+	/* Runtimes that link a TLS library statically, found on PATH: a
+	 * process started later is probed from its first instruction, with
+	 * no race against the exec-time attach (node writes its first
+	 * request ~50 ms after exec). */
+	static const char *const runtimes[] = { "node", "nodejs", "bun", "deno", NULL };
+	const char *env = getenv("PATH");
+	char pathdirs[4096];
+
+	snprintf(pathdirs, sizeof(pathdirs), "%s:/usr/local/bin:/usr/bin", env ? env : "");
+	for (char *save = NULL, *dir = strtok_r(pathdirs, ":", &save); dir;
+	     dir = strtok_r(NULL, ":", &save))
+		for (const char *const *r = runtimes; *r; r++) {
+			snprintf(path, sizeof(path), "%s/%s", dir, *r);
+			sp_tls_attach__file(a, path);
+		}
 	d = opendir("/proc");
 	if (!d)
 		return;

@@ -52,7 +52,8 @@ void sp_tls_attach__free(struct sp_tls_attach *a);
 int sp_tls_attach__file(struct sp_tls_attach *a, const char *path);
 /* The executable and the libssl mappings of a process. */
 void sp_tls_attach__pid(struct sp_tls_attach *a, uint32_t pid);
-/* Every process, and the system library directories. */
+/* Every process, the system library directories, and node/bun/deno on
+ * PATH. */
 void sp_tls_attach__all(struct sp_tls_attach *a);
 /* Rescans pid's mappings a little later (libraries load after exec). */
 void sp_tls_attach__after_exec(struct sp_tls_attach *a, uint32_t pid, uint64_t now);

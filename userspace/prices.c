@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_tree.h>
+#include "log.h"
+#include "prices.h"
+#include "prices_json.h"	/* build/gen: userspace/prices.json as a string */
+
+#define MAX_MODELS 512
+
+static struct entry {
+	char model[96];
+	struct sp_price p;
+} *table;
+static int nmodels;
+
+void sp_prices_free(void)
+{
+	free(table);
+	table = NULL;
+	nmodels = 0;
+}
+
+static int parse(const char *text, const char *what)
+{
+	const char *models_path[] = { "models", NULL };
+	char err[256];
+	yajl_val root = yajl_tree_parse(text, err, sizeof(err)), models;
+
+	if (!root) {
+		sp_err("cannot read prices from %s: %s", what, err);
+		return -EINVAL;
+	}
+	models = yajl_tree_get(root, models_path, yajl_t_object);
+	if (!models) {
+		sp_err("cannot read prices from %s: no \"models\" object", what);
+		yajl_tree_free(root);
+		return -EINVAL;
+	}
+	sp_prices_free();
+	table = calloc(MAX_MODELS, sizeof(*table));
+	if (!table) {
+		yajl_tree_free(root);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < models->u.object.len && nmodels < MAX_MODELS; i++) {
+		const char *in_path[] = { "input", NULL }, *out_path[] = { "output", NULL };
+		yajl_val m = models->u.object.values[i];
+		yajl_val in = yajl_tree_get(m, in_path, yajl_t_number);
+		yajl_val out = yajl_tree_get(m, out_path, yajl_t_number);
+
+		if (!in || !out || YAJL_GET_DOUBLE(in) < 0 || YAJL_GET_DOUBLE(out) < 0) {
+			sp_err("cannot read prices from %s: model \"%s\" needs numbers "
+			       "\"input\" and \"output\" (USD per million tokens)",
+			       what, models->u.object.keys[i]);
+			yajl_tree_free(root);
+			sp_prices_free();
+			return -EINVAL;
+		}
+		snprintf(table[nmodels].model, sizeof(table[nmodels].model), "%s",
+			 models->u.object.keys[i]);
+		table[nmodels].p.input = YAJL_GET_DOUBLE(in);
+		table[nmodels].p.output = YAJL_GET_DOUBLE(out);
+		nmodels++;
+	}
+	yajl_tree_free(root);
+	return 0;
+}
+
+int sp_prices_load(const char *path)
+{
+	char *text;
+	long n;
+	FILE *f;
+	int err;
+
+	if (!path)
+		return parse(prices_json, "the built-in table");
+	f = fopen(path, "re");
+	if (!f) {
+		err = -errno;
+		sp_err("cannot open prices file %s: %s", path, strerror(-err));
+		return err;
+	}
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	if (n < 0 || n > (8 << 20)) {
+		fclose(f);
+		sp_err("prices file %s is not a readable JSON file under 8 MiB", path);
+		return -EINVAL;
+	}
+	text = malloc(n + 1);
+	if (!text || fread(text, 1, n, f) != (size_t)n) {
+		free(text);
+		fclose(f);
+		sp_err("cannot read prices file %s", path);
+		return -EIO;
+	}
+	text[n] = 0;
+	fclose(f);
+	err = parse(text, path);
+	free(text);
+	return err;
+}
+
+static bool find(const char *model, struct sp_price *out)
+{
+	for (int i = 0; i < nmodels; i++) {
+		if (!strcmp(table[i].model, model)) {
+			*out = table[i].p;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Length of model without a trailing -YYYY-MM-DD or -YYYYMMDD. */
+static size_t undated_len(const char *m)
+{
+	size_t n = strlen(m);
+	int digits = 0;
+
+	if (n > 11 && m[n - 11] == '-' && m[n - 8] == '-' && m[n - 5] == '-') {
+		for (size_t i = n - 10; i < n; i++)
+			digits += isdigit((unsigned char)m[i]) != 0;
+		if (digits == 8)
+			return n - 11;
+	}
+	digits = 0;
+	if (n > 9 && m[n - 9] == '-') {
+		for (size_t i = n - 8; i < n; i++)
+			digits += isdigit((unsigned char)m[i]) != 0;
+		if (digits == 8)
+			return n - 9;
+	}
+	return n;
+}
+
+bool sp_prices_lookup(const char *model, struct sp_price *out)
+{
+	char base[96];
+	size_t n;
+
+	if (!model || !*model || !table)
+		return false;
+	if (!strncmp(model, "models/", 7))
+		model += 7;
+	if (find(model, out))
+		return true;
+	n = undated_len(model);
+	if (n == strlen(model) || n >= sizeof(base))
+		return false;
+	snprintf(base, sizeof(base), "%.*s", (int)n, model);
+	return find(base, out);
+}
