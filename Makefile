@@ -111,7 +111,7 @@ $(BUILD)/spanprobe: $(BUILD)/obj/userspace/main.o $(CORE_OBJS)
 # ---- tests ----
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
-UNIT_LIBS := $(LDLIBS) $(shell pkg-config --libs cmocka 2>/dev/null)
+UNIT_LIBS := $(LDLIBS) $(shell pkg-config --libs cmocka libbrotlienc 2>/dev/null)
 
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS) $(BUILD)/spanprobe.skel.h
 	$(call msg,TEST,$@)

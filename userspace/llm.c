@@ -1030,12 +1030,8 @@ void sp_llm__fill(struct sp_llm *l, struct sp_span *s)
 			sp_span__set_str(s, "input.mime_type", "application/json", 16);
 		}
 		for (int i = 0; i < l->nin; i++) {
-			const char *role = l->in[i].role[0] ? l->in[i].role : "user";
-			const char *k = dyn_key(s, "llm.input_messages.%d.message.role", i);
+			const char *k = dyn_key(s, "llm.input_messages.%d.message.content", i);
 
-			if (k)
-				sp_span__set_str(s, k, role, strlen(role));
-			k = dyn_key(s, "llm.input_messages.%d.message.content", i);
 			if (k)
 				set_text(s, k, &l->in[i].content);
 		}
@@ -1043,6 +1039,14 @@ void sp_llm__fill(struct sp_llm *l, struct sp_span *s)
 			set_text(s, "output.value", &l->out);
 			sp_span__set_str(s, "output.mime_type", "text/plain", 10);
 		}
+	}
+	/* roles are not content: they stay with --no-content */
+	for (int i = 0; i < l->nin; i++) {
+		const char *role = l->in[i].role[0] ? l->in[i].role : "user";
+		const char *k = dyn_key(s, "llm.input_messages.%d.message.role", i);
+
+		if (k)
+			sp_span__set_str(s, k, role, strlen(role));
 	}
 	if (l->out.buf || l->ntools || l->out_role[0]) {
 		const char *role = l->out_role[0] ? l->out_role : "assistant";

@@ -124,7 +124,8 @@ static size_t undated_len(const char *m)
 	size_t n = strlen(m);
 	int digits = 0;
 
-	if (n > 11 && m[n - 11] == '-' && m[n - 8] == '-' && m[n - 5] == '-') {
+	/* -YYYY-MM-DD: dashes at n-11, n-6, n-3 */
+	if (n > 11 && m[n - 11] == '-' && m[n - 6] == '-' && m[n - 3] == '-') {
 		for (size_t i = n - 10; i < n; i++)
 			digits += isdigit((unsigned char)m[i]) != 0;
 		if (digits == 8)
