@@ -105,7 +105,7 @@ struct sp_llm {
 
 static void text_add(struct text *t, uint32_t cap, const char *s, size_t n)
 {
-	if (!n || !cap)
+	if (!n || !cap || t->cut)
 		return;
 	if (!t->buf) {
 		t->buf = malloc(cap + 1);
@@ -117,6 +117,9 @@ static void text_add(struct text *t, uint32_t cap, const char *s, size_t n)
 	if (t->len + n > cap) {
 		n = cap - t->len;
 		t->cut = true;
+		/* never through the middle of a UTF-8 character */
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
 	}
 	memcpy(t->buf + t->len, s, n);
 	t->len += n;
@@ -1023,41 +1026,6 @@ void sp_llm__fill(struct sp_llm *l, struct sp_span *s)
 	snprintf(params + pn, sizeof(params) - pn, "}");
 	sp_span__set_str(s, "llm.invocation_parameters", params, strlen(params));
 
-	/* content: prompts and completions, bounded; none with --no-content */
-	if (l->o.content) {
-		if (l->input_value.buf) {
-			set_text(s, "input.value", &l->input_value);
-			sp_span__set_str(s, "input.mime_type", "application/json", 16);
-		}
-		for (int i = 0; i < l->nin; i++) {
-			const char *k = dyn_key(s, "llm.input_messages.%d.message.content", i);
-
-			if (k)
-				set_text(s, k, &l->in[i].content);
-		}
-		if (l->out.buf) {
-			set_text(s, "output.value", &l->out);
-			sp_span__set_str(s, "output.mime_type", "text/plain", 10);
-		}
-	}
-	/* roles are not content: they stay with --no-content */
-	for (int i = 0; i < l->nin; i++) {
-		const char *role = l->in[i].role[0] ? l->in[i].role : "user";
-		const char *k = dyn_key(s, "llm.input_messages.%d.message.role", i);
-
-		if (k)
-			sp_span__set_str(s, k, role, strlen(role));
-	}
-	if (l->out.buf || l->ntools || l->out_role[0]) {
-		const char *role = l->out_role[0] ? l->out_role : "assistant";
-
-		sp_span__set_str(s, "llm.output_messages.0.message.role", role, strlen(role));
-		if (l->o.content)
-			set_text(s, "llm.output_messages.0.message.content", &l->out);
-	}
-	if (l->in_dropped)
-		sp_span__set_int(s, "spanprobe.llm.input_messages_dropped", l->in_dropped);
-
 	/* the tool calls the model asks for: an event each */
 	for (int i = 0; i < l->ntools; i++) {
 		struct tool *t = &l->tools[i];
@@ -1106,5 +1074,56 @@ void sp_llm__fill(struct sp_llm *l, struct sp_span *s)
 		}
 		sp_span__set_str(s, "error.type", type, strlen(type));
 		sp_span__set_status(s, SP_STATUS_ERROR, l->err_msg[0] ? l->err_msg : NULL);
+	}
+
+	/* Content last, most useful first, within the room the span has:
+	 * the completion (one copy for both attributes), the roles, the raw
+	 * request, then each input message while it fits. None with
+	 * --no-content, except roles: they are not content. */
+	if (l->out.buf || l->ntools || l->out_role[0]) {
+		const char *role = l->out_role[0] ? l->out_role : "assistant";
+
+		sp_span__set_str(s, "llm.output_messages.0.message.role", role, strlen(role));
+		if (l->o.content && l->out.buf) {
+			const char *o = sp_span__strdup(s, l->out.buf, l->out.len);
+
+			sp_span__set_arena_str(s, "output.value", o);
+			sp_span__set_arena_str(s, "llm.output_messages.0.message.content", o);
+			sp_span__set_str(s, "output.mime_type", "text/plain", 10);
+		}
+	}
+	for (int i = 0; i < l->nin; i++) {
+		const char *role = l->in[i].role[0] ? l->in[i].role : "user";
+		const char *k = dyn_key(s, "llm.input_messages.%d.message.role", i);
+
+		if (k)
+			sp_span__set_str(s, k, role, strlen(role));
+	}
+	if (l->in_dropped)
+		sp_span__set_int(s, "spanprobe.llm.input_messages_dropped", l->in_dropped);
+	if (l->o.content) {
+		int left = 0;
+
+		if (l->input_value.buf) {
+			set_text(s, "input.value", &l->input_value);
+			sp_span__set_str(s, "input.mime_type", "application/json", 16);
+		}
+		for (int i = 0; i < l->nin; i++) {
+			const char *k;
+
+			if (!l->in[i].content.buf)
+				continue;
+			/* the span is bounded: once one does not fit, the rest
+			 * are left out, and counted */
+			if (left || sp_span__arena_left(s) < l->in[i].content.len + 512) {
+				left++;
+				continue;
+			}
+			k = dyn_key(s, "llm.input_messages.%d.message.content", i);
+			if (k)
+				set_text(s, k, &l->in[i].content);
+		}
+		if (left)
+			sp_span__set_int(s, "spanprobe.llm.input_messages_without_content", left);
 	}
 }

@@ -202,6 +202,26 @@ void sp_span__set_str_array(struct sp_span *s, const char *key, const char *cons
 	}
 }
 
+void sp_span__set_arena_str(struct sp_span *s, const char *key, const char *arena_str)
+{
+	struct sp_attr *a;
+
+	if (!arena_str) {
+		s->dropped_attrs++;
+		return;
+	}
+	a = attr_slot(s, key);
+	if (a) {
+		a->type = SP_ATTR_STR;
+		a->s = arena_str;
+	}
+}
+
+size_t sp_span__arena_left(const struct sp_span *s)
+{
+	return SP_SPAN_ARENA - s->arena_used;
+}
+
 void sp_span__set_int(struct sp_span *s, const char *key, int64_t v)
 {
 	struct sp_attr *a = attr_slot(s, key);

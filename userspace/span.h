@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include "resource.h"
 
-#define SP_SPAN_MAX_ATTRS	64
+#define SP_SPAN_MAX_ATTRS	96
 #define SP_SPAN_MAX_EVENTS	16
 #define SP_EVENT_MAX_ATTRS	8
 #define SP_SPAN_ARENA		16384
@@ -99,6 +99,10 @@ void sp_span__release(struct sp_span *s);
 const char *sp_span__strdup(struct sp_span *s, const char *str, size_t len);
 void sp_span__set_name(struct sp_span *s, const char *name, size_t len);
 void sp_span__set_str(struct sp_span *s, const char *key, const char *val, size_t len);
+/* A string already in this span's arena (from __strdup): no copy. */
+void sp_span__set_arena_str(struct sp_span *s, const char *key, const char *arena_str);
+/* Bytes left in the arena. */
+size_t sp_span__arena_left(const struct sp_span *s);
 void sp_span__set_int(struct sp_span *s, const char *key, int64_t v);
 /* An array of n strings (each NUL-terminated). */
 void sp_span__set_str_array(struct sp_span *s, const char *key, const char *const *v, size_t n);

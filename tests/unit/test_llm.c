@@ -744,6 +744,21 @@ static void test_no_content_and_limits(void **state)
 	opts.content_max = 4096;
 	assert_int_equal(strlen(attr("llm.input_messages.0.message.content")->s), 100);
 	assert_int_equal(strlen(attr("input.value")->s), 100);
+
+	/* a cut never splits a character: 2-byte "\xc3\xa9", cut at 101 */
+	{
+		char req[512], e[400] = "";
+
+		for (int i = 0; i < 150; i++)
+			strcat(e, "\xc3\xa9");
+		snprintf(req, sizeof(req), "{\"model\":\"m\",\"messages\":[{\"content\":\"%s\"}]}", e);
+		opts.content_max = 101;
+		assert_true(run("POST", "/v1/chat/completions", "h", req, 200, "application/json",
+				NULL, NULL, c, 1, NULL, 0));
+		opts.content_max = 4096;
+		assert_int_equal(strlen(attr("llm.input_messages.0.message.content")->s), 100);
+		assert_null(strstr(attr("llm.input_messages.0.message.content")->s, "\xef\xbf\xbd"));
+	}
 }
 
 static void test_prices(void **state)
