@@ -7,7 +7,9 @@ tests when none is named). Needs root and build/spanprobe (`make`).
 
 The OTLP export tests (otlp_cases.py) also need node, and npm the first time:
 the OTLP test receiver's modules are installed with `npm ci` in
-tests/integration/otlp_receiver/ when missing.
+tests/integration/otlp_receiver/ when missing. The LLM-call tests
+(llm_cases.py) run curl, python and node's fetch against a fake LLM API
+server (llm_server.py).
 
 Env: SPANPROBE=path overrides the binary; SPANPROBE_REQUIRE_BPF=1 turns
 "cannot trace here" skips (not root, BPF fails to load) into failures;
@@ -28,6 +30,7 @@ import traceback  # noqa: E402
 import cases  # noqa: E402
 import harness  # noqa: E402
 import otlp_cases  # noqa: E402,F401  (registers the OTLP export tests in cases.CASES)
+import llm_cases  # noqa: E402,F401  (registers the LLM-call tests in cases.CASES)
 
 STDERR_TAIL = 20
 MAX_SPANS_SHOWN = 30
