@@ -44,19 +44,18 @@ Magic request models: "rate-limited" (OpenAI 429 with Retry-After: 30),
                              own write, cutting events and UTF-8 characters
                              (OpenAI chat: the UTF8_DELTAS text)
 """
-import argparse
 import gzip
 import json
 import os
 import ssl
 import sys
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 sys.dont_write_bytecode = True  # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from servers import TLSServer, serve  # noqa: E402
+from servers import run  # noqa: E402
 
 # ---- what the server answers (imported by llm_cases.py) ----
 CREATED = 1741569952
@@ -617,21 +616,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cert", required=True)
-    parser.add_argument("--key", required=True)
-    args = parser.parse_args()
-
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(args.cert, args.key)
-
-    plain = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    tls = TLSServer(("127.0.0.1", 0), Handler, context)
-    info = {"pid": os.getpid(), "http_port": serve(plain), "https_port": serve(tls)}
-    print(json.dumps(info), flush=True)
-
-    sys.stdin.read()
-    os._exit(0)
+    run(Handler, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

@@ -121,8 +121,10 @@ def serve(server):
     return server.server_address[1]
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run(handler, description):
+    """Serves handler on plain HTTP and HTTPS (127.0.0.1, ephemeral ports),
+    prints {"pid", "http_port", "https_port"} and exits when stdin closes."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--cert", required=True)
     parser.add_argument("--key", required=True)
     args = parser.parse_args()
@@ -130,13 +132,17 @@ def main():
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(args.cert, args.key)
 
-    plain = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    tls = TLSServer(("127.0.0.1", 0), Handler, context)
+    plain = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    tls = TLSServer(("127.0.0.1", 0), handler, context)
     info = {"pid": os.getpid(), "http_port": serve(plain), "https_port": serve(tls)}
     print(json.dumps(info), flush=True)
 
     sys.stdin.read()  # blocks until the runner closes our stdin (or dies)
     os._exit(0)  # handler threads may be mid-request; don't wait for them
+
+
+def main():
+    run(Handler, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":
