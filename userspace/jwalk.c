@@ -257,11 +257,3 @@ int jw_index(const struct jwalk *w, int n)
 			return w->st[i].index;
 	return -1;
 }
-
-int jw_last_index(const struct jwalk *w)
-{
-	for (int i = (w->depth < JW_MAX_DEPTH ? w->depth : JW_MAX_DEPTH) - 1; i >= 0; i--)
-		if (w->st[i].is_array)
-			return w->st[i].index;
-	return -1;
-}

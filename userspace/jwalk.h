@@ -77,7 +77,5 @@ void jw_finish(struct jwalk *w);
 /* Index of the n-th array on the path, counted from the top (0 = the
  * outermost), or -1. */
 int jw_index(const struct jwalk *w, int n);
-/* Index of the innermost array on the path, or -1. */
-int jw_last_index(const struct jwalk *w);
 
 #endif

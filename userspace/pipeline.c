@@ -28,7 +28,7 @@ static void on_exchange(void *ctx, const struct sp_http_exchange *ex)
 	struct sp_proc *p;
 	struct sp_span *s;
 	uint64_t start, end;
-	char name[128];
+	char name[160];
 
 	/* the backend's side of spanprobe's own export: not the user's
 	 * traffic, and exporting it would feed itself */
@@ -49,9 +49,12 @@ static void on_exchange(void *ctx, const struct sp_http_exchange *ex)
 	sp_http_span_fill(s, ex);
 	if (ex->llm && ex->role == SP_ROLE_CLIENT && sp_llm__is_llm(ex->llm)) {
 		/* the LLM call, a child of its HTTP span, over the same time */
-		struct sp_span *ls = sp_span_asm__child_of(pl->asm_, s, ex->llm, start, end);
+		struct sp_span *ls;
 
+		sp_llm__span_name(ex->llm, name, sizeof(name));
+		ls = sp_span_asm__child_of(pl->asm_, s, name, SP_KIND_CLIENT);
 		if (ls) {
+			sp_llm__fill(ex->llm, ls);
 			pl->stats.llm_calls++;
 			sp_span_asm__finish(pl->asm_, ls);
 		}

@@ -5,7 +5,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include "clock.h"
-#include "llm.h"
 #include "log.h"
 #include "span_asm.h"
 
@@ -236,6 +235,21 @@ void sp_span_asm__evict(struct sp_span_asm *a, struct sp_proc *p)
 	close_proc_span(a, NULL, p, p->last_activity_ns);
 }
 
+struct sp_span *sp_span_asm__child_of(struct sp_span_asm *a, const struct sp_span *parent,
+				      const char *name, enum sp_span_kind kind)
+{
+	struct sp_span *s = span_get(a);
+
+	if (!s)
+		return NULL;
+	sp_span__init(s, name, strlen(name), kind, parent->res);
+	memcpy(s->trace_id, parent->trace_id, sizeof(s->trace_id));
+	memcpy(s->parent_id, parent->span_id, sizeof(s->parent_id));
+	s->start_ns = parent->start_ns;
+	s->end_ns = parent->end_ns;
+	return s;
+}
+
 struct sp_span *sp_span_asm__child(struct sp_span_asm *a, struct sp_procs *procs,
 				   struct sp_proc *p, const char *name, enum sp_span_kind kind,
 				   uint64_t start, uint64_t end)
@@ -251,12 +265,9 @@ struct sp_span *sp_span_asm__child(struct sp_span_asm *a, struct sp_procs *procs
 		if (!parent_span)
 			return NULL;
 	}
-	s = span_get(a);
+	s = sp_span_asm__child_of(a, parent_span, name, kind);
 	if (!s)
 		return NULL;
-	sp_span__init(s, name, strlen(name), kind, p->res);
-	memcpy(s->trace_id, parent_span->trace_id, sizeof(s->trace_id));
-	memcpy(s->parent_id, parent_span->span_id, sizeof(s->parent_id));
 	s->start_ns = sp_clock_to_unix(start);
 	s->end_ns = sp_clock_to_unix(end);
 	if (end > p->last_activity_ns)
@@ -264,24 +275,6 @@ struct sp_span *sp_span_asm__child(struct sp_span_asm *a, struct sp_procs *procs
 	/* a root that started late (pre-existing process) covers its child */
 	if (parent_span->start_ns > s->start_ns)
 		parent_span->start_ns = s->start_ns;
-	return s;
-}
-
-struct sp_span *sp_span_asm__child_of(struct sp_span_asm *a, const struct sp_span *parent,
-				      struct sp_llm *llm, uint64_t start, uint64_t end)
-{
-	struct sp_span *s = span_get(a);
-	char name[160];
-
-	if (!s)
-		return NULL;
-	sp_llm__span_name(llm, name, sizeof(name));
-	sp_span__init(s, name, strlen(name), SP_KIND_CLIENT, parent->res);
-	memcpy(s->trace_id, parent->trace_id, sizeof(s->trace_id));
-	memcpy(s->parent_id, parent->span_id, sizeof(s->parent_id));
-	s->start_ns = parent->start_ns;
-	s->end_ns = parent->end_ns;
-	sp_llm__fill(llm, s);
 	return s;
 }
 

@@ -63,11 +63,11 @@ struct sp_span *sp_span_asm__child(struct sp_span_asm *a, struct sp_procs *procs
 				   struct sp_proc *p, const char *name, enum sp_span_kind kind,
 				   uint64_t start, uint64_t end);
 void sp_span_asm__finish(struct sp_span_asm *a, struct sp_span *s);
-struct sp_llm;
-/* The LLM span of an exchange: a child of its HTTP span parent, filled by
- * the LLM decoder. NULL if the pool is exhausted (counted). */
+/* A new span under parent (same trace, same resource, same times), for
+ * the caller to fill and __finish. NULL if the pool is exhausted
+ * (counted). */
 struct sp_span *sp_span_asm__child_of(struct sp_span_asm *a, const struct sp_span *parent,
-				      struct sp_llm *llm, uint64_t start, uint64_t end);
+				      const char *name, enum sp_span_kind kind);
 
 /* Whether a process has a request in flight (it is not idle then). */
 typedef bool (*sp_busy_fn)(void *ctx, uint32_t pid);

@@ -199,11 +199,6 @@ void *sp_table__next(struct sp_table *t, uint32_t *it)
 	return NULL;
 }
 
-uint32_t sp_table__count(const struct sp_table *t)
-{
-	return t->count;
-}
-
 uint64_t sp_table__evictions(const struct sp_table *t)
 {
 	return t->evictions;

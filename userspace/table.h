@@ -28,7 +28,6 @@ void sp_table__del(struct sp_table *t, void *entry);
 /* Iteration in no particular order; entries may be deleted while iterating
  * (delete only the one just returned). Start with it = 0. */
 void *sp_table__next(struct sp_table *t, uint32_t *it);
-uint32_t sp_table__count(const struct sp_table *t);
 uint64_t sp_table__evictions(const struct sp_table *t);
 
 #endif
