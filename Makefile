@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
-# Data flows kernel probes (bpf/) -> ring buffer -> decoders and span
-# assembly (userspace/) -> exporters (exporters/). Everything is built
-# under build/. `make V=1` shows the commands.
+# Data flows kernel probes (bpf/) -> ring buffer -> capture -> decode ->
+# pairing -> semantics -> trace assembly (userspace/, one folder per stage;
+# ARCHITECTURE.md) -> exporters (exporters/). Everything is built under
+# build/. `make V=1` shows the commands.
 
 VERSION   := 0.1.0
 BUILD     := build
@@ -19,7 +20,7 @@ PKG_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS    ?= -O2 -g
 ALL_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	     -Wno-missing-field-initializers -MMD -MP \
-	     -Iinclude -Iuserspace -Iexporters -I$(BUILD) -I$(BUILD)/gen $(PKG_CFLAGS) \
+	     -Iinclude -Iuserspace -I. -I$(BUILD) -I$(BUILD)/gen $(PKG_CFLAGS) \
 	     -D_GNU_SOURCE -DSPANPROBE_VERSION='"$(VERSION)"'
 LDLIBS    += $(PKG_LIBS) -lhttp_parser -lpthread -lm
 
@@ -78,18 +79,22 @@ $(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
 	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -c $< -o $@
 
 # ---- the built-in LLM price table, as a C string ----
-$(BUILD)/gen/prices_json.h: userspace/prices.json
+$(BUILD)/gen/prices_json.h: userspace/semantics/prices.json
 	$(call msg,GEN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)(echo 'static const char prices_json[] ='; \
 	     sed 's/\\/\\\\/g; s/"/\\"/g; s/^/"/; s/$$/\\n"/' $<; echo ';') > $@
 
-$(BUILD)/obj/userspace/prices.o: $(BUILD)/gen/prices_json.h
+$(BUILD)/obj/userspace/semantics/prices.o: $(BUILD)/gen/prices_json.h
 
 # ---- userspace ----
-# The core (everything but main.c) is shared with the tests.
-CORE_SRCS := $(filter-out userspace/main.c,$(wildcard userspace/*.c)) \
+# The core (everything but the CLI) is shared with the tests; a new file
+# in a stage's folder is built without a line here.
+CLI_SRCS  := $(wildcard userspace/cli/*.c)
+CORE_SRCS := $(wildcard userspace/*.c) \
+	     $(filter-out $(CLI_SRCS),$(wildcard userspace/*/*.c)) \
 	     $(wildcard exporters/*.c)
+CLI_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS))
 CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS)) $(PROTO_OBJS)
 
 # exporters include the generated headers
@@ -101,10 +106,10 @@ $(BUILD)/obj/%.o: %.c
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # userspace objects that include the skeleton must wait for it
-$(BUILD)/obj/userspace/loader.o $(BUILD)/obj/userspace/main.o \
-$(BUILD)/obj/userspace/tls_attach.o: $(BUILD)/spanprobe.skel.h
+$(CLI_OBJS) $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard userspace/kernel/*.c) \
+	$(wildcard userspace/discovery/*.c)): $(BUILD)/spanprobe.skel.h
 
-$(BUILD)/spanprobe: $(BUILD)/obj/userspace/main.o $(CORE_OBJS)
+$(BUILD)/spanprobe: $(CLI_OBJS) $(CORE_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 

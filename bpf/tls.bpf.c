@@ -8,7 +8,7 @@
  *                                                         -> 1, *written bytes
  * (and the read twins). OpenSSL's internal ssl_{read,write}_internal share
  * the _ex contract with "> 0 on success", so userspace may attach the _ex
- * programs there instead (see userspace/tls_attach.c for why).
+ * programs there instead (see userspace/discovery/tls_attach.c for why).
  *
  * The socket under an SSL* is learnt from the syscall nested in the call
  * (sock.bpf.c writes tls_call.fd); for TLS stacks that use a memory BIO

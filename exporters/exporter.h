@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
-#include "span.h"
+#include "model/span.h"
 
 struct sp_exporter_stats {
 	uint64_t spans_exported;

@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "exporter.h"
-#include "log.h"
+#include "util/log.h"
 #include "otlp_json.h"
 
 struct file_sink {

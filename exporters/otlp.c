@@ -27,12 +27,12 @@
 #include <yajl/yajl_tree.h>
 #include <zlib.h>
 #include "exporter.h"
-#include "log.h"
+#include "util/log.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 #include "otlp.h"
 #include "otlp_json.h"
 #include "otlp_proto.h"
-#include "selfconn.h"
+#include "util/selfconn.h"
 
 #define BACKOFF_MIN_MS	500
 #define BACKOFF_MAX_MS	30000

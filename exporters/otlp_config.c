@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "log.h"
+#include "util/log.h"
 #include "otlp_config.h"
-#include "resource.h"
+#include "model/resource.h"
 
 #define GRPC_PATH "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 

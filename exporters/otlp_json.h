@@ -9,7 +9,7 @@
 #define SP_OTLP_JSON_H
 
 #include <stddef.h>
-#include "span.h"
+#include "model/span.h"
 
 #define SP_SCOPE_NAME "spanprobe"
 

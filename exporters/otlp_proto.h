@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "span.h"
+#include "model/span.h"
 
 /* On success *out is a malloc'ed buffer owned by the caller; 0 or -errno. */
 int sp_otlp_proto__encode(struct sp_span *const *spans, size_t n, uint8_t **out, size_t *out_len);

@@ -2,10 +2,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "log.h"
+#include "util/log.h"
 #include "pipeline.h"
-#include "procs.h"
-#include "selfconn.h"
+#include "model/procs.h"
+#include "util/selfconn.h"
 
 struct sp_pipeline {
 	struct sp_pipeline_opts o;

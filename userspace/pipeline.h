@@ -10,9 +10,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "span_asm.h"
-#include "streams.h"
-#include "llm.h"
+#include "assemble/span_asm.h"
+#include "capture/streams.h"
+#include "semantics/llm.h"
 
 struct sp_pipeline_opts {
 	struct sp_asm_opts asm_opts;

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "http1.h"
+#include "decode/http1.h"
 
 #define MAX_SEEN 16
 

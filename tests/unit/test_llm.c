@@ -16,10 +16,10 @@
 #include <zlib.h>
 #include <zstd.h>
 #include <cmocka.h>
-#include "clock.h"
-#include "llm.h"
-#include "prices.h"
-#include "span.h"
+#include "util/clock.h"
+#include "semantics/llm.h"
+#include "semantics/prices.h"
+#include "model/span.h"
 
 #define MS 1000000ull
 #define T0 (1000 * MS)	/* request start, CLOCK_MONOTONIC */

@@ -14,11 +14,11 @@
 #include <string.h>
 #include <cmocka.h>
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
-#include "log.h"
-#include "otlp_config.h"
-#include "otlp_proto.h"
-#include "resource.h"
-#include "span.h"
+#include "util/log.h"
+#include "exporters/otlp_config.h"
+#include "exporters/otlp_proto.h"
+#include "model/resource.h"
+#include "model/span.h"
 
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest Request;
 typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;

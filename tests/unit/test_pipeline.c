@@ -13,8 +13,8 @@
 #include <string.h>
 #include <cmocka.h>
 #include <yajl/yajl_tree.h>
-#include "exporter.h"
-#include "otlp_json.h"
+#include "exporters/exporter.h"
+#include "exporters/otlp_json.h"
 #include "pipeline.h"
 
 #define MAX_SPANS 32

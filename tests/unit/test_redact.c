@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <cmocka.h>
-#include "procs.h"
-#include "redact.h"
+#include "model/procs.h"
+#include "util/redact.h"
 
 static void url_is(const char *in, const char *want)
 {

@@ -16,10 +16,10 @@
 #include <strings.h>
 #include <zlib.h>
 #include <zstd.h>
-#include "clock.h"
-#include "jwalk.h"
-#include "llm.h"
-#include "prices.h"
+#include "util/clock.h"
+#include "decode/jwalk.h"
+#include "semantics/llm.h"
+#include "semantics/prices.h"
 
 #define MAX_MSGS	16	/* input messages kept (the rest counted) */
 #define MAX_TOOLS	16	/* tool calls kept */

@@ -16,15 +16,15 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "clock.h"
-#include "exporter.h"
-#include "loader.h"
-#include "otlp.h"
-#include "log.h"
+#include "util/clock.h"
+#include "exporters/exporter.h"
+#include "kernel/loader.h"
+#include "exporters/otlp.h"
+#include "util/log.h"
 #include "pipeline.h"
-#include "prices.h"
-#include "resource.h"
-#include "tls_attach.h"
+#include "semantics/prices.h"
+#include "model/resource.h"
+#include "discovery/tls_attach.h"
 
 #define MAX_PIDS		64
 #define DEFAULT_OUTPUT		"spanprobe-spans.jsonl"
@@ -82,7 +82,7 @@ static const char usage[] =
 "      --no-content         record no prompts or completions (LLM calls keep\n"
 "                           model, tokens, timing, cost)\n"
 "      --content-max BYTES  prompt/completion bytes kept per message (4096)\n"
-"      --prices FILE        LLM price table (JSON, as userspace/prices.json),\n"
+"      --prices FILE        LLM price table (JSON, as userspace/semantics/prices.json),\n"
 "                           instead of the built-in one\n"
 "      --list-tls-probes PATH  print where spanprobe would probe PATH's TLS\n"
 "                           functions, and exit\n"

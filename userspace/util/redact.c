@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <string.h>
 #include <strings.h>
-#include "redact.h"
+#include "util/redact.h"
 
 static bool in_list(const char *const *list, const char *name, size_t len)
 {

@@ -13,7 +13,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "http_span.h"
+#include "semantics/http_span.h"
 #include "spanprobe.h"
 
 struct sp_streams_stats {

@@ -2,11 +2,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "http1.h"
-#include "llm.h"
-#include "redact.h"
-#include "streams.h"
-#include "table.h"
+#include "decode/http1.h"
+#include "semantics/llm.h"
+#include "util/redact.h"
+#include "capture/streams.h"
+#include "util/table.h"
 
 #define REQ_QUEUE	4	/* requests awaiting a response (pipelining) */
 

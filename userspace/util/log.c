@@ -3,7 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
-#include "log.h"
+#include "util/log.h"
 
 int sp_log_level = SP_LOG_INFO;
 

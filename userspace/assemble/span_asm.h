@@ -18,9 +18,9 @@
 #define SP_SPAN_ASM_H
 
 #include <stdint.h>
-#include "exporter.h"
-#include "procs.h"
-#include "span.h"
+#include "exporters/exporter.h"
+#include "model/procs.h"
+#include "model/span.h"
 
 #define SP_ASM_MAX_SINKS 4
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "elf_sym.h"
+#include "discovery/elf_sym.h"
 
 struct sp_elf {
 	int fd;

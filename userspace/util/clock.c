@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <time.h>
-#include "clock.h"
+#include "util/clock.h"
 
 static int64_t mono_to_real;
 

@@ -10,7 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "span.h"
+#include "model/span.h"
 
 struct sp_proc {
 	uint32_t pid, ppid;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-#include "selfconn.h"
+#include "util/selfconn.h"
 
 /* The last ports used; a connection lives at most a few seconds past its
  * last request, and an exporter opens at most a few a second. */

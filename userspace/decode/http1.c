@@ -4,8 +4,8 @@
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
-#include "http1.h"
-#include "redact.h"
+#include "decode/http1.h"
+#include "util/redact.h"
 
 static struct sp_h1 *dec(http_parser *p)
 {

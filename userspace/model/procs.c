@@ -5,9 +5,9 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-#include "procs.h"
-#include "redact.h"
-#include "table.h"
+#include "model/procs.h"
+#include "util/redact.h"
+#include "util/table.h"
 
 struct sp_procs {
 	struct sp_table *t;

@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "span.h"
+#include "model/span.h"
 
 enum sp_llm_api {
 	SP_LLM_NONE = 0,

@@ -8,11 +8,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <bpf/libbpf.h>
-#include "elf_sym.h"
-#include "log.h"
+#include "discovery/elf_sym.h"
+#include "util/log.h"
 #include "spanprobe.h"
 #include "spanprobe.skel.h"
-#include "tls_attach.h"
+#include "discovery/tls_attach.h"
 
 #define RESCANS		256	/* pending post-exec rescans at most */
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <stdlib.h>
 #include <string.h>
-#include "table.h"
+#include "util/table.h"
 
 #define NIL UINT32_MAX
 

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include "span.h"
+#include "model/span.h"
 
 void sp_random_id(uint8_t *buf, size_t n)
 {

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include "jwalk.h"
+#include "decode/jwalk.h"
 
 static struct jwalk *W(void *ctx)
 {

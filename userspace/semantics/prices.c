@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_tree.h>
-#include "log.h"
-#include "prices.h"
-#include "prices_json.h"	/* build/gen: userspace/prices.json as a string */
+#include "util/log.h"
+#include "semantics/prices.h"
+#include "prices_json.h"	/* build/gen: userspace/semantics/prices.json as a string */
 
 #define MAX_MODELS 512
 

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "resource.h"
+#include "model/resource.h"
 
 #define SP_SPAN_MAX_ATTRS	96
 #define SP_SPAN_MAX_EVENTS	16

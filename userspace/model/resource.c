@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "log.h"
-#include "resource.h"
-#include "span.h"
+#include "util/log.h"
+#include "model/resource.h"
+#include "model/span.h"
 
 static struct sp_res_kv env_kv;		/* spanprobe's OTEL_RESOURCE_ATTRIBUTES */
 static char env_service[128];		/* spanprobe's OTEL_SERVICE_NAME */

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "spanprobe.h"
-#include "span.h"
+#include "model/span.h"
 
 /* What a socket fd is, from SP_EV_CONN. */
 struct sp_sockinfo {

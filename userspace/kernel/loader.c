@@ -10,8 +10,8 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "loader.h"
-#include "log.h"
+#include "kernel/loader.h"
+#include "util/log.h"
 #include "spanprobe.skel.h"
 
 #define DEAD_PIDS 1024

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * LLM prices: model -> USD per million input and output tokens, from the
- * table shipped in userspace/prices.json (compiled in) or --prices FILE.
+ * table shipped in userspace/semantics/prices.json (compiled in) or --prices FILE.
  * A model not in the table has no price: spanprobe never guesses one.
  */
 #ifndef SP_PRICES_H

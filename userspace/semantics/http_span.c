@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "http_span.h"
-#include "redact.h"
+#include "semantics/http_span.h"
+#include "util/redact.h"
 
 void sp_addr_str(const struct sp_addr *a, char *out, size_t cap)
 {

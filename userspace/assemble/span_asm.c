@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include "clock.h"
-#include "log.h"
-#include "span_asm.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "assemble/span_asm.h"
 
 struct sp_span_asm {
 	struct sp_asm_opts o;
