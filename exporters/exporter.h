@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * A sink for finished spans. Span assembly hands every sink the same batch;
- * spans are borrowed for the call (a sink that needs them later copies
- * what it needs).
+ * A sink for finished spans. The trace buffer (userspace/assemble/) hands
+ * every sink the same batch; spans are borrowed for the call (a sink that
+ * needs them later copies what it needs).
+ *
+ * A batch holds whole trace groups: the spans of one trace that leave
+ * together are contiguous in the batch, and a trace's spans never straddle
+ * two batches except when a bound flushed it early (a trace too big or too
+ * old to hold; sp_span.trace_partial is set on the spans of such a group,
+ * and later spans of that trace arrive in later groups).
  */
 #ifndef SP_EXPORTER_H
 #define SP_EXPORTER_H
@@ -26,6 +32,9 @@ struct sp_exporter {
 	/* called at exit, after the last export */
 	int (*flush)(struct sp_exporter *e);
 	void (*free)(struct sp_exporter *e);
+	/* Optional: logs the sink's own statistics at level (final: at exit).
+	 * Without it, the caller logs stats below when they show a loss. */
+	void (*log_stats)(struct sp_exporter *e, int level, bool final);
 	struct sp_exporter_stats stats;
 	void *priv;
 };

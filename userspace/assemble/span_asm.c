@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/procfs.h"
 #include "assemble/span_asm.h"
 
 struct sp_span_asm {
@@ -173,7 +174,7 @@ static void close_proc_span(struct sp_span_asm *a, struct sp_procs *procs, struc
 		sp_span__set_int(s, "process.parent_pid", p->parent_span_pid);
 	if (p->exited) {
 		int st = p->exit_status;
-		int code = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+		int code = sp_wait_code(st);
 
 		sp_span__set_int(s, "process.exit.code", code);
 		if (code) {

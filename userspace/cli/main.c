@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "util/clock.h"
+#include "util/procfs.h"
 #include "exporters/exporter.h"
 #include "kernel/loader.h"
 #include "exporters/otlp.h"
@@ -749,7 +750,7 @@ int main(int argc, char **argv)
 		}
 		if (child > 0 && !child_gone && waitpid(child, &status, WNOHANG) == child) {
 			child_gone = now;
-			exit_code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+			exit_code = sp_wait_code(status);
 		}
 		/* the exit record may trail waitpid: wait for it, briefly */
 		if (child_gone && (hooks.child_exit_seen || now - child_gone > 500000000ull))

@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <unistd.h>
 #include "model/procs.h"
+#include "util/procfs.h"
 #include "util/redact.h"
 #include "util/table.h"
 
@@ -59,25 +60,6 @@ void sp_procs__free(struct sp_procs *t)
 struct sp_proc *sp_procs__get(struct sp_procs *t, uint32_t pid)
 {
 	return sp_table__get(t->t, pid, 0);
-}
-
-/* Reads a small /proc file; returns bytes read (0 on error). */
-static size_t read_proc(uint32_t pid, const char *what, char *buf, size_t cap)
-{
-	char path[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%u/%s", pid, what);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, cap - 1);
-	close(fd);
-	if (n < 0)
-		n = 0;
-	buf[n] = 0;
-	return n;
 }
 
 static const char *base_name(const char *path)
@@ -218,7 +200,7 @@ static void env_otel(uint32_t pid, struct sp_resource *r, char *service, size_t 
 {
 	static char env[65536];
 	static const char svc[] = "OTEL_SERVICE_NAME=", attrs[] = "OTEL_RESOURCE_ATTRIBUTES=";
-	size_t n = read_proc(pid, "environ", env, sizeof(env));
+	size_t n = sp_procfs_read(pid, "environ", env, sizeof(env));
 	const char *bad;
 
 	service[0] = 0;
@@ -294,15 +276,9 @@ struct sp_proc *sp_procs__get_or_add(struct sp_procs *t, uint32_t pid, uint32_t 
 	p = sp_procs__add(t, pid, ppid, now);
 	if (!p)
 		return NULL;
-	if (!ppid) {
-		const char *s;
-
-		n = read_proc(pid, "stat", buf, sizeof(buf));
-		s = n ? strrchr(buf, ')') : NULL;
-		if (s)
-			sscanf(s + 2, "%*c %u", &p->ppid);
-	}
-	read_proc(pid, "comm", p->comm, sizeof(p->comm));
+	if (!ppid)
+		sp_procfs_ppid(pid, &p->ppid);
+	sp_procfs_read(pid, "comm", p->comm, sizeof(p->comm));
 	p->comm[strcspn(p->comm, "\n")] = 0;
 	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
 	l = readlink(path, exe, sizeof(exe) - 1);
@@ -310,7 +286,7 @@ struct sp_proc *sp_procs__get_or_add(struct sp_procs *t, uint32_t pid, uint32_t 
 		exe[l] = 0;
 	else
 		snprintf(exe, sizeof(exe), "%s", p->comm[0] ? p->comm : "unknown");
-	n = read_proc(pid, "cmdline", buf, sizeof(buf));
+	n = sp_procfs_read(pid, "cmdline", buf, sizeof(buf));
 	fill_resource(p, exe, buf, n);
 	return p;
 }

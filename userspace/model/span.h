@@ -63,6 +63,7 @@ struct sp_span {
 	uint8_t parent_id[8];	/* all zero for a root span */
 	uint8_t kind;		/* enum sp_span_kind */
 	uint8_t status;		/* enum sp_status_code */
+	bool trace_partial;	/* its trace left the trace buffer in pieces */
 	const char *name;
 	const char *status_msg;	/* NULL if none */
 	uint64_t start_ns;	/* Unix ns */

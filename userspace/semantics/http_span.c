@@ -5,6 +5,7 @@
 #include <string.h>
 #include "semantics/http_span.h"
 #include "util/redact.h"
+#include "util/url.h"
 
 void sp_addr_str(const struct sp_addr *a, char *out, size_t cap)
 {
@@ -14,16 +15,10 @@ void sp_addr_str(const struct sp_addr *a, char *out, size_t cap)
 
 void sp_http_span_name(const struct sp_http_req *req, char *out, size_t cap)
 {
-	const char *t = req->target, *path = t;
 	size_t n;
-
 	/* absolute-form (via a proxy): name by the path */
-	if (strstr(t, "://")) {
-		path = strchr(strstr(t, "://") + 3, '/');
-		if (!path)
-			path = "/";
-	}
-	n = strcspn(path, "?#");
+	const char *path = sp_url_path(req->target, &n);
+
 	snprintf(out, cap, "%s %.*s", req->method, (int)n, path);
 }
 
@@ -90,13 +85,10 @@ void sp_http_span_fill(struct sp_span *s, const struct sp_http_exchange *ex)
 		port = ex->tls ? 443 : 80;
 
 	sp_span__set_str(s, "http.request.method", rq->method, strlen(rq->method));
-	if (strstr(rq->target, "://")) {
+	if (sp_url_is_absolute(rq->target)) {
 		/* absolute-form: already a full URL (already redacted) */
 		sp_span__set_str(s, "url.full", rq->target, strlen(rq->target));
-		path = strchr(strstr(rq->target, "://") + 3, '/');
-		if (!path)
-			path = "/";
-		plen = strcspn(path, "?#");
+		path = sp_url_path(rq->target, &plen);
 	} else if (client) {
 		int n;
 
