@@ -41,8 +41,14 @@ struct sp_exporter {
 
 /* OTLP/JSON lines to path ("-" for stdout), created 0600. */
 struct sp_exporter *sp_file_exporter__new(const char *path);
-/* A human-readable tree of each finished trace, to out. */
+/* A human-readable tree of each trace group, to out (borrowed: the caller
+ * closes it after __free). Colour when color is true and NO_COLOR is unset
+ * or empty (https://no-color.org). */
 struct sp_exporter *sp_console_exporter__new(FILE *out, bool color);
+
+/* Logs e's statistics at level: through e->log_stats when the sink has
+ * one, else one generic warning, and only when spans were lost. */
+void sp_exporter__log_stats(struct sp_exporter *e, int level, bool final);
 
 static inline void sp_exporter__free(struct sp_exporter *e)
 {

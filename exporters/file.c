@@ -2,6 +2,7 @@
 /* OTLP/JSON lines: one ExportTraceServiceRequest per line, per batch. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@ struct file_sink {
 	FILE *f;
 	bool is_stdout;
 	char path[256];
+	uint64_t write_errors;	/* batches lost to the file (the rest: encoding) */
 };
 
 static int file_export(struct sp_exporter *e, struct sp_span *const *spans, size_t n)
@@ -32,17 +34,31 @@ static int file_export(struct sp_exporter *e, struct sp_span *const *spans, size
 		e->stats.spans_dropped += n;
 		return err;
 	}
+	errno = 0;	/* a short fwrite need not set it */
 	if (fwrite(buf, 1, len, fs->f) != len || fputc('\n', fs->f) == EOF ||
 	    fflush(fs->f)) {
-		err = -errno;
+		err = errno ? -errno : -EIO;
+		fs->write_errors++;
 		if (!e->stats.errors++)
-			sp_err("cannot write spans to %s: %s", fs->path, strerror(errno));
+			sp_err("cannot write spans to %s: %s", fs->path, strerror(-err));
 		e->stats.spans_dropped += n;
 	} else {
 		e->stats.spans_exported += n;
 	}
 	free(buf);
 	return err;
+}
+
+static void file_log_stats(struct sp_exporter *e, int level, bool final)
+{
+	struct file_sink *fs = e->priv;
+	bool lost = e->stats.spans_dropped || e->stats.errors;
+
+	/* says where the spans went; a loss is worth a warning at any level */
+	sp_log(lost ? SP_LOG_WARN : level,
+	       "file: %" PRIu64 " spans written to %s, %" PRIu64 " write errors, %" PRIu64
+	       " spans dropped", e->stats.spans_exported, fs->is_stdout ? "stdout" : fs->path,
+	       fs->write_errors, e->stats.spans_dropped);
 }
 
 static int file_flush(struct sp_exporter *e)
@@ -79,6 +95,7 @@ struct sp_exporter *sp_file_exporter__new(const char *path)
 	e->export = file_export;
 	e->flush = file_flush;
 	e->free = file_free;
+	e->log_stats = file_log_stats;
 	e->priv = fs;
 	snprintf(fs->path, sizeof(fs->path), "%s", path);
 	if (!strcmp(path, "-")) {

@@ -32,6 +32,7 @@
 #include "otlp.h"
 #include "otlp_json.h"
 #include "otlp_proto.h"
+#include "util/clock.h"
 #include "util/selfconn.h"
 
 #define BACKOFF_MIN_MS	500
@@ -78,14 +79,6 @@ struct otlp {
 	/* counters (under mu) */
 	struct sp_otlp_stats st;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 /* ---- queue (mu held) ---- */
 
@@ -211,7 +204,7 @@ static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 
 	/* at exit, a request may not outlive the flush deadline */
 	pthread_mutex_lock(&o->mu);
-	late = o->stopping && now_ns() > o->deadline_ns;
+	late = o->stopping && sp_clock_mono_ns() > o->deadline_ns;
 	pthread_mutex_unlock(&o->mu);
 	return late;
 }
@@ -362,7 +355,9 @@ static enum outcome send_once(struct otlp *o, const struct item *it, uint64_t *r
 	r->body[0] = 0;
 	pthread_mutex_lock(&o->mu);
 	if (o->stopping) {
-		uint64_t left = o->deadline_ns > now_ns() ? (o->deadline_ns - now_ns()) / 1000000 : 1;
+		/* one clock read: a second one could pass the deadline */
+		uint64_t t = sp_clock_mono_ns();
+		uint64_t left = o->deadline_ns > t ? (o->deadline_ns - t) / 1000000 : 1;
 
 		if ((long)left < timeout)
 			timeout = left ? left : 1;
@@ -437,7 +432,7 @@ static void *sender(void *arg)
 			pthread_cond_wait(&o->cv, &o->mu);
 		if (!o->inflight.body && !o->qn)
 			break;	/* stopping, all delivered */
-		if (o->stopping && now_ns() > o->deadline_ns)
+		if (o->stopping && sp_clock_mono_ns() > o->deadline_ns)
 			break;
 		if (!o->inflight.body) {
 			o->inflight = o->q[o->qhead];
@@ -465,7 +460,7 @@ static void *sender(void *arg)
 			bool was_stopping = o->stopping;
 
 			if (o->stopping) {
-				uint64_t t = now_ns(), left;
+				uint64_t t = sp_clock_mono_ns(), left;
 
 				left = o->deadline_ns > t ? (o->deadline_ns - t) / 1000000 : 0;
 				if (wait > left)
@@ -582,7 +577,7 @@ static int otlp_flush(struct sp_exporter *e)
 		return 0;
 	pthread_mutex_lock(&o->mu);
 	o->stopping = true;
-	o->deadline_ns = now_ns() + (uint64_t)o->cfg.flush_timeout_ms * 1000000;
+	o->deadline_ns = sp_clock_mono_ns() + (uint64_t)o->cfg.flush_timeout_ms * 1000000;
 	left = o->qspans;
 	pthread_cond_broadcast(&o->cv);
 	pthread_mutex_unlock(&o->mu);
@@ -635,6 +630,21 @@ void sp_otlp_exporter__stats(struct sp_exporter *e, struct sp_otlp_stats *out)
 	pthread_mutex_unlock(&o->mu);
 }
 
+/* The wording is what users (and tests/integration/otlp_cases.py) read. */
+static void otlp_log_stats(struct sp_exporter *e, int level, bool final)
+{
+	struct sp_otlp_stats os;
+
+	sp_otlp_exporter__stats(e, &os);
+	sp_log(level,
+	       "OTLP: %" PRIu64 " spans exported, %" PRIu64 " requests retried, %" PRIu64
+	       " spans dropped (queue full or flush deadline), %" PRIu64
+	       " rejected by the backend, %" PRIu64 " in refused requests, %" PRIu64
+	       " still queued",
+	       os.spans_exported, os.requests_retried, os.spans_dropped, os.spans_rejected,
+	       os.spans_failed, final ? 0 : os.spans_queued_now);
+}
+
 struct sp_exporter *sp_otlp_exporter__new(const struct sp_otlp_config *cfg)
 {
 	struct sp_exporter *e = calloc(1, sizeof(*e));
@@ -647,6 +657,7 @@ struct sp_exporter *sp_otlp_exporter__new(const struct sp_otlp_config *cfg)
 	e->export = otlp_export;
 	e->flush = otlp_flush;
 	e->free = otlp_free;
+	e->log_stats = otlp_log_stats;
 	e->priv = o;
 	o->e = e;
 	o->cfg = *cfg;
@@ -659,7 +670,7 @@ struct sp_exporter *sp_otlp_exporter__new(const struct sp_otlp_config *cfg)
 		goto err_out;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) || setup_curl(o))
 		goto err_out;
-	srandom((unsigned)now_ns());
+	srandom((unsigned)sp_clock_mono_ns());
 	err = pthread_create(&o->thread, NULL, sender, o);
 	if (err)
 		goto err_out;

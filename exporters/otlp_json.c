@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_gen.h>
+#include "otlp_group.h"
 #include "otlp_json.h"
 
 #define STR(g, s) yajl_gen_string(g, (const unsigned char *)(s), strlen(s))
@@ -162,13 +163,13 @@ static void gen_span(yajl_gen g, const struct sp_span *s)
 int sp_otlp_json__encode(struct sp_span *const *spans, size_t n, char **out, size_t *out_len)
 {
 	yajl_gen g = yajl_gen_alloc(NULL);
+	struct sp_otlp_groups *groups = sp_otlp_groups__new(spans, n);
 	const unsigned char *buf;
-	bool *done = NULL;
 	size_t len;
 	int err = 0;
 
 	*out = NULL;
-	if (!g || (n && !(done = calloc(n, sizeof(*done))))) {
+	if (!g || !groups) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
@@ -176,12 +177,11 @@ int sp_otlp_json__encode(struct sp_span *const *spans, size_t n, char **out, siz
 	yajl_gen_map_open(g);
 	STR(g, "resourceSpans");
 	yajl_gen_array_open(g);
-	/* group by resource, keeping first-seen order: n is one batch (small) */
-	for (size_t i = 0; i < n; i++) {
-		if (done[i])
-			continue;
+	for (uint32_t r = 0; r < groups->n; r++) {
+		const struct sp_otlp_group *grp = &groups->group[r];
+
 		yajl_gen_map_open(g);
-		gen_resource(g, spans[i]->res);
+		gen_resource(g, grp->res);
 		STR(g, "scopeSpans");
 		yajl_gen_array_open(g);
 		yajl_gen_map_open(g);
@@ -194,12 +194,8 @@ int sp_otlp_json__encode(struct sp_span *const *spans, size_t n, char **out, siz
 		yajl_gen_map_close(g);
 		STR(g, "spans");
 		yajl_gen_array_open(g);
-		for (size_t j = i; j < n; j++) {
-			if (done[j] || spans[j]->res != spans[i]->res)
-				continue;
-			done[j] = true;
-			gen_span(g, spans[j]);
-		}
+		for (uint32_t k = 0; k < grp->count; k++)
+			gen_span(g, spans[groups->idx[grp->first + k]]);
 		yajl_gen_array_close(g);
 		yajl_gen_map_close(g);
 		yajl_gen_array_close(g);
@@ -220,7 +216,7 @@ int sp_otlp_json__encode(struct sp_span *const *spans, size_t n, char **out, siz
 	(*out)[len] = 0;
 	*out_len = len;
 cleanup:
-	free(done);
+	free(groups);
 	if (g)
 		yajl_gen_free(g);
 	return err;

@@ -5,10 +5,10 @@
  * one buffer: no allocation per attribute.
  */
 #include <errno.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
+#include "otlp_group.h"
 #include "otlp_json.h"
 #include "otlp_proto.h"
 
@@ -185,39 +185,31 @@ int sp_otlp_proto__encode(struct sp_span *const *spans, size_t n, uint8_t **out,
 	size_t cap = arena_size(spans, n);
 	char *block = malloc(cap);
 	struct arena ar = { block, block + cap };
-	bool *done = calloc(n ? n : 1, sizeof(*done));
+	struct sp_otlp_groups *groups = sp_otlp_groups__new(spans, n);
 	int err = 0;
 
 	*out = NULL;
-	if (!block || !done) {
+	if (!block || !groups) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	req.resource_spans = take(&ar, n * sizeof(*req.resource_spans));
-	for (size_t i = 0; i < n; i++) {
-		ResourceSpans *rs;
-		ScopeSpans *ss;
-		Scope *scope;
+	req.resource_spans = take(&ar, groups->n * sizeof(*req.resource_spans));
+	for (uint32_t r = 0; r < groups->n; r++) {
+		const struct sp_otlp_group *grp = &groups->group[r];
+		ResourceSpans *rs = take(&ar, sizeof(*rs));
+		ScopeSpans *ss = take(&ar, sizeof(*ss));
+		Scope *scope = take(&ar, sizeof(*scope));
 
-		if (done[i])
-			continue;
-		rs = take(&ar, sizeof(*rs));
-		ss = take(&ar, sizeof(*ss));
-		scope = take(&ar, sizeof(*scope));
 		*rs = (ResourceSpans)OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
 		*ss = (ScopeSpans)OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT;
 		*scope = (Scope)OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
 		scope->name = SP_SCOPE_NAME;
 		scope->version = SPANPROBE_VERSION;
 		ss->scope = scope;
-		ss->spans = take(&ar, (n - i) * sizeof(*ss->spans));
-		for (size_t j = i; j < n; j++) {
-			if (done[j] || spans[j]->res != spans[i]->res)
-				continue;
-			done[j] = true;
-			ss->spans[ss->n_spans++] = span_of(&ar, spans[j]);
-		}
-		rs->resource = resource_of(&ar, spans[i]->res);
+		ss->spans = take(&ar, grp->count * sizeof(*ss->spans));
+		for (uint32_t k = 0; k < grp->count; k++)
+			ss->spans[ss->n_spans++] = span_of(&ar, spans[groups->idx[grp->first + k]]);
+		rs->resource = resource_of(&ar, grp->res);
 		rs->n_scope_spans = 1;
 		rs->scope_spans = take(&ar, sizeof(*rs->scope_spans));
 		rs->scope_spans[0] = ss;
@@ -231,7 +223,7 @@ int sp_otlp_proto__encode(struct sp_span *const *spans, size_t n, uint8_t **out,
 	}
 	opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(&req, *out);
 cleanup:
-	free(done);
+	free(groups);
 	free(block);
 	return err;
 }
