@@ -40,6 +40,7 @@ static void on_exchange(void *ctx, const struct sp_http_exchange *ex)
 	p = sp_procs__get_or_add(pl->procs, ex->pid, 0, start);
 	if (!p)
 		return;
+	sp_procs__ensure(pl->procs, p);
 	sp_http_span_name(ex->req, name, sizeof(name));
 	s = sp_span_asm__child(pl->asm_, pl->procs, p, name,
 			       ex->role == SP_ROLE_SERVER ? SP_KIND_SERVER : SP_KIND_CLIENT,
@@ -70,7 +71,8 @@ struct sp_pipeline *sp_pipeline__new(const struct sp_pipeline_opts *opts)
 		return NULL;
 	p->o = *opts;
 	p->asm_ = sp_span_asm__new(&opts->asm_opts);
-	p->procs = sp_procs__new(opts->max_procs, on_proc_evict, p);
+	p->procs = sp_procs__new(opts->max_procs, on_proc_evict, p, opts->proc_read,
+				 opts->proc_read_ctx);
 	p->streams = sp_streams__new(opts->max_streams, opts->max_sockets,
 				     opts->llm ? &opts->llm_opts : NULL, on_exchange, p);
 	if (!p->asm_ || !p->procs || !p->streams) {
@@ -102,13 +104,18 @@ int sp_pipeline__target(struct sp_pipeline *p, uint32_t pid, uint64_t ts)
 
 	if (!pr)
 		return -ENOMEM;
+	sp_procs__ensure(p->procs, pr);
 	sp_span_asm__target(p->asm_, pr, ts);
 	return 0;
 }
 
 void sp_pipeline__snapshot(struct sp_pipeline *p, uint32_t pid, uint64_t ts)
 {
-	sp_procs__get_or_add(p->procs, pid, 0, ts);
+	struct sp_proc *pr = sp_procs__get_or_add(p->procs, pid, 0, ts);
+
+	/* read now, while it runs: it may be gone by its first exchange */
+	if (pr)
+		sp_procs__ensure(p->procs, pr);
 }
 
 static void handle_fork(struct sp_pipeline *p, const struct sp_proc_event *ev)
@@ -120,8 +127,11 @@ static void handle_fork(struct sp_pipeline *p, const struct sp_proc_event *ev)
 	if (p->o.all && !(parent && parent->span))
 		return;
 	child = sp_procs__get_or_add(p->procs, ev->tgid, ev->ppid, ev->ts);
-	if (child)
-		sp_span_asm__fork(p->asm_, parent, child, ev->ts);
+	if (!child)
+		return;
+	if (parent && parent->span)
+		sp_procs__ensure(p->procs, child);
+	sp_span_asm__fork(p->asm_, parent, child, ev->ts);
 }
 
 static void handle_exec(struct sp_pipeline *p, const struct sp_proc_event *ev)
@@ -145,6 +155,8 @@ static void handle_exec(struct sp_pipeline *p, const struct sp_proc_event *ev)
 	memcpy(args, ev->args, args_len);
 	args[args_len] = 0;
 	sp_procs__exec(p->procs, pr, filename, args, args_len);
+	if (pr->span)
+		sp_procs__ensure(p->procs, pr);
 	sp_span_asm__exec(p->asm_, pr, ev->ts);
 }
 
@@ -160,9 +172,7 @@ static void handle_exit(struct sp_pipeline *p, const struct sp_proc_event *ev)
 		p->o.on_exit(p->o.hook_ctx, ev->tgid);
 	if (!pr)
 		return;
-	pr->exited = true;
-	pr->exit_status = ev->exit_code;
-	pr->exit_ns = ev->ts;
+	sp_procs__exit(p->procs, pr, ev->exit_code, ev->ts);
 	sp_span_asm__exit(p->asm_, p->procs, pr, ev->ts);
 	sp_procs__del(p->procs, pr);
 }

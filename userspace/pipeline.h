@@ -13,6 +13,7 @@
 #include "assemble/span_asm.h"
 #include "capture/streams.h"
 #include "semantics/llm.h"
+#include "util/procfs.h"
 
 struct sp_pipeline_opts {
 	struct sp_asm_opts asm_opts;
@@ -27,6 +28,10 @@ struct sp_pipeline_opts {
 	/* a process is gone: forget its kernel-side state */
 	void (*on_exit)(void *ctx, uint32_t pid);
 	void *hook_ctx;
+	/* where process facts come from (util/procfs.h): NULL for the live
+	 * /proc; a recording's answers in replay */
+	sp_proc_read_fn proc_read;
+	void *proc_read_ctx;
 };
 
 struct sp_pipeline_stats {

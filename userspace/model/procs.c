@@ -14,6 +14,8 @@ struct sp_procs {
 	struct sp_table *t;
 	void (*evict)(void *ctx, struct sp_proc *p);
 	void *ctx;
+	sp_proc_read_fn read;
+	void *read_ctx;
 };
 
 static void on_evict(void *ctx, void *entry)
@@ -28,7 +30,7 @@ static void on_evict(void *ctx, void *entry)
 }
 
 struct sp_procs *sp_procs__new(uint32_t capacity, void (*evict)(void *ctx, struct sp_proc *p),
-			       void *ctx)
+			       void *ctx, sp_proc_read_fn read, void *read_ctx)
 {
 	struct sp_procs *t = calloc(1, sizeof(*t));
 
@@ -36,6 +38,8 @@ struct sp_procs *sp_procs__new(uint32_t capacity, void (*evict)(void *ctx, struc
 		return NULL;
 	t->evict = evict;
 	t->ctx = ctx;
+	t->read = read ? read : sp_procfs_reader;
+	t->read_ctx = read_ctx;
 	t->t = sp_table__new(capacity, sizeof(struct sp_proc), on_evict, t);
 	if (!t->t) {
 		free(t);
@@ -196,11 +200,12 @@ void sp_proc_cmdline(const char *argv, uint32_t argv_len, char *out, size_t cap)
 
 /* The process's own OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES: it
  * names itself the way an OTel SDK in it would. */
-static void env_otel(uint32_t pid, struct sp_resource *r, char *service, size_t cap)
+static void env_otel(struct sp_procs *t, uint32_t pid, struct sp_resource *r, char *service,
+		     size_t cap)
 {
 	static char env[65536];
 	static const char svc[] = "OTEL_SERVICE_NAME=", attrs[] = "OTEL_RESOURCE_ATTRIBUTES=";
-	size_t n = sp_procfs_read(pid, "environ", env, sizeof(env));
+	size_t n = t->read(t->read_ctx, pid, "environ", env, sizeof(env));
 	const char *bad;
 
 	service[0] = 0;
@@ -216,8 +221,8 @@ static void env_otel(uint32_t pid, struct sp_resource *r, char *service, size_t 
 	}
 }
 
-static void fill_resource(struct sp_proc *p, const char *exe, const char *argv,
-			  uint32_t argv_len)
+static void fill_resource(struct sp_procs *t, struct sp_proc *p, const char *exe,
+			  const char *argv, uint32_t argv_len)
 {
 	struct sp_resource *r = sp_resource__new();
 	char service[128];
@@ -228,7 +233,7 @@ static void fill_resource(struct sp_proc *p, const char *exe, const char *argv,
 	snprintf(r->exe_path, sizeof(r->exe_path), "%s", exe);
 	snprintf(r->exe_name, sizeof(r->exe_name), "%s", base_name(exe));
 	sp_proc_cmdline(argv, argv_len, r->command_line, sizeof(r->command_line));
-	env_otel(p->pid, r, service, sizeof(service));
+	env_otel(t, p->pid, r, service, sizeof(service));
 	sp_resource__finish(r, service);
 	sp_proc_name(exe, argv, argv_len, p->name, sizeof(p->name));
 	sp_resource__put(p->res);
@@ -239,16 +244,18 @@ void sp_procs__exec(struct sp_procs *t, struct sp_proc *p, const char *filename,
 		    const char *args, uint32_t args_len)
 {
 	char exe[256];
-	ssize_t n;
-	char path[64];
 
-	snprintf(path, sizeof(path), "/proc/%u/exe", p->pid);
-	n = readlink(path, exe, sizeof(exe) - 1);
-	if (n > 0)
-		exe[n] = 0;
-	else	/* gone already: the path exec was given */
-		snprintf(exe, sizeof(exe), "%s", filename);
-	fill_resource(p, exe, args, args_len);
+	/* the exec record says it all but the environment and the resolved
+	 * executable: those are read from /proc once, when a span first
+	 * needs them (most processes on a host never get one) */
+	p->facts = SP_PROC_FACTS_EXEC;
+	snprintf(p->exec_file, sizeof(p->exec_file), "%s", filename);
+	p->exec_args_len = args_len < sizeof(p->exec_args) ? args_len : sizeof(p->exec_args);
+	memcpy(p->exec_args, args, p->exec_args_len);
+	snprintf(exe, sizeof(exe), "%s", filename);
+	sp_proc_name(exe, args, args_len, p->name, sizeof(p->name));
+	sp_resource__put(p->res);
+	p->res = NULL;
 }
 
 struct sp_proc *sp_procs__add(struct sp_procs *t, uint32_t pid, uint32_t ppid, uint64_t now)
@@ -267,28 +274,56 @@ struct sp_proc *sp_procs__get_or_add(struct sp_procs *t, uint32_t pid, uint32_t 
 				     uint64_t now)
 {
 	struct sp_proc *p = sp_table__get(t->t, pid, 0);
-	char buf[4096], exe[256], path[64];
-	size_t n;
-	ssize_t l;
 
 	if (p)
 		return p;
-	p = sp_procs__add(t, pid, ppid, now);
-	if (!p)
-		return NULL;
-	if (!ppid)
-		sp_procfs_ppid(pid, &p->ppid);
-	sp_procfs_read(pid, "comm", p->comm, sizeof(p->comm));
+	/* what it is is read when a span first needs it */
+	return sp_procs__add(t, pid, ppid, now);
+}
+
+/* Everything from /proc: a process that started before us, or one whose
+ * exec we did not see. */
+static void facts_from_proc(struct sp_procs *t, struct sp_proc *p)
+{
+	char buf[4096], exe[256];
+	size_t n;
+
+	if (!p->ppid && t->read(t->read_ctx, p->pid, "stat", buf, sizeof(buf)))
+		sp_procfs_parse_ppid(buf, &p->ppid);
+	t->read(t->read_ctx, p->pid, "comm", p->comm, sizeof(p->comm));
 	p->comm[strcspn(p->comm, "\n")] = 0;
-	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
-	l = readlink(path, exe, sizeof(exe) - 1);
-	if (l > 0)
-		exe[l] = 0;
-	else
+	if (!t->read(t->read_ctx, p->pid, "exe", exe, sizeof(exe)))
 		snprintf(exe, sizeof(exe), "%s", p->comm[0] ? p->comm : "unknown");
-	n = sp_procfs_read(pid, "cmdline", buf, sizeof(buf));
-	fill_resource(p, exe, buf, n);
-	return p;
+	n = t->read(t->read_ctx, p->pid, "cmdline", buf, sizeof(buf));
+	fill_resource(t, p, exe, buf, n);
+}
+
+/* Completes what an exec record told: the resolved executable and the
+ * process's own OTEL_* variables. */
+static void facts_after_exec(struct sp_procs *t, struct sp_proc *p)
+{
+	char exe[256];
+
+	/* gone already: the path exec was given */
+	if (!t->read(t->read_ctx, p->pid, "exe", exe, sizeof(exe)))
+		snprintf(exe, sizeof(exe), "%s", p->exec_file);
+	fill_resource(t, p, exe, p->exec_args, p->exec_args_len);
+}
+
+void sp_procs__ensure(struct sp_procs *t, struct sp_proc *p)
+{
+	if (p->facts == SP_PROC_FACTS_NONE)
+		facts_from_proc(t, p);
+	else if (p->facts == SP_PROC_FACTS_EXEC)
+		facts_after_exec(t, p);
+	p->facts = SP_PROC_FACTS_ALL;
+}
+
+void sp_procs__exit(struct sp_procs *t, struct sp_proc *p, int wstatus, uint64_t ts)
+{
+	p->exited = true;
+	p->exit_status = wstatus;
+	p->exit_ns = ts;
 }
 
 void sp_procs__del(struct sp_procs *t, struct sp_proc *p)

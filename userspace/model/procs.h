@@ -11,6 +11,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "model/span.h"
+#include "spanprobe.h"
+#include "util/procfs.h"
+
+enum sp_proc_facts {
+	SP_PROC_FACTS_NONE = 0,	/* only pid (and maybe ppid): read /proc */
+	SP_PROC_FACTS_EXEC,	/* from its exec record; /proc adds exe, env */
+	SP_PROC_FACTS_ALL,	/* read once: name and res are final */
+};
 
 struct sp_proc {
 	uint32_t pid, ppid;
@@ -21,7 +29,12 @@ struct sp_proc {
 	uint64_t exit_ns;
 	char comm[16];
 	char name[128];		/* span name: "python3 agent.py" */
-	struct sp_resource *res;	/* owned reference */
+	struct sp_resource *res;	/* owned reference; NULL until __ensure */
+	uint8_t facts;		/* enum sp_proc_facts */
+	/* the exec record, kept until the facts are complete */
+	char exec_file[256];
+	uint32_t exec_args_len;
+	char exec_args[SP_ARGS_LEN];
 
 	/* span state, owned by span_asm.c */
 	struct sp_span *span;	/* open process span, or NULL */
@@ -33,22 +46,33 @@ struct sp_proc {
 struct sp_procs;
 
 /* evict is called on a process about to be dropped to make room (it must
- * end the process's span); it may be NULL. */
+ * end the process's span); it may be NULL. read: where facts come from
+ * (NULL: the live /proc). */
 struct sp_procs *sp_procs__new(uint32_t capacity, void (*evict)(void *ctx, struct sp_proc *p),
-			       void *ctx);
+			       void *ctx, sp_proc_read_fn read, void *read_ctx);
 void sp_procs__free(struct sp_procs *t);
 struct sp_proc *sp_procs__get(struct sp_procs *t, uint32_t pid);
 /*
- * The entry for pid, created from /proc if it is not known yet (ppid 0 =
- * read it from /proc). Returns NULL if the table is out of memory.
+ * The entry for pid, created bare if it is not known yet (ppid 0: read
+ * from /proc by __ensure). Returns NULL if the table is out of memory.
  */
 struct sp_proc *sp_procs__get_or_add(struct sp_procs *t, uint32_t pid, uint32_t ppid,
 				     uint64_t now);
 /* A bare entry for pid, for the caller to fill (sp_procs__exec). */
 struct sp_proc *sp_procs__add(struct sp_procs *t, uint32_t pid, uint32_t ppid, uint64_t now);
-/* Exec: a new image. args is NUL-separated argv (args_len bytes). */
+/* Exec: a new image. args is NUL-separated argv (args_len bytes). Sets
+ * name at once; the resource waits for __ensure. */
 void sp_procs__exec(struct sp_procs *t, struct sp_proc *p, const char *filename,
 		    const char *args, uint32_t args_len);
+/*
+ * Reads what is still unknown of p (ppid, comm, executable, command line,
+ * its own OTEL_* variables), once: call before using p->name, p->ppid or
+ * p->res for a span. A process gone by then keeps what its exec record
+ * said.
+ */
+void sp_procs__ensure(struct sp_procs *t, struct sp_proc *p);
+/* The process exited with wait(2) status wstatus. */
+void sp_procs__exit(struct sp_procs *t, struct sp_proc *p, int wstatus, uint64_t ts);
 void sp_procs__del(struct sp_procs *t, struct sp_proc *p);
 struct sp_proc *sp_procs__next(struct sp_procs *t, uint32_t *it);
 uint64_t sp_procs__evictions(const struct sp_procs *t);

@@ -17,6 +17,13 @@ size_t sp_procfs_read(uint32_t pid, const char *what, char *buf, size_t cap)
 		return 0;
 	buf[0] = 0;
 	snprintf(path, sizeof(path), "/proc/%u/%s", pid, what);
+	if (!strcmp(what, "exe")) {
+		n = readlink(path, buf, cap - 1);
+		if (n < 0)
+			n = 0;
+		buf[n] = 0;
+		return n;
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
@@ -28,18 +35,28 @@ size_t sp_procfs_read(uint32_t pid, const char *what, char *buf, size_t cap)
 	return n;
 }
 
+size_t sp_procfs_reader(void *ctx, uint32_t pid, const char *what, char *buf, size_t cap)
+{
+	return sp_procfs_read(pid, what, buf, cap);
+}
+
+int sp_procfs_parse_ppid(const char *stat, uint32_t *ppid)
+{
+	/* "pid (comm) state ppid ...": comm may hold spaces and ')' */
+	const char *s = strrchr(stat, ')');
+
+	if (!s || sscanf(s + 1, " %*c %u", ppid) != 1)
+		return -EINVAL;
+	return 0;
+}
+
 int sp_procfs_ppid(uint32_t pid, uint32_t *ppid)
 {
 	char buf[512];
-	const char *s;
 
-	/* "pid (comm) state ppid ...": comm may hold spaces and ')' */
 	if (!sp_procfs_read(pid, "stat", buf, sizeof(buf)))
 		return -ENOENT;
-	s = strrchr(buf, ')');
-	if (!s || sscanf(s + 2, "%*c %u", ppid) != 1)
-		return -EINVAL;
-	return 0;
+	return sp_procfs_parse_ppid(buf, ppid);
 }
 
 int sp_wait_code(int wstatus)
