@@ -297,23 +297,44 @@ static void test_garbage_never_crashes(void **state)
 static void test_truncated_at_every_point(void **state)
 {
 	size_t len = strlen(REQS);
+	/* where the first message (POST with its 17-byte body) ends */
+	size_t first_end = strstr(REQS, "GET /second") - REQS;
+	int cut_short = 0;
 
-	/* a stream cut at any point ends with an incomplete message or
-	 * none, never a crash or a message that claims to be whole */
+	/* A stream cut at any point: the messages that were whole before the
+	 * cut come out whole, and the one in progress (any, unless the cut
+	 * falls between two messages) comes out at EOF marked incomplete,
+	 * never as a message that claims to be whole. */
 	for (size_t at = 1; at < len; at++) {
 		struct seen s = {};
 		struct sp_h1 d;
 		char *a = malloc(at);
+		int whole = at >= first_end;
+		bool busy, cut;
 
 		memcpy(a, REQS, at);
 		sp_h1__init(&d, true, on_msg, NULL, &s);
 		sp_h1__feed(&d, a, at, 1, 1);
-		sp_h1__eof(&d, 2);
 		free(a);
-		for (int i = 0; i < s.n; i++)
-			if (s.m[i].end == 2)
-				assert_true(s.m[i].incomplete);
+		busy = sp_h1__busy(&d);
+		assert_int_equal(busy, at != first_end);
+		assert_int_equal(s.n, whole);
+		cut = sp_h1__eof(&d, 2);
+		assert_int_equal(cut, busy);
+		assert_int_equal(s.n, whole + cut);
+		for (int i = 0; i < whole; i++) {
+			assert_false(s.m[i].incomplete);
+			assert_int_equal(s.m[i].end, 1);
+			assert_string_equal(s.m[i].method, "POST");
+		}
+		if (cut) {
+			assert_true(s.m[whole].incomplete);
+			assert_int_equal(s.m[whole].end, 2);
+			cut_short++;
+		}
 	}
+	/* every cut but the one between the two messages */
+	assert_int_equal(cut_short, len - 2);
 }
 
 static void test_huge_head_is_cut_not_lost(void **state)
