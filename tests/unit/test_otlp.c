@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * OTLP: a span tree encoded to protobuf and decoded back with protobuf-c;
+ * both encoders group a batch by resource the same way;
  * exporter configuration from OTEL_* variables and flags, bad values
  * included; resource attributes from the environments.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,9 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <yajl/yajl_tree.h>
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 #include "util/log.h"
 #include "exporters/otlp_config.h"
+#include "exporters/otlp_json.h"
 #include "exporters/otlp_proto.h"
 #include "model/resource.h"
 #include "model/span.h"
@@ -137,6 +141,130 @@ static void test_proto_round_trip(void **state)
 	}
 	sp_resource__put(ra);
 	sp_resource__put(rb);
+}
+
+/* "pid:id,id;pid:id;" for each ResourceSpans of a protobuf request */
+static void proto_groups(const uint8_t *buf, size_t len, char *out, size_t cap)
+{
+	Request *req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
+		NULL, len, buf);
+	char hex[17];
+
+	assert_non_null(req);
+	out[0] = 0;
+	for (size_t r = 0; r < req->n_resource_spans; r++) {
+		Opentelemetry__Proto__Trace__V1__ResourceSpans *rs = req->resource_spans[r];
+		const KeyValue *pid = find_kv(rs->resource->attributes, rs->resource->n_attributes,
+					      "process.pid");
+
+		assert_int_equal(rs->n_scope_spans, 1);
+		snprintf(out + strlen(out), cap - strlen(out), "%" PRId64 ":",
+			 pid->value->int_value);
+		for (size_t k = 0; k < rs->scope_spans[0]->n_spans; k++) {
+			assert_int_equal(rs->scope_spans[0]->spans[k]->span_id.len, 8);
+			sp_id_hex(rs->scope_spans[0]->spans[k]->span_id.data, 8, hex);
+			snprintf(out + strlen(out), cap - strlen(out), "%s%s", k ? "," : "", hex);
+		}
+		snprintf(out + strlen(out), cap - strlen(out), ";");
+	}
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(req,
+												NULL);
+}
+
+/* the same, from an OTLP/JSON request */
+static void json_groups(const char *json, char *out, size_t cap)
+{
+	const char *rs_path[] = { "resourceSpans", NULL };
+	const char *attrs_path[] = { "resource", "attributes", NULL };
+	const char *ss_path[] = { "scopeSpans", NULL };
+	const char *spans_path[] = { "spans", NULL };
+	const char *id_path[] = { "spanId", NULL };
+	const char *key_path[] = { "key", NULL };
+	const char *int_path[] = { "value", "intValue", NULL };
+	yajl_val root = yajl_tree_parse(json, NULL, 0), rs;
+
+	assert_non_null(root);
+	rs = yajl_tree_get(root, rs_path, yajl_t_array);
+	assert_non_null(rs);
+	out[0] = 0;
+	for (size_t r = 0; r < YAJL_GET_ARRAY(rs)->len; r++) {
+		yajl_val g = YAJL_GET_ARRAY(rs)->values[r];
+		yajl_val attrs = yajl_tree_get(g, attrs_path, yajl_t_array);
+		yajl_val ss = yajl_tree_get(g, ss_path, yajl_t_array), spans;
+		const char *pid = NULL;
+
+		assert_non_null(attrs);
+		for (size_t i = 0; i < YAJL_GET_ARRAY(attrs)->len; i++) {
+			yajl_val a = YAJL_GET_ARRAY(attrs)->values[i];
+			const char *key = YAJL_GET_STRING(yajl_tree_get(a, key_path, yajl_t_string));
+
+			assert_non_null(key);
+			if (!strcmp(key, "process.pid"))
+				pid = YAJL_GET_STRING(yajl_tree_get(a, int_path, yajl_t_string));
+		}
+		assert_non_null(pid);
+		assert_non_null(ss);
+		assert_int_equal(YAJL_GET_ARRAY(ss)->len, 1);
+		spans = yajl_tree_get(YAJL_GET_ARRAY(ss)->values[0], spans_path, yajl_t_array);
+		assert_non_null(spans);
+		snprintf(out + strlen(out), cap - strlen(out), "%s:", pid);
+		for (size_t k = 0; k < YAJL_GET_ARRAY(spans)->len; k++) {
+			const char *id = YAJL_GET_STRING(yajl_tree_get(
+				YAJL_GET_ARRAY(spans)->values[k], id_path, yajl_t_string));
+
+			assert_non_null(id);
+			snprintf(out + strlen(out), cap - strlen(out), "%s%s", k ? "," : "", id);
+		}
+		snprintf(out + strlen(out), cap - strlen(out), ";");
+	}
+	yajl_tree_free(root);
+}
+
+/* Three processes' spans interleaved in one batch: one ResourceSpans each,
+ * in first-seen order, spans in batch order, from both encoders. */
+static void test_encoders_group_alike(void **state)
+{
+	/* first seen is last allocated: pointer order is not the answer */
+	static const int which[] = { 2, 1, 2, 0, 1, 2, 0 };
+	enum { N = sizeof(which) / sizeof(which[0]) };
+	struct sp_resource *r[3] = { make_res(11, "node"), make_res(10, "curl"),
+				     make_res(12, "python3") };
+	struct sp_span *s[N];
+	char pgroups[512], jgroups[512], *json;
+	uint8_t *buf;
+	size_t len;
+
+	for (int i = 0; i < N; i++) {
+		s[i] = calloc(1, sizeof(*s[i]));
+		sp_span__init(s[i], "x", 1, SP_KIND_CLIENT, r[which[i]]);
+		memset(s[i]->span_id, 0, 8);
+		s[i]->span_id[7] = i + 1;
+	}
+	assert_int_equal(sp_otlp_proto__encode(s, N, &buf, &len), 0);
+	proto_groups(buf, len, pgroups, sizeof(pgroups));
+	free(buf);
+	assert_int_equal(sp_otlp_json__encode(s, N, &json, &len), 0);
+	json_groups(json, jgroups, sizeof(jgroups));
+	free(json);
+	assert_string_equal(pgroups, "12:0000000000000001,0000000000000003,0000000000000006;"
+				     "10:0000000000000002,0000000000000005;"
+				     "11:0000000000000004,0000000000000007;");
+	assert_string_equal(jgroups, pgroups);
+
+	/* an empty batch: an empty request from both */
+	assert_int_equal(sp_otlp_proto__encode(s, 0, &buf, &len), 0);
+	proto_groups(buf, len, pgroups, sizeof(pgroups));
+	assert_string_equal(pgroups, "");
+	free(buf);
+	assert_int_equal(sp_otlp_json__encode(s, 0, &json, &len), 0);
+	assert_string_equal(json, "{\"resourceSpans\":[]}");
+	free(json);
+	for (int i = 0; i < N; i++) {
+		sp_span__release(s[i]);
+		free(s[i]);
+	}
+	for (int i = 0; i < 3; i++)
+		sp_resource__put(r[i]);
 }
 
 /* ---- configuration ---- */
@@ -343,6 +471,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_proto_round_trip),
+		cmocka_unit_test(test_encoders_group_alike),
 		cmocka_unit_test(test_config_defaults_and_endpoints),
 		cmocka_unit_test(test_config_headers_and_values),
 		cmocka_unit_test(test_config_bad_values),
