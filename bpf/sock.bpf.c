@@ -5,7 +5,7 @@
  *
  * A socket is classified from its first bytes (PROTO_HTTP, PROTO_TLS,
  * PROTO_OTHER); only PROTO_HTTP payload is captured. Calls made inside an
- * SSL_read/SSL_write move ciphertext: they only tell tls.bpf.c which fd the
+ * SSL_read/SSL_write move ciphertext: they only tell the TLS probes which fd the
  * SSL* uses, and are never captured.
  */
 #include "spanprobe.bpf.h"
@@ -98,6 +98,7 @@ static __always_inline struct conn_state *conn_get(__u32 tgid, __s32 fd, __u8 ro
 		if (neg && *neg == exec_id)
 			return NULL;
 	}
+	pid_keys_note(tgid, fd, PK_FDS);	/* for the sweep at exit */
 	sk = fd_inet_sock(fd);
 	if (!sk) {
 		bpf_map_delete_elem(&conns, &key);

@@ -79,7 +79,8 @@ struct tls_call {
 	__u64 ssl;
 	__u64 buf;
 	__u64 out_len;		/* size_t * of the _ex forms, 0 otherwise */
-	__u64 sp;		/* stack pointer at entry: pairs entry and return */
+	__u64 sp;		/* stack pointer at entry: pairs entry and return
+				 * (RET_SP_ADJ, tls_common.bpf.h) */
 	__u64 ts;
 	__s32 fd;		/* socket fd seen by a syscall nested in the call */
 	__u8 dir;
@@ -121,6 +122,24 @@ struct thread_state {
 	__u32 pad;
 };
 
+/*
+ * Which of a process's keys the pid-keyed tables may hold, so that the
+ * sweep after its exit (userspace/kernel/loader.c) deletes by key instead
+ * of walking 65536-entry maps: conns and nonsock hold (tgid, fd) for fds
+ * 0..fd_max at most, tls_streams holds (tgid, conn) when PK_TLS is set.
+ * Written when such an entry is created, never per call. A plain hash, so
+ * an entry is never evicted silently: when it is full, pid_keys_lost says
+ * so and the sweep walks the maps as before.
+ */
+enum { PK_FDS = 1, PK_TLS = 2 };
+
+struct pid_keys {
+	__u64 fd_max;		/* highest fd with an entry (or more), when has_fds */
+	__u8 has_fds;		/* conns/nonsock may hold (tgid, 0..fd_max) */
+	__u8 has_tls;		/* tls_streams may hold (tgid, *) */
+	__u8 pad[6];
+};
+
 /* A data event with room for one chunk: the per-CPU scratch record. */
 struct data_buf {
 	struct sp_data_event hdr;
@@ -150,6 +169,10 @@ SP_MAP(threads, __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 16384);
        __type(key, __u32); __type(value, struct thread_state););
 SP_MAP(scratch, __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1);
        __type(key, __u32); __type(value, struct data_buf););
+SP_MAP(pid_keys, __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 65536);
+       __type(key, __u32); __type(value, struct pid_keys););
+SP_MAP(pid_keys_lost, __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1);
+       __type(key, __u32); __type(value, __u64););
 SP_MAP(counters, __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
        __uint(max_entries, SP_CNT_MAX); __type(key, __u32); __type(value, __u64););
 
@@ -169,6 +192,42 @@ static __always_inline void count(__u32 which, __u64 n)
 	asm volatile("%[v] &= %[k]" : [v] "+r"(__v) : [k] "i"(m));	\
 	__v;								\
 })
+
+/* Notes that tgid now has an entry for fd (fd < 0: none) of kind flag in a
+ * pid-keyed table (struct pid_keys). */
+static __always_inline void pid_keys_note(__u32 tgid, __s32 fd, __u32 flag)
+{
+	struct pid_keys *pk = bpf_map_lookup_elem(&pid_keys, &tgid);
+	struct pid_keys init = {
+		.fd_max = fd > 0 ? fd : 0, .has_fds = !!(flag & PK_FDS), .has_tls = !!(flag & PK_TLS),
+	};
+	__u32 zero = 0;
+	__u64 *lost, old;
+
+	if (!pk) {
+		if (!bpf_map_update_elem(&pid_keys, &tgid, &init, BPF_NOEXIST))
+			return;
+		/* another thread of tgid made it first, or the table is full */
+		pk = bpf_map_lookup_elem(&pid_keys, &tgid);
+		if (!pk) {
+			lost = bpf_map_lookup_elem(&pid_keys_lost, &zero);
+			if (lost)
+				__sync_fetch_and_add(lost, 1);
+			return;
+		}
+	}
+	/* byte stores of a constant: two threads racing agree */
+	if ((flag & PK_FDS) && !pk->has_fds)
+		pk->has_fds = 1;
+	if ((flag & PK_TLS) && !pk->has_tls)
+		pk->has_tls = 1;
+	/* a max that two threads may raise at once, without cmpxchg (BPF
+	 * cpu v1): each adds what it read was missing, so the sum is at
+	 * least every fd they saw (at worst too high, never too low) */
+	old = pk->fd_max;
+	if (fd > 0 && (__u64)fd > old)
+		__sync_fetch_and_add(&pk->fd_max, (__u64)fd - old);
+}
 
 /* The innermost TLS call in flight on tid, or NULL. */
 static __always_inline struct tls_call *tls_top(__u32 tid)

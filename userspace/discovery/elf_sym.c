@@ -96,6 +96,13 @@ int sp_elf__func(struct sp_elf *e, const char *name, uint64_t *off)
 	return find_in(e, SHT_SYMTAB, name, off);
 }
 
+int sp_elf__machine(struct sp_elf *e)
+{
+	GElf_Ehdr eh;
+
+	return gelf_getehdr(e->elf, &eh) ? eh.e_machine : 0;
+}
+
 int sp_elf__read(struct sp_elf *e, uint64_t off, void *buf, size_t n)
 {
 	ssize_t r = pread(e->fd, buf, n, (off_t)off);

@@ -18,6 +18,9 @@ struct sp_elf *sp_elf__open(const char *path);
 void sp_elf__close(struct sp_elf *e);
 /* File offset of the defined function name: 0, or -ENOENT. */
 int sp_elf__func(struct sp_elf *e, const char *name, uint64_t *off);
+/* The ELF e_machine (EM_X86_64, EM_AARCH64, ...), 0 if unreadable: an
+ * attach-point choice that reads code must know which code it reads. */
+int sp_elf__machine(struct sp_elf *e);
 /* Reads n bytes at file offset off: 0 or -errno. */
 int sp_elf__read(struct sp_elf *e, uint64_t off, void *buf, size_t n);
 

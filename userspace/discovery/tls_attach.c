@@ -2,11 +2,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <unistd.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
 #include "discovery/elf_sym.h"
 #include "util/log.h"
@@ -14,109 +17,13 @@
 #include "spanprobe.skel.h"
 #include "discovery/tls_attach.h"
 
+#define SP_TLS_LIB_REF(lib) &lib,
+static const struct sp_tls_lib *const libs[] = { SP_TLS_LIBS(SP_TLS_LIB_REF) };
+#define NLIBS (sizeof(libs) / sizeof(libs[0]))
+
 #define RESCANS		256	/* pending post-exec rescans at most */
-
-static const uint8_t ENDBR64[4] = { 0xf3, 0x0f, 0x1e, 0xfa };
-
-/* Length of a push-register instruction at p (x86-64), else 0. The kernel
- * emulates these in uprobes (since 6.11) instead of single-stepping. */
-static int push_len(const uint8_t *p)
-{
-	if (p[0] >= 0x50 && p[0] <= 0x57)
-		return 1;
-	if (p[0] == 0x41 && p[1] >= 0x50 && p[1] <= 0x57)
-		return 2;
-	return 0;
-}
-
-/* Offset to probe for a function at off: past an endbr64 when a push
- * follows (the return address is still at the stack top there). */
-static uint64_t probe_off(const uint8_t *code, uint64_t off, bool *emulated)
-{
-	if (!memcmp(code, ENDBR64, 4) && push_len(code + 4)) {
-		*emulated = true;
-		return off + 4;
-	}
-	*emulated = push_len(code) > 0;
-	return off;
-}
-
-/*
- * If the _ex wrapper is `[endbr64] sub $imm8,%rsp; call T` and the plain
- * function also calls T, returns T's offset (the shared internal
- * function), else 0.
- */
-static uint64_t shared_internal(struct sp_elf *e, uint64_t ex_off, uint64_t plain_off)
-{
-	uint8_t ex[16], plain[96];
-	uint64_t target;
-	int32_t rel;
-	size_t i = 0;
-
-	if (sp_elf__read(e, ex_off, ex, sizeof(ex)) || sp_elf__read(e, plain_off, plain, sizeof(plain)))
-		return 0;
-	if (!memcmp(ex, ENDBR64, 4))
-		i = 4;
-	if (ex[i] != 0x48 || ex[i + 1] != 0x83 || ex[i + 2] != 0xec)
-		return 0;
-	i += 4;
-	if (ex[i] != 0xe8)
-		return 0;
-	memcpy(&rel, ex + i + 1, 4);
-	target = ex_off + i + 5 + (int64_t)rel;
-	/* a byte-level scan can hit an e8 inside another instruction; the
-	 * target must match exactly, which a stray byte will not do */
-	for (size_t k = 0; k + 5 <= sizeof(plain); k++) {
-		if (plain[k] != 0xe8)
-			continue;
-		memcpy(&rel, plain + k + 1, 4);
-		if (plain_off + k + 5 + (int64_t)rel == target)
-			return target;
-	}
-	return 0;
-}
-
-static void add_point(struct sp_tls_point *pts, int *n, int max, uint64_t off, uint8_t contract,
-		      uint8_t dir, bool emulated, const char *label)
-{
-	if (*n >= max)
-		return;
-	pts[*n].off = off;
-	pts[*n].contract = contract;
-	pts[*n].dir = dir;
-	pts[*n].emulated = emulated;
-	snprintf(pts[*n].label, sizeof(pts[*n].label), "%s", label);
-	(*n)++;
-}
-
-static void pick_dir(struct sp_elf *e, const char *plain, const char *ex, const char *internal,
-		     uint8_t dir, struct sp_tls_point *pts, int *n, int max)
-{
-	uint64_t p_off = 0, x_off = 0, t;
-	bool has_p = !sp_elf__func(e, plain, &p_off), has_x = !sp_elf__func(e, ex, &x_off);
-	uint8_t code[8];
-	bool emu;
-
-	if (has_p && has_x && (t = shared_internal(e, x_off, p_off)) &&
-	    !sp_elf__read(e, t, code, sizeof(code))) {
-		uint64_t at = probe_off(code, t, &emu);
-
-		if (emu) {
-			add_point(pts, n, max, at, SP_TLS_EX, dir, true, internal);
-			return;
-		}
-	}
-	if (has_p && !sp_elf__read(e, p_off, code, sizeof(code))) {
-		uint64_t at = probe_off(code, p_off, &emu);
-
-		add_point(pts, n, max, at, SP_TLS_INT, dir, emu, plain);
-	}
-	if (has_x && !sp_elf__read(e, x_off, code, sizeof(code))) {
-		uint64_t at = probe_off(code, x_off, &emu);
-
-		add_point(pts, n, max, at, SP_TLS_EX, dir, emu, ex);
-	}
-}
+#define EXEC_QUEUE	1024	/* exec records waiting for the thread at most */
+#define NEG_CACHE	4096	/* binaries without TLS remembered */
 
 int sp_tls_points(const char *path, struct sp_tls_point *pts, int max)
 {
@@ -125,8 +32,9 @@ int sp_tls_points(const char *path, struct sp_tls_point *pts, int max)
 
 	if (!e)
 		return -errno;
-	pick_dir(e, "SSL_write", "SSL_write_ex", "ssl_write_internal", SP_DIR_EGRESS, pts, &n, max);
-	pick_dir(e, "SSL_read", "SSL_read_ex", "ssl_read_internal", SP_DIR_INGRESS, pts, &n, max);
+	/* a file may hold more than one library (a runtime that links two) */
+	for (size_t i = 0; i < NLIBS && n < max; i++)
+		n += libs[i]->points(path, e, pts + n, max - n);
 	sp_elf__close(e);
 	return n;
 }
@@ -141,12 +49,14 @@ int sp_tls_list_points(const char *path, FILE *out)
 		return n;
 	}
 	if (n == 0) {
-		sp_err("%s exports no SSL_write/SSL_read", path);
+		sp_err("%s contains no TLS library spanprobe knows (OpenSSL's SSL_write/SSL_read)",
+		       path);
 		return -ENOENT;
 	}
 	for (int i = 0; i < n; i++)
-		fprintf(out, "%s 0x%llx %s%s\n", path, (unsigned long long)pts[i].off,
-			pts[i].label, pts[i].emulated ? "" : " (single-stepped)");
+		/* "PATH 0xOFF" first, as tests/bench/floor.c --points reads it */
+		fprintf(out, "%s 0x%llx %s %s%s\n", path, (unsigned long long)pts[i].off,
+			pts[i].label, pts[i].lib->name, pts[i].emulated ? "" : " (single-stepped)");
 	return 0;
 }
 
@@ -156,74 +66,62 @@ struct file_id {
 	uint64_t dev, ino;
 };
 
-#define NEG_CACHE	4096	/* binaries without TLS remembered */
-
 struct rescan {
 	uint32_t pid;
 	uint8_t step;
 	uint64_t due;
 };
 
+struct exec_rec {
+	uint32_t pid;
+	uint64_t ts;
+};
+
 struct sp_tls_attach {
 	struct spanprobe_bpf *skel;
+
+	/* attach state: taken by every attach, whichever thread */
+	pthread_mutex_t lock;
 	struct file_id *files;
-	uint32_t nfiles, max_files, attached;
+	uint32_t nfiles, max_files;
 	struct bpf_link **links;
 	uint32_t nlinks, max_links;
-	struct rescan rescans[RESCANS];
-	uint32_t nrescans;
 	bool full_warned;
 	struct file_id neg[NEG_CACHE];
 	uint32_t neg_next;
+	_Atomic uint32_t attached;
+
+	/* exec queue: the ring-buffer callback produces, the thread consumes */
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;	/* on CLOCK_MONOTONIC */
+	struct exec_rec queue[EXEC_QUEUE];
+	uint32_t qhead, qlen;
+	_Atomic uint64_t qdrops;
+	_Atomic bool stop;
+	bool threaded;		/* the thread runs; else work is done inline */
+	pthread_t thread;
+
+	/* post-exec rescans: the thread's own (the caller's when !threaded) */
+	struct rescan rescans[RESCANS];
+	uint32_t nrescans;
 };
 
-struct sp_tls_attach *sp_tls_attach__new(struct spanprobe_bpf *skel, uint32_t max_files)
+static uint64_t mono_ns(void)
 {
-	struct sp_tls_attach *a = calloc(1, sizeof(*a));
+	struct timespec ts;
 
-	if (!a)
-		return NULL;
-	a->skel = skel;
-	a->max_files = max_files;
-	a->max_links = max_files * SP_TLS_MAX_POINTS * 2;
-	a->files = calloc(max_files, sizeof(*a->files));
-	a->links = calloc(a->max_links, sizeof(*a->links));
-	if (!a->files || !a->links) {
-		sp_tls_attach__free(a);
-		return NULL;
-	}
-	return a;
-}
-
-void sp_tls_attach__free(struct sp_tls_attach *a)
-{
-	if (!a)
-		return;
-	for (uint32_t i = 0; a->links && i < a->nlinks; i++)
-		bpf_link__destroy(a->links[i]);
-	free(a->links);
-	free(a->files);
-	free(a);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 uint32_t sp_tls_attach__files(const struct sp_tls_attach *a)
 {
-	return a->attached;
+	return atomic_load(&a->attached);
 }
 
-static struct bpf_program *prog_for(struct sp_tls_attach *a, const struct sp_tls_point *pt,
-				    bool ret)
+uint64_t sp_tls_attach__queue_drops(const struct sp_tls_attach *a)
 {
-	struct spanprobe_bpf *s = a->skel;
-
-	if (pt->dir == SP_DIR_EGRESS) {
-		if (pt->contract == SP_TLS_EX)
-			return ret ? s->progs.ssl_write_ex_exit : s->progs.ssl_write_ex_enter;
-		return ret ? s->progs.ssl_write_exit : s->progs.ssl_write_enter;
-	}
-	if (pt->contract == SP_TLS_EX)
-		return ret ? s->progs.ssl_read_ex_exit : s->progs.ssl_read_ex_enter;
-	return ret ? s->progs.ssl_read_exit : s->progs.ssl_read_enter;
+	return atomic_load(&a->qdrops);
 }
 
 /* Files looked at and found without TLS functions: a small ring, so that
@@ -245,7 +143,8 @@ static void remember_plain(struct sp_tls_attach *a, const struct stat *st)
 	a->neg_next = (a->neg_next + 1) % NEG_CACHE;
 }
 
-int sp_tls_attach__file(struct sp_tls_attach *a, const char *path)
+/* sp_tls_attach__file with a->lock held. */
+static int attach_file(struct sp_tls_attach *a, const char *path)
 {
 	struct sp_tls_point pts[SP_TLS_MAX_POINTS];
 	uint32_t first_link = a->nlinks;
@@ -284,25 +183,26 @@ int sp_tls_attach__file(struct sp_tls_attach *a, const char *path)
 		 * in-flight entries that nothing removes */
 		for (int ret = 1; ret >= 0; ret--) {
 			LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret);
+			struct bpf_program *prog = pts[i].lib->prog(a->skel, &pts[i], ret);
 			struct bpf_link *l;
 
-			l = bpf_program__attach_uprobe_opts(prog_for(a, &pts[i], ret), -1, fdpath,
-							     pts[i].off, &opts);
+			l = bpf_program__attach_uprobe_opts(prog, -1, fdpath, pts[i].off, &opts);
 			if (!l) {
 				err = -errno;
-				sp_err("cannot attach to %s:%s (offset 0x%llx): %s", path,
-				       pts[i].label, (unsigned long long)pts[i].off, strerror(-err));
+				sp_err("cannot attach to %s:%s (%s, offset 0x%llx): %s", path,
+				       pts[i].label, pts[i].lib->name,
+				       (unsigned long long)pts[i].off, strerror(-err));
 				goto rollback;
 			}
 			a->links[a->nlinks++] = l;
 		}
-		sp_dbg("attached %s:%s at 0x%llx%s", path, pts[i].label,
+		sp_dbg("attached %s:%s (%s) at 0x%llx%s", path, pts[i].label, pts[i].lib->name,
 		       (unsigned long long)pts[i].off, pts[i].emulated ? "" : " (single-stepped)");
 	}
 	a->files[a->nfiles].dev = st.st_dev;
 	a->files[a->nfiles].ino = st.st_ino;
 	a->nfiles++;
-	a->attached++;
+	atomic_fetch_add(&a->attached, 1);
 	close(fd);
 	return 1;
 rollback:
@@ -314,12 +214,27 @@ out:
 	return err;
 }
 
-static bool looks_like_libssl(const char *path)
+int sp_tls_attach__file(struct sp_tls_attach *a, const char *path)
+{
+	int r;
+
+	pthread_mutex_lock(&a->lock);
+	r = attach_file(a, path);
+	pthread_mutex_unlock(&a->lock);
+	return r;
+}
+
+/* The file name is a shared library of a TLS library we know. */
+static bool looks_like_tls_lib(const char *path)
 {
 	const char *b = strrchr(path, '/');
 
 	b = b ? b + 1 : path;
-	return !strncmp(b, "libssl.so", 9) || !strncmp(b, "libssl-", 7);
+	for (size_t i = 0; i < NLIBS; i++)
+		for (const char *const *p = libs[i]->lib_prefixes; p && *p; p++)
+			if (!strncmp(b, *p, strlen(*p)))
+				return true;
+	return false;
 }
 
 void sp_tls_attach__pid(struct sp_tls_attach *a, uint32_t pid)
@@ -335,13 +250,13 @@ void sp_tls_attach__pid(struct sp_tls_attach *a, uint32_t pid)
 	f = fopen(path, "re");
 	if (!f)
 		return;
-	while (fgets(line, sizeof(line), f)) {
+	while (fgets(line, sizeof(line), f) && !atomic_load(&a->stop)) {
 		char *p = strchr(line, '/');
 
 		if (!p)
 			continue;
 		p[strcspn(p, "\n")] = 0;
-		if (!looks_like_libssl(p) || strstr(p, " (deleted)"))
+		if (!looks_like_tls_lib(p) || strstr(p, " (deleted)"))
 			continue;
 		snprintf(file, sizeof(file), "/proc/%u/root%s", pid, p);
 		sp_tls_attach__file(a, file);
@@ -365,7 +280,7 @@ void sp_tls_attach__all(struct sp_tls_attach *a)
 		if (!d)
 			continue;
 		while ((de = readdir(d))) {
-			if (!looks_like_libssl(de->d_name))
+			if (!looks_like_tls_lib(de->d_name))
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", *dir, de->d_name);
 			sp_tls_attach__file(a, path);
@@ -399,31 +314,170 @@ void sp_tls_attach__all(struct sp_tls_attach *a)
 	closedir(d);
 }
 
-void sp_tls_attach__after_exec(struct sp_tls_attach *a, uint32_t pid, uint64_t now)
+/* ---- after exec: the discovery thread ---- */
+
+/* Returns when the new rescan is due, UINT64_MAX if none was added. */
+static uint64_t rescan_add(struct sp_tls_attach *a, uint32_t pid, uint64_t exec_ts)
 {
-	/* the new image itself now: node must be probed before it runs */
-	sp_tls_attach__pid(a, pid);
 	if (a->nrescans == RESCANS)
-		return;		/* the system libraries are attached anyway */
-	a->rescans[a->nrescans++] = (struct rescan){ .pid = pid, .due = now + 30000000ull };
+		return UINT64_MAX;	/* the system libraries are attached anyway */
+	a->rescans[a->nrescans++] = (struct rescan){ .pid = pid, .due = exec_ts + 30000000ull };
+	return exec_ts + 30000000ull;
 }
 
-void sp_tls_attach__tick(struct sp_tls_attach *a, uint64_t now)
+/* Runs the rescans due at now; returns when the next one is due (or
+ * UINT64_MAX). */
+static uint64_t rescans_run(struct sp_tls_attach *a, uint64_t now)
 {
+	uint64_t next = UINT64_MAX;
+
 	/* 30 ms, 300 ms, 3 s after exec: dlopen'ed libssl copies */
-	for (uint32_t i = 0; i < a->nrescans;) {
+	for (uint32_t i = 0; i < a->nrescans && !atomic_load(&a->stop);) {
 		struct rescan *r = &a->rescans[i];
 
 		if (r->due > now) {
+			if (r->due < next)
+				next = r->due;
 			i++;
 			continue;
 		}
 		sp_tls_attach__pid(a, r->pid);
 		if (++r->step < 3) {
 			r->due = now + (r->step == 1 ? 300000000ull : 3000000000ull);
+			if (r->due < next)
+				next = r->due;
 			i++;
 		} else {
 			*r = a->rescans[--a->nrescans];
 		}
 	}
+	return next;
+}
+
+static void *discovery_main(void *arg)
+{
+	struct sp_tls_attach *a = arg;
+	uint64_t next = UINT64_MAX, due;
+
+	pthread_mutex_lock(&a->qlock);
+	while (!atomic_load(&a->stop)) {
+		if (a->qlen) {
+			/* execs first: a new image must be probed before it
+			 * runs its TLS code; rescans can wait a little */
+			struct exec_rec r = a->queue[a->qhead];
+
+			a->qhead = (a->qhead + 1) % EXEC_QUEUE;
+			a->qlen--;
+			pthread_mutex_unlock(&a->qlock);
+			sp_tls_attach__pid(a, r.pid);
+			due = rescan_add(a, r.pid, r.ts);
+			if (due < next)
+				next = due;
+			pthread_mutex_lock(&a->qlock);
+			continue;
+		}
+		if (next <= mono_ns()) {
+			pthread_mutex_unlock(&a->qlock);
+			next = rescans_run(a, mono_ns());
+			pthread_mutex_lock(&a->qlock);
+			continue;
+		}
+		if (next == UINT64_MAX) {
+			pthread_cond_wait(&a->qcond, &a->qlock);
+		} else {
+			struct timespec ts = {
+				.tv_sec = next / 1000000000ull, .tv_nsec = next % 1000000000ull,
+			};
+
+			pthread_cond_timedwait(&a->qcond, &a->qlock, &ts);
+		}
+	}
+	pthread_mutex_unlock(&a->qlock);
+	return NULL;
+}
+
+void sp_tls_attach__after_exec(struct sp_tls_attach *a, uint32_t pid, uint64_t now)
+{
+	bool dropped = false;
+
+	if (!a->threaded) {
+		/* no thread (it could not start): the old inline way */
+		sp_tls_attach__pid(a, pid);
+		rescan_add(a, pid, now);
+		return;
+	}
+	pthread_mutex_lock(&a->qlock);
+	if (a->qlen == EXEC_QUEUE) {
+		dropped = true;
+	} else {
+		a->queue[(a->qhead + a->qlen) % EXEC_QUEUE] = (struct exec_rec){ pid, now };
+		a->qlen++;
+		pthread_cond_signal(&a->qcond);
+	}
+	pthread_mutex_unlock(&a->qlock);
+	/* the system libraries and runtimes are attached already: what is
+	 * lost is a library loaded from elsewhere, or a new binary */
+	if (dropped && atomic_fetch_add(&a->qdrops, 1) == 0)
+		sp_warn("TLS discovery is %u execs behind: skipping pid %u (counted)",
+			EXEC_QUEUE, pid);
+}
+
+void sp_tls_attach__tick(struct sp_tls_attach *a, uint64_t now)
+{
+	if (!a->threaded)
+		rescans_run(a, now);
+}
+
+struct sp_tls_attach *sp_tls_attach__new(struct spanprobe_bpf *skel, uint32_t max_files)
+{
+	struct sp_tls_attach *a = calloc(1, sizeof(*a));
+	pthread_condattr_t ca;
+	int err;
+
+	if (!a)
+		return NULL;
+	a->skel = skel;
+	a->max_files = max_files;
+	a->max_links = max_files * SP_TLS_MAX_POINTS * 2;
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_mutex_init(&a->qlock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&a->qcond, &ca);
+	pthread_condattr_destroy(&ca);
+	a->files = calloc(max_files, sizeof(*a->files));
+	a->links = calloc(a->max_links, sizeof(*a->links));
+	if (!a->files || !a->links) {
+		sp_tls_attach__free(a);
+		errno = ENOMEM;
+		return NULL;
+	}
+	err = pthread_create(&a->thread, NULL, discovery_main, a);
+	if (err)
+		sp_warn("cannot start the TLS discovery thread (%s): attaching after exec inline",
+			strerror(err));
+	else
+		a->threaded = true;
+	return a;
+}
+
+void sp_tls_attach__free(struct sp_tls_attach *a)
+{
+	if (!a)
+		return;
+	if (a->threaded) {
+		pthread_mutex_lock(&a->qlock);
+		atomic_store(&a->stop, true);
+		pthread_cond_signal(&a->qcond);
+		pthread_mutex_unlock(&a->qlock);
+		pthread_join(a->thread, NULL);
+	}
+	for (uint32_t i = 0; a->links && i < a->nlinks; i++)
+		bpf_link__destroy(a->links[i]);
+	free(a->links);
+	free(a->files);
+	pthread_cond_destroy(&a->qcond);
+	pthread_mutex_destroy(&a->qlock);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
 }
