@@ -2,33 +2,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "decode/http1.h"
-#include "semantics/llm.h"
-#include "util/redact.h"
 #include "capture/streams.h"
+#include "decode/protocol.h"
+#include "util/blocks.h"
 #include "util/table.h"
 
-#define REQ_QUEUE	4	/* requests awaiting a response (pipelining) */
+/* Budget for per-stream memory (protocol state, message heads, request
+ * strings), and the idle blocks kept for reuse. */
+#define STREAM_BYTES_MAX	(48u << 20)
+#define STREAM_BYTES_IDLE	(1u << 20)
 
 struct stream {
 	struct sp_streams *owner;
-	uint32_t pid;
-	int32_t fd;
-	uint64_t ssl;		/* 0 for a plain socket */
-	uint8_t role;		/* enum sp_role, once the first message shows it */
+	struct sp_stream_id id;	/* what the protocol sees */
 	uint64_t gen;		/* the kernel's stream generation */
 	bool seq_init[2];
+	bool undecoded;		/* recognised, but no decoder for it yet */
 	uint64_t expect[2];	/* next stream offset per direction */
-	struct sp_h1 dec[2];	/* per direction, valid once role is known */
-	struct sp_http_req reqs[REQ_QUEUE];
-	uint8_t req_head, req_n;
-	bool have_resp;		/* a response that came before its request */
-	const char *end_reason;	/* why a message was cut: error.type */
-	bool local_end;		/* the traced process closed it, or exited */
-	bool resp_lost;		/* a response may be missing: pair by time */
-	struct sp_llm *cur_llm;	/* LLM decoder of the request being read */
 	uint64_t last_ts;	/* last data seen */
-	struct sp_http_resp early_resp;
+	const struct sp_proto *proto;	/* NULL until the first bytes tell */
+	void *pstate;		/* the protocol's, proto->state_size bytes */
+	size_t pstate_cap;
 };
 
 struct pid_count {
@@ -36,13 +30,14 @@ struct pid_count {
 };
 
 struct sp_streams {
-	struct sp_llm_opts llm;
-	bool decode_llm;
 	struct sp_table *streams;	/* (pid<<32|fd, 0) or (pid, ssl) */
 	struct sp_table *socks;		/* (pid<<32|fd, 1): struct sp_sockinfo */
 	/* so that a process exit only walks the tables when it has entries:
 	 * sized to hold every pid of both tables, so it never evicts */
 	struct sp_table *pids;
+	struct sp_blocks *blocks;
+	struct sp_proto_env env;
+	struct sp_proto_stats pstats;
 	sp_exchange_fn on_exchange;
 	void *ctx;
 	struct sp_streams_stats stats;
@@ -66,265 +61,45 @@ static void pid_ref(struct sp_streams *s, uint32_t pid, int delta)
 		sp_table__del(s->pids, c);
 }
 
-static const struct sp_sockinfo *stream_sock(struct stream *st)
+static struct stream *stream_of(const struct sp_stream_id *sid)
 {
-	if (st->fd < 0)
-		return NULL;
-	return sp_table__get(st->owner->socks, fd_key(st->pid, st->fd), 1);
+	return (struct stream *)((char *)sid - offsetof(struct stream, id));
 }
 
-static void emit(struct stream *st, struct sp_http_req *rq, const struct sp_http_resp *rs,
-		 const char *error_type, uint64_t end)
+/* A protocol finished an exchange: say whose it is, and pass it on. */
+static void emit(const struct sp_proto_env *env, const struct sp_stream_id *sid,
+		 struct sp_http_exchange *ex)
 {
-	struct sp_http_exchange ex = {
-		.pid = st->pid, .role = st->role, .tls = st->ssl != 0, .req = rq,
-		.resp = rs, .error_type = error_type, .end_ns = end,
-		.sock = stream_sock(st), .llm = rq->llm,
-	};
+	struct sp_streams *s = env->ctx;
+	struct stream *st = stream_of(sid);
 
-	st->owner->stats.exchanges++;
-	st->owner->on_exchange(st->owner->ctx, &ex);
-	sp_llm__free(rq->llm);
-	rq->llm = NULL;
+	ex->pid = sid->pid;
+	ex->role = sid->role;
+	ex->tls = sid->ssl != 0;
+	ex->sock = sid->fd >= 0 ? sp_table__get(s->socks, fd_key(sid->pid, sid->fd), 1) : NULL;
+	(void)st;
+	s->on_exchange(s->ctx, ex);
 }
 
-static struct sp_http_req *req_front(struct stream *st)
+/* Ends what is in flight on the stream; it may go on (a reset) or be
+ * forgotten next. */
+static void stream_end(struct stream *st, enum sp_stream_end how, const char *why, uint64_t ts)
 {
-	return st->req_n ? &st->reqs[st->req_head] : NULL;
+	st->id.end_reason = why;
+	if (st->proto && st->pstate)
+		st->proto->end(st->pstate, how, why, ts);
 }
 
-static void req_pop(struct stream *st)
+/* Gives back the protocol's state. */
+static void stream_drop_proto(struct stream *st)
 {
-	struct sp_http_req *rq = &st->reqs[st->req_head];
-
-	sp_llm__free(rq->llm);	/* dropped unanswered: its decoder goes too */
-	rq->llm = NULL;
-	st->req_head = (st->req_head + 1) % REQ_QUEUE;
-	st->req_n--;
-}
-
-static void copy_header(const struct sp_h1_msg *m, const char *name, char *out, size_t cap)
-{
-	size_t len;
-	const char *v = sp_h1_msg__header(m, name, &len);
-
-	if (!v)
-		len = 0;
-	if (len >= cap)
-		len = cap - 1;
-	memcpy(out, v ? v : "", len);
-	out[len] = 0;
-}
-
-static void on_request(struct stream *st, const struct sp_h1_msg *m)
-{
-	struct sp_http_req *rq, *front;
-
-	if (st->req_n == REQ_QUEUE) {
-		/* more unanswered requests than we keep: the oldest goes, and
-		 * the next response is paired by time, not by position */
-		st->owner->stats.requests_dropped++;
-		req_pop(st);
-		st->resp_lost = true;
+	if (st->pstate) {
+		st->proto->fini(st->pstate);
+		sp_blocks__put(st->owner->blocks, st->pstate, st->pstate_cap);
 	}
-	rq = &st->reqs[(st->req_head + st->req_n++) % REQ_QUEUE];
-	rq->llm = st->cur_llm;
-	st->cur_llm = NULL;
-	memcpy(rq->method, m->method, sizeof(rq->method));
-	sp_redact_url(m->head + m->url_off, m->url_len, rq->target, sizeof(rq->target));
-	copy_header(m, "host", rq->host, sizeof(rq->host));
-	copy_header(m, "user-agent", rq->user_agent, sizeof(rq->user_agent));
-	rq->http_minor = m->http_minor;
-	rq->incomplete = m->incomplete;
-	rq->truncated = m->body_truncated || m->head_truncated;
-	rq->start_ns = m->start_ns;
-	rq->end_ns = m->end_ns;
-	rq->body_len = m->body_len;
-	if (!st->have_resp)
-		return;
-	/* the response that came first answers the oldest request waiting */
-	st->have_resp = false;
-	front = req_front(st);
-	if (st->early_resp.end_ns < front->start_ns) {
-		/* it ended before that request began: it answered one we
-		 * never saw (we joined mid-stream) */
-		st->owner->stats.orphan_responses++;
-		return;
-	}
-	emit(st, front, &st->early_resp, NULL, st->early_resp.end_ns);
-	req_pop(st);
-}
-
-/* The request a response answers: the oldest waiting, unless responses
- * may have been lost; then the latest one that began before the response
- * did, the older ones failing as lost. */
-static struct sp_http_req *answered_request(struct stream *st, const struct sp_http_resp *rs)
-{
-	uint8_t pick = 0;
-
-	if (!st->resp_lost || st->req_n < 2)
-		return req_front(st);
-	st->resp_lost = false;
-	for (uint8_t i = 1; i < st->req_n; i++)
-		if (st->reqs[(st->req_head + i) % REQ_QUEUE].start_ns <= rs->start_ns)
-			pick = i;
-	while (pick--) {
-		struct sp_http_req *old = req_front(st);
-
-		old->truncated = true;
-		emit(st, old, NULL, "spanprobe_response_lost", rs->start_ns);
-		req_pop(st);
-	}
-	return req_front(st);
-}
-
-static void on_response(struct stream *st, const struct sp_h1_msg *m)
-{
-	struct sp_http_resp rs = {
-		.status = m->status, .http_minor = m->http_minor,
-		.incomplete = m->incomplete,
-		.truncated = m->body_truncated || m->head_truncated,
-		.start_ns = m->start_ns, .end_ns = m->end_ns, .body_len = m->body_len,
-	};
-	struct sp_http_req *rq;
-	const char *why = NULL;
-	bool tunnel;
-
-	/* 100 Continue and friends precede the real response */
-	if (m->status >= 100 && m->status < 200 && m->status != 101)
-		return;
-	rq = answered_request(st, &rs);
-	if (!rq) {
-		/* read before the write that caused it was reported (two
-		 * threads, two CPUs): hold it for the request */
-		st->early_resp = rs;
-		st->have_resp = true;
-		return;
-	}
-	if (m->incomplete && !st->end_reason) {
-		/* cut by a hole in the capture, not by the connection: the
-		 * call went on; we lost sight of its end */
-		rs.truncated = true;
-		rs.incomplete = false;
-		st->resp_lost = true;
-	} else if (m->incomplete && st->local_end && m->status) {
-		/* the traced process itself closed (or exited) after the
-		 * head arrived: it chose not to read the rest */
-		rs.body_unread = true;
-		rs.end_ns = m->last_data_ns;
-	} else if (m->incomplete) {
-		why = st->end_reason;
-	}
-	tunnel = m->status == 101 || (!strcmp(rq->method, "CONNECT") && m->status / 100 == 2);
-	emit(st, rq, &rs, why, m->end_ns);
-	req_pop(st);
-	if (tunnel) {
-		/* no longer HTTP/1 either way: a tunnel or a new protocol */
-		sp_h1__upgraded(&st->dec[SP_DIR_EGRESS]);
-		sp_h1__upgraded(&st->dec[SP_DIR_INGRESS]);
-	}
-}
-
-/* A head is complete: an LLM API request gets a decoder; a response
- * tells the decoder of the request it answers how its body is sent. */
-static void on_head(void *ctx, struct sp_h1 *d, const struct sp_h1_msg *m)
-{
-	struct stream *st = ctx;
-	struct sp_streams *s = st->owner;
-
-	if (d->is_request) {
-		char model[128], url[2048], host[256];
-		enum sp_llm_api api;
-		size_t hl;
-		const char *h;
-
-		sp_llm__free(st->cur_llm);
-		st->cur_llm = NULL;
-		if (!s->decode_llm)
-			return;
-		snprintf(url, sizeof(url), "%.*s", m->url_len, m->head + m->url_off);
-		api = sp_llm_api_of(m->method, url, model, sizeof(model));
-		if (api == SP_LLM_NONE)
-			return;
-		h = sp_h1_msg__header(m, "host", &hl);
-		snprintf(host, sizeof(host), "%.*s", h ? (int)hl : 0, h ? h : "");
-		st->cur_llm = sp_llm__new(api, host, model, &s->llm);
-	} else {
-		struct sp_http_req *rq = req_front(st);
-		const char *ct, *ce, *ra;
-		size_t ctl = 0, cel = 0, ral = 0;
-
-		if (!rq || !rq->llm || (m->status >= 100 && m->status < 200))
-			return;
-		ct = sp_h1_msg__header(m, "content-type", &ctl);
-		ce = sp_h1_msg__header(m, "content-encoding", &cel);
-		ra = sp_h1_msg__header(m, "retry-after", &ral);
-		sp_llm__response_head(rq->llm, m->status, ct, ctl, ce, cel, ra, ral);
-	}
-}
-
-static void on_body(void *ctx, struct sp_h1 *d, const char *buf, size_t len, uint64_t ts)
-{
-	struct stream *st = ctx;
-	struct sp_http_req *rq;
-
-	if (d->is_request) {
-		if (st->cur_llm)
-			sp_llm__request_body(st->cur_llm, buf, len);
-	} else if ((rq = req_front(st)) && rq->llm) {
-		sp_llm__response_body(rq->llm, buf, len, ts);
-	}
-}
-
-static void on_msg(void *ctx, struct sp_h1 *d, const struct sp_h1_msg *m)
-{
-	if (d->is_request)
-		on_request(ctx, m);
-	else
-		on_response(ctx, m);
-}
-
-static bool response_has_no_body(void *ctx, struct sp_h1 *d)
-{
-	struct sp_http_req *rq = req_front(ctx);
-
-	if (!rq)
-		return false;
-	/* HEAD, and a 2xx to CONNECT: what follows is the tunnel */
-	return !strcmp(rq->method, "HEAD") ||
-	       (!strcmp(rq->method, "CONNECT") && d->parser.status_code / 100 == 2);
-}
-
-/* Fails every request still waiting for its response. */
-static void fail_pending(struct stream *st, const char *why, uint64_t ts)
-{
-	struct sp_http_req *rq;
-
-	while ((rq = req_front(st))) {
-		emit(st, rq, NULL, why, ts);
-		req_pop(st);
-	}
-}
-
-static void stream_end(struct stream *st, const char *why, bool graceful, uint64_t ts)
-{
-	st->end_reason = why;
-	if (st->role) {
-		int in = st->role == SP_ROLE_CLIENT ? SP_DIR_INGRESS : SP_DIR_EGRESS;
-
-		/* a response that ends at close is complete when the peer
-		 * closes; on a reset or a dead process it is cut */
-		if (graceful)
-			sp_h1__eof(&st->dec[in], ts);
-		else
-			sp_h1__cut(&st->dec[in], ts);
-		if (sp_h1__busy(&st->dec[!in]))
-			sp_h1__eof(&st->dec[!in], ts);
-	}
-	fail_pending(st, why, ts);
-	/* a request still being read when the stream ended */
-	sp_llm__free(st->cur_llm);
-	st->cur_llm = NULL;
+	st->pstate = NULL;
+	st->pstate_cap = 0;
+	st->proto = NULL;
 }
 
 static void on_evict(void *ctx, void *entry)
@@ -333,8 +108,9 @@ static void on_evict(void *ctx, void *entry)
 	struct stream *st = entry;
 
 	s->stats.stream_evictions++;
-	stream_end(st, "spanprobe_evicted", false, st->last_ts);
-	pid_ref(s, st->pid, -1);
+	stream_end(st, SP_END_CUT, "spanprobe_evicted", st->last_ts);
+	stream_drop_proto(st);
+	pid_ref(s, st->id.pid, -1);
 }
 
 static void on_sock_evict(void *ctx, void *entry)
@@ -343,23 +119,23 @@ static void on_sock_evict(void *ctx, void *entry)
 }
 
 struct sp_streams *sp_streams__new(uint32_t max_streams, uint32_t max_sockets,
-				   const struct sp_llm_opts *llm, sp_exchange_fn on_exchange,
+				   const struct sp_sem_opts *sem, sp_exchange_fn on_exchange,
 				   void *ctx)
 {
 	struct sp_streams *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
-	if (llm) {
-		s->llm = *llm;
-		s->decode_llm = true;
-	}
+	s->blocks = sp_blocks__new(STREAM_BYTES_MAX, STREAM_BYTES_IDLE);
+	s->env = (struct sp_proto_env){
+		.blocks = s->blocks, .sem = sem, .emit = emit, .ctx = s,
+	};
 	s->on_exchange = on_exchange;
 	s->ctx = ctx;
 	s->streams = sp_table__new(max_streams, sizeof(struct stream), on_evict, s);
 	s->socks = sp_table__new(max_sockets, sizeof(struct sp_sockinfo), on_sock_evict, s);
 	s->pids = sp_table__new(max_streams + max_sockets, sizeof(struct pid_count), NULL, NULL);
-	if (!s->streams || !s->socks || !s->pids) {
+	if (!s->streams || !s->socks || !s->pids || !s->blocks) {
 		sp_streams__free(s);
 		return NULL;
 	}
@@ -373,19 +149,25 @@ void sp_streams__free(struct sp_streams *s)
 
 	if (!s)
 		return;
-	while (s->streams && (st = sp_table__next(s->streams, &it))) {
-		sp_llm__free(st->cur_llm);
-		for (int i = 0; i < REQ_QUEUE; i++)
-			sp_llm__free(st->reqs[i].llm);
-	}
+	while (s->streams && (st = sp_table__next(s->streams, &it)))
+		stream_drop_proto(st);
 	sp_table__free(s->streams);
 	sp_table__free(s->socks);
 	sp_table__free(s->pids);
+	sp_blocks__free(s->blocks);
 	free(s);
 }
 
-const struct sp_streams_stats *sp_streams__stats(const struct sp_streams *s)
+const struct sp_streams_stats *sp_streams__stats(struct sp_streams *s)
 {
+	const struct sp_blocks_stats *b = sp_blocks__stats(s->blocks);
+
+	s->stats.exchanges = s->pstats.exchanges;
+	s->stats.requests_dropped = s->pstats.requests_dropped;
+	s->stats.orphan_responses = s->pstats.orphan_responses;
+	s->stats.bytes_in_use = b->bytes_in_use;
+	s->stats.bytes_high = b->bytes_high;
+	s->stats.memory_refused = b->refused;
 	return &s->stats;
 }
 
@@ -402,9 +184,9 @@ static struct stream *stream_get(struct sp_streams *s, uint32_t pid, int32_t fd,
 		return NULL;
 	pid_ref(s, pid, 1);
 	st->owner = s;
-	st->pid = pid;
-	st->fd = fd;
-	st->ssl = ssl;
+	st->id.pid = pid;
+	st->id.fd = fd;
+	st->id.ssl = ssl;
 	return st;
 }
 
@@ -414,30 +196,37 @@ static void stream_set_fd(struct stream *st, int32_t fd)
 {
 	struct sp_sockinfo *si;
 
-	st->fd = fd;
-	if (!st->ssl)
+	st->id.fd = fd;
+	if (!st->id.ssl)
 		return;
-	si = sp_table__get(st->owner->socks, fd_key(st->pid, fd), 1);
+	si = sp_table__get(st->owner->socks, fd_key(st->id.pid, fd), 1);
 	if (si)
-		si->ssl = st->ssl;
+		si->ssl = st->id.ssl;
 }
 
-/* The first message start seen tells who is the client. */
-static bool stream_learn_role(struct stream *st, uint8_t dir, const uint8_t *data, uint32_t len)
+/* The first bytes of a message tell the protocol, and who is the client.
+ * False while they do not (a stream joined mid-message). */
+static bool stream_pick_proto(struct stream *st, uint8_t dir, const uint8_t *data, uint32_t len)
 {
-	bool req = sp_h1_looks_like_start((const char *)data, len, true);
-	bool resp = !req && sp_h1_looks_like_start((const char *)data, len, false);
-	int req_dir;
+	struct sp_streams *s = st->owner;
+	const struct sp_proto *p = sp_proto_sniff(data, len, dir, &st->id.role);
 
-	if (!req && !resp)
+	if (!p)
 		return false;
-	/* the side that writes requests is the client */
-	st->role = (req == (dir == SP_DIR_EGRESS)) ? SP_ROLE_CLIENT : SP_ROLE_SERVER;
-	req_dir = st->role == SP_ROLE_CLIENT ? SP_DIR_EGRESS : SP_DIR_INGRESS;
-	sp_h1__init(&st->dec[req_dir], true, on_msg, NULL, st);
-	sp_h1__init(&st->dec[!req_dir], false, on_msg, response_has_no_body, st);
-	sp_h1__watch(&st->dec[req_dir], on_head, on_body);
-	sp_h1__watch(&st->dec[!req_dir], on_head, on_body);
+	st->proto = p;
+	if (!p->init) {
+		st->undecoded = true;
+		s->stats.undecoded_streams++;
+		return true;
+	}
+	st->pstate = sp_blocks__get(s->blocks, p->state_size, &st->pstate_cap);
+	if (!st->pstate || p->init(st->pstate, &st->id, &s->env, &s->pstats)) {
+		/* out of the memory budget: this stream is not decoded */
+		sp_blocks__put(s->blocks, st->pstate, st->pstate_cap);
+		st->pstate = NULL;
+		st->undecoded = true;
+		s->stats.streams_no_memory++;
+	}
 	return true;
 }
 
@@ -460,14 +249,18 @@ void sp_streams__data(struct sp_streams *s, const struct sp_data_event *ev, cons
 		if (st->gen) {
 			/* a reused SSL* is a new session, nothing lost; a
 			 * restart with a call in flight is a loss */
-			if (st->req_n || sp_h1__busy(&st->dec[0]) || sp_h1__busy(&st->dec[1]))
+			if (st->pstate && st->proto->busy(st->pstate))
 				s->stats.stream_restarts++;
-			stream_end(st, "spanprobe_evicted", false, ev->ts_exit);
-			memset(&st->role, 0, sizeof(*st) - offsetof(struct stream, role));
+			stream_end(st, SP_END_CUT, "spanprobe_evicted", ev->ts_exit);
+			stream_drop_proto(st);
+			memset(&st->gen, 0, sizeof(*st) - offsetof(struct stream, gen));
+			st->id.role = 0;
+			st->id.local_end = false;
+			st->id.end_reason = NULL;
 		}
 		st->gen = ev->gen;
 	}
-	if (ev->fd >= 0 && st->fd != ev->fd)
+	if (ev->fd >= 0 && st->id.fd != ev->fd)
 		stream_set_fd(st, ev->fd);
 	st->last_ts = ev->ts_exit;
 	if (!st->seq_init[dir]) {
@@ -491,23 +284,23 @@ void sp_streams__data(struct sp_streams *s, const struct sp_data_event *ev, cons
 
 		s->stats.holes++;
 		s->stats.bytes_lost += gap;
-		if (st->role) {
-			/* a whole response may be in the hole */
-			if (!st->dec[dir].is_request && !sp_h1__busy(&st->dec[dir]))
-				st->resp_lost = true;
-			sp_h1__gap(&st->dec[dir], gap, ev->ts_exit);
-		}
+		if (st->pstate)
+			st->proto->gap(st->pstate, dir, gap, ev->ts_exit);
 		st->expect[dir] = seq;
 	}
 	if (!len)
 		return;		/* a marker: the call's tail was not captured */
 	st->expect[dir] = seq + len;
-	if (!st->role && !stream_learn_role(st, dir, data, len)) {
-		s->stats.not_http++;
+	if (!st->proto && !stream_pick_proto(st, dir, data, len)) {
+		s->stats.not_decoded++;
 		return;
 	}
-	if (sp_h1__feed(&st->dec[dir], (const char *)data, len, first, ev->ts_exit))
-		s->stats.not_http++;
+	if (!st->pstate) {
+		s->stats.not_decoded++;
+		return;
+	}
+	if (st->proto->feed(st->pstate, dir, data, len, first, ev->ts_exit))
+		s->stats.not_decoded++;
 }
 
 void sp_streams__conn(struct sp_streams *s, const struct sp_conn_event *ev)
@@ -550,13 +343,14 @@ static void for_streams(struct sp_streams *s, uint32_t pid, int32_t fd,
 	if (!sp_table__get(s->pids, pid, 0))
 		return;
 	while ((st = sp_table__next(s->streams, &it)))
-		if (st->pid == pid)
+		if (st->id.pid == pid)
 			fn(s, st, why, ts);
 }
 
 static void forget(struct sp_streams *s, struct stream *st)
 {
-	pid_ref(s, st->pid, -1);
+	stream_drop_proto(st);
+	pid_ref(s, st->id.pid, -1);
 	sp_table__del(s->streams, st);
 }
 
@@ -564,37 +358,28 @@ static void forget(struct sp_streams *s, struct stream *st)
 static void close_and_forget(struct sp_streams *s, struct stream *st, const char *why,
 			     uint64_t ts)
 {
-	st->local_end = true;
-	stream_end(st, why, true, ts);
+	st->id.local_end = true;
+	stream_end(st, SP_END_CLOSE, why, ts);
 	forget(s, st);
 }
 
 /* The process is gone (exit, or exec closing its sockets): cut. */
 static void cut_and_forget(struct sp_streams *s, struct stream *st, const char *why, uint64_t ts)
 {
-	st->local_end = true;
-	stream_end(st, why, false, ts);
+	st->id.local_end = true;
+	stream_end(st, SP_END_CUT, why, ts);
 	forget(s, st);
 }
 
 static void reset_stream(struct sp_streams *s, struct stream *st, const char *why, uint64_t ts)
 {
-	stream_end(st, why, false, ts);
+	stream_end(st, SP_END_CUT, why, ts);
 }
 
 static void eof_stream(struct sp_streams *s, struct stream *st, const char *why, uint64_t ts)
 {
-	int in;
-
-	if (!st->role)
-		return;
 	/* the peer closed its side: what we read from it has ended */
-	in = SP_DIR_INGRESS;
-	st->end_reason = why;
-	sp_h1__eof(&st->dec[in], ts);
-	/* a client that hit EOF will get no more responses */
-	if (st->role == SP_ROLE_CLIENT)
-		fail_pending(st, why, ts);
+	stream_end(st, SP_END_PEER_EOF, why, ts);
 }
 
 void sp_streams__close(struct sp_streams *s, uint32_t pid, int32_t fd, uint64_t ts)
@@ -663,13 +448,9 @@ bool sp_streams__pid_busy(struct sp_streams *s, uint32_t pid)
 
 	if (!sp_table__get(s->pids, pid, 0))
 		return false;
-	while ((st = sp_table__next(s->streams, &it))) {
-		if (st->pid != pid || !st->role)
-			continue;
-		if (st->req_n || sp_h1__busy(&st->dec[SP_DIR_EGRESS]) ||
-		    sp_h1__busy(&st->dec[SP_DIR_INGRESS]))
+	while ((st = sp_table__next(s->streams, &it)))
+		if (st->id.pid == pid && st->pstate && st->proto->busy(st->pstate))
 			return true;
-	}
 	return false;
 }
 

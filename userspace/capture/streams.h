@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Connections as byte streams: reassembles the captured bytes of each
- * stream (a socket, keyed by pid+fd, or a TLS session, keyed by pid+SSL*),
- * notices holes, runs one HTTP/1 decoder per direction and pairs each
- * request with its response into an exchange.
+ * The capture stage: connections as byte streams. Accounts for the
+ * captured bytes of each stream (a socket, keyed by pid+fd, or a TLS
+ * session, keyed by pid+SSL*): offsets, kernel generations, holes, and how
+ * it ended (close, reset, peer EOF, exit, exec, eviction). Picks the
+ * protocol from its first bytes and drives it (decode/protocol.h); the
+ * protocol's exchanges come out through on_exchange with the socket's
+ * addresses attached.
  *
  * Every table here is bounded; the least recently active stream is
- * evicted when full (counted).
+ * evicted when full (counted). Per-stream memory (protocol state, message
+ * heads) comes from one budget of blocks, taken as it is needed.
  */
 #ifndef SP_STREAMS_H
 #define SP_STREAMS_H
@@ -19,7 +23,12 @@
 struct sp_streams_stats {
 	uint64_t holes;			/* gaps in a stream */
 	uint64_t bytes_lost;		/* bytes in those gaps */
-	uint64_t not_http;		/* data events that were not HTTP/1 */
+	uint64_t not_decoded;		/* data records no decoder took */
+	uint64_t undecoded_streams;	/* recognised protocols without a decoder */
+	uint64_t streams_no_memory;	/* streams left undecoded: budget spent */
+	uint64_t bytes_in_use;		/* per-stream memory now */
+	uint64_t bytes_high;		/* and its high-water */
+	uint64_t memory_refused;	/* blocks refused by the budget */
 	uint64_t stream_evictions;
 	uint64_t stream_restarts;	/* kernel state recreated under a stream */
 	uint64_t requests_dropped;	/* pipelined past the queue */
@@ -31,11 +40,11 @@ typedef void (*sp_exchange_fn)(void *ctx, const struct sp_http_exchange *ex);
 
 struct sp_streams;
 
-struct sp_llm_opts;
+struct sp_sem_opts;
 
-/* llm: how LLM calls are recorded (NULL: not decoded). */
+/* sem: which body consumers run (borrowed, outlives s; NULL: none). */
 struct sp_streams *sp_streams__new(uint32_t max_streams, uint32_t max_sockets,
-				   const struct sp_llm_opts *llm, sp_exchange_fn on_exchange,
+				   const struct sp_sem_opts *sem, sp_exchange_fn on_exchange,
 				   void *ctx);
 void sp_streams__free(struct sp_streams *s);
 
@@ -54,6 +63,6 @@ bool sp_streams__pid_busy(struct sp_streams *s, uint32_t pid);
 /* Ends every stream (at shutdown). */
 void sp_streams__end_all(struct sp_streams *s, uint64_t ts);
 
-const struct sp_streams_stats *sp_streams__stats(const struct sp_streams *s);
+const struct sp_streams_stats *sp_streams__stats(struct sp_streams *s);
 
 #endif

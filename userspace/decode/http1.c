@@ -2,9 +2,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include "decode/http1.h"
+#include "util/blocks.h"
 #include "util/redact.h"
 
 static struct sp_h1 *dec(http_parser *p)
@@ -12,7 +14,54 @@ static struct sp_h1 *dec(http_parser *p)
 	return p->data;
 }
 
-/* Appends to the head copy; a head past SP_H1_HEAD_MAX is cut, not lost. */
+static struct sp_h1 *dec_of(struct sp_h1_msg *m)
+{
+	return (struct sp_h1 *)((char *)m - offsetof(struct sp_h1, msg));
+}
+
+static void head_release(struct sp_h1 *d)
+{
+	struct sp_h1_msg *m = &d->msg;
+
+	if (d->blocks)
+		sp_blocks__put(d->blocks, m->head, m->head_cap);
+	else
+		free(m->head);
+	m->head = NULL;
+	m->head_cap = 0;
+}
+
+/* Room for need bytes of head: grown x2 from SP_H1_HEAD_FIRST up to
+ * SP_H1_HEAD_MAX. False when that much cannot be had. */
+static bool head_reserve(struct sp_h1_msg *m, size_t need)
+{
+	struct sp_h1 *d = dec_of(m);
+	size_t cap = m->head_cap ? m->head_cap : SP_H1_HEAD_FIRST;
+	char *n;
+
+	if (need <= m->head_cap)
+		return true;
+	while (cap < need)
+		cap *= 2;
+	if (cap > SP_H1_HEAD_MAX)
+		cap = SP_H1_HEAD_MAX;
+	if (cap <= m->head_cap)
+		return false;
+	if (d->blocks) {
+		n = sp_blocks__grow(d->blocks, m->head, &m->head_cap, cap, m->head_len);
+	} else {
+		n = realloc(m->head, cap);
+		if (n)
+			m->head_cap = cap;
+	}
+	if (!n)
+		return false;
+	m->head = n;
+	return true;
+}
+
+/* Appends to the head copy; a head past SP_H1_HEAD_MAX (or past what
+ * memory allows) is cut, not lost. */
 static uint16_t head_append(struct sp_h1_msg *m, const char *s, size_t n)
 {
 	uint16_t at = m->head_len;
@@ -21,7 +70,12 @@ static uint16_t head_append(struct sp_h1_msg *m, const char *s, size_t n)
 		n = SP_H1_HEAD_MAX - m->head_len;
 		m->head_truncated = true;
 	}
-	memcpy(m->head + m->head_len, s, n);
+	if (!head_reserve(m, m->head_len + n)) {
+		n = m->head_cap - m->head_len;
+		m->head_truncated = true;
+	}
+	if (n)
+		memcpy(m->head + m->head_len, s, n);
 	m->head_len += n;
 	return at;
 }
@@ -47,6 +101,7 @@ static int on_message_begin(http_parser *p)
 	struct sp_h1 *d = dec(p);
 	struct sp_h1_msg *m = &d->msg;
 
+	/* a message cut without delivery (parser reset) left its buffer */
 	memset(m, 0, offsetof(struct sp_h1_msg, headers));
 	m->is_request = d->is_request;
 	m->start_ns = d->ts_first;
@@ -155,6 +210,7 @@ static int on_message_complete(http_parser *p)
 	d->state = SP_H1_IDLE;
 	d->in_body = false;
 	d->on_msg(d->ctx, d, &d->msg);
+	head_release(d);
 	return 0;
 }
 
@@ -180,11 +236,23 @@ void sp_h1__init(struct sp_h1 *d, bool is_request, sp_h1_msg_fn on_msg,
 		 sp_h1_nobody_fn nobody, void *ctx)
 {
 	memset(d, 0, offsetof(struct sp_h1, msg));
+	d->msg.head = NULL;	/* a decoder being reused: __fini it first */
+	d->msg.head_cap = 0;
 	d->is_request = is_request;
 	d->on_msg = on_msg;
 	d->nobody = nobody;
 	d->ctx = ctx;
 	parser_reset(d);
+}
+
+void sp_h1__use_blocks(struct sp_h1 *d, struct sp_blocks *blocks)
+{
+	d->blocks = blocks;
+}
+
+void sp_h1__fini(struct sp_h1 *d)
+{
+	head_release(d);
 }
 
 void sp_h1__watch(struct sp_h1 *d, sp_h1_head_fn on_head, sp_h1_body_fn on_body)
@@ -221,6 +289,7 @@ static void cut_message(struct sp_h1 *d, uint64_t ts)
 		d->state = SP_H1_IDLE;
 		d->on_msg(d->ctx, d, &d->msg);
 	}
+	head_release(d);
 }
 
 static void desync(struct sp_h1 *d, uint64_t ts)
@@ -281,7 +350,12 @@ void sp_h1__gap(struct sp_h1 *d, uint64_t n, uint64_t ts)
 	 * framing: skip the missing bytes in the parser and mark the body as
 	 * not all captured. http_parser keeps the bytes still due in
 	 * content_length; it must stay >= 1 in the body state, so the last
-	 * missing byte goes through the parser as a placeholder. */
+	 * missing byte goes through the parser as a placeholder.
+	 * This is the one place that writes http_parser's state, and it must:
+	 * http_parser 2.9 (Debian 12) has no call to skip body bytes, and
+	 * feeding n placeholder bytes would cost O(n) for a hole of megabytes.
+	 * content_length and flags are public fields of struct http_parser
+	 * (http_parser.h), and only they are touched. */
 	if (d->state == SP_H1_IN_MSG && d->in_body && !(p->flags & F_CHUNKED) &&
 	    p->content_length != ULLONG_MAX && n <= p->content_length) {
 		d->msg.body_truncated = true;

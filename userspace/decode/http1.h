@@ -18,6 +18,7 @@
 #include <http_parser.h>
 
 #define SP_H1_HEAD_MAX		8192	/* request/status line + headers kept */
+#define SP_H1_HEAD_FIRST	512	/* the head buffer starts this big, grows x2 */
 #define SP_H1_MAX_HEADERS	64
 
 struct sp_h1_header {
@@ -25,7 +26,9 @@ struct sp_h1_header {
 	uint16_t value_off, value_len;
 };
 
-/* One message. Strings are views into head[] (not NUL-terminated). */
+/* One message. Strings are views into head[] (not NUL-terminated). The
+ * head buffer is taken when a message begins and given back when it has
+ * been delivered, so an idle connection holds none. */
 struct sp_h1_msg {
 	bool is_request;
 	bool head_truncated;	/* head longer than SP_H1_HEAD_MAX */
@@ -43,8 +46,11 @@ struct sp_h1_msg {
 	uint64_t end_ns;	/* last byte, or when it was cut short */
 	uint64_t last_data_ns;	/* when its last captured byte came */
 	struct sp_h1_header headers[SP_H1_MAX_HEADERS];
-	char head[SP_H1_HEAD_MAX];
+	char *head;		/* head_cap bytes, from the decoder's blocks */
+	size_t head_cap;
 };
+
+struct sp_blocks;
 
 struct sp_h1;
 
@@ -81,11 +87,19 @@ struct sp_h1 {
 	uint64_t ts_first, ts_last;	/* of the chunk being fed */
 	uint64_t last_data_ns;		/* ts_last of the last bytes fed */
 	uint64_t desyncs;		/* framing losses, for stats */
+	struct sp_blocks *blocks;	/* head buffers; NULL: malloc */
 	struct sp_h1_msg msg;
 };
 
+/* d may be uninitialised memory (a decoder in use must be __fini'd first). */
 void sp_h1__init(struct sp_h1 *d, bool is_request, sp_h1_msg_fn on_msg,
 		 sp_h1_nobody_fn nobody, void *ctx);
+/* Head buffers come from blocks (borrowed; it must outlive d) instead of
+ * malloc. Call right after __init. */
+void sp_h1__use_blocks(struct sp_h1 *d, struct sp_blocks *blocks);
+/* Gives back the head buffer of a message in progress (the decoder may be
+ * initialised again after). */
+void sp_h1__fini(struct sp_h1 *d);
 /* Also report heads and body bytes as they come (either may be NULL). */
 void sp_h1__watch(struct sp_h1 *d, sp_h1_head_fn on_head, sp_h1_body_fn on_body);
 /*

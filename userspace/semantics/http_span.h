@@ -20,15 +20,24 @@ struct sp_sockinfo {
 	struct sp_addr local, remote;
 };
 
-struct sp_llm;
+struct sp_body_sub;
+
+#define SP_HTTP_TARGET_MAX	2048	/* request-target bytes kept */
+#define SP_HTTP_HOST_MAX	256
+#define SP_HTTP_UA_MAX		256
 
 /* A finished request: copied out of the decoder, credentials redacted. */
 struct sp_http_req {
-	struct sp_llm *llm;	/* LLM API call decoder, owned; NULL if none */
+	/* the body consumer of this exchange (semantics/body_sub.h) and its
+	 * state, owned; NULL if none */
+	const struct sp_body_sub *sub;
+	void *sub_st;
 	char method[16];
-	char target[2048];	/* request-target, secrets redacted */
-	char host[256];
-	char user_agent[256];
+	/* NUL-terminated, in strs: request-target (secrets redacted), Host,
+	 * User-Agent; "" when absent */
+	const char *target, *host, *user_agent;
+	char *strs;		/* owned by the pairing stage */
+	size_t strs_cap;
 	uint8_t http_minor;
 	bool incomplete, truncated;
 	uint64_t start_ns, end_ns;	/* CLOCK_MONOTONIC */
@@ -53,7 +62,6 @@ struct sp_http_exchange {
 	const char *error_type;	/* why it ended without a full response */
 	uint64_t end_ns;	/* end when there is no full response */
 	const struct sp_sockinfo *sock;	/* NULL if the socket is unknown */
-	struct sp_llm *llm;	/* borrowed: the LLM call, if it is one */
 };
 
 /* "GET /path" (query dropped): the span name of an exchange. */

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Body consumers: semantics that need an exchange's bodies (the LLM
+ * decoder now; MCP over HTTP and others next) subscribe to them instead of
+ * living in the stream layer. At a request's head the pairing stage asks
+ * each consumer, in the order of semantics/body_subs.c, whether the
+ * request is for it; the first that says yes gets that exchange's bodies
+ * as they arrive and, once it is done, makes a span of its own under the
+ * exchange's span. Protocol-neutral: HTTP/1 and HTTP/2 heads look the same
+ * through struct sp_head_view.
+ */
+#ifndef SP_BODY_SUB_H
+#define SP_BODY_SUB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "semantics/llm.h"
+
+struct sp_span;
+
+/* A message head as consumers see it; strings borrowed for the call. */
+struct sp_head_view {
+	const char *method;		/* requests: "POST" */
+	const char *target;		/* requests: as sent, not redacted */
+	size_t target_len;
+	uint16_t status;		/* responses */
+	/* the first header called name (case-insensitive), or NULL */
+	const char *(*header)(const void *msg, const char *name, size_t *len);
+	const void *msg;
+};
+
+/* Which consumers run, and how (from the CLI). */
+struct sp_sem_opts {
+	bool llm;			/* decode LLM API calls */
+	struct sp_llm_opts llm_opts;
+};
+
+struct sp_body_sub {
+	const char *name;
+	/* The consumer's state for this request, or NULL if it is not one
+	 * of its own (or memory ran out). */
+	void *(*open)(const struct sp_sem_opts *o, const struct sp_head_view *req);
+	void (*request_body)(void *st, const char *buf, size_t len, uint64_t ts);
+	void (*response_head)(void *st, const struct sp_head_view *resp);
+	void (*response_body)(void *st, const char *buf, size_t len, uint64_t ts);
+	/* After the exchange: is there a span to make (nothing is guessed)? */
+	bool (*is_call)(void *st);
+	void (*span_name)(void *st, char *out, size_t cap);
+	/* Fills the consumer's span (a child of the exchange's span). */
+	void (*fill)(void *st, struct sp_span *s);
+	void (*free)(void *st);
+};
+
+/* The consumer whose open() takes req, and its state in *st; NULL if none. */
+const struct sp_body_sub *sp_body_sub_open(const struct sp_sem_opts *o,
+					   const struct sp_head_view *req, void **st);
+
+#endif

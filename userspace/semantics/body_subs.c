@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The body consumers, in the order they are asked: one line each. */
+#include <stdio.h>
+#include <string.h>
+#include "semantics/body_sub.h"
+
+/* ---- LLM API calls (semantics/llm*.c) ---- */
+
+static void *llm_open(const struct sp_sem_opts *o, const struct sp_head_view *req)
+{
+	char model[128], url[2048], host[256];
+	enum sp_llm_api api;
+	const char *h;
+	size_t hl = 0;
+
+	if (!o || !o->llm)
+		return NULL;
+	snprintf(url, sizeof(url), "%.*s", (int)req->target_len, req->target);
+	api = sp_llm_api_of(req->method, url, model, sizeof(model));
+	if (api == SP_LLM_NONE)
+		return NULL;
+	h = req->header(req->msg, "host", &hl);
+	snprintf(host, sizeof(host), "%.*s", h ? (int)hl : 0, h ? h : "");
+	return sp_llm__new(api, host, model, &o->llm_opts);
+}
+
+static void llm_request_body(void *st, const char *buf, size_t len, uint64_t ts)
+{
+	sp_llm__request_body(st, buf, len);
+}
+
+static void llm_response_head(void *st, const struct sp_head_view *resp)
+{
+	size_t ctl = 0, cel = 0, ral = 0;
+	const char *ct = resp->header(resp->msg, "content-type", &ctl);
+	const char *ce = resp->header(resp->msg, "content-encoding", &cel);
+	const char *ra = resp->header(resp->msg, "retry-after", &ral);
+
+	sp_llm__response_head(st, resp->status, ct, ctl, ce, cel, ra, ral);
+}
+
+static void llm_response_body(void *st, const char *buf, size_t len, uint64_t ts)
+{
+	sp_llm__response_body(st, buf, len, ts);
+}
+
+static bool llm_is_call(void *st)
+{
+	return sp_llm__is_llm(st);
+}
+
+static void llm_span_name(void *st, char *out, size_t cap)
+{
+	sp_llm__span_name(st, out, cap);
+}
+
+static void llm_fill(void *st, struct sp_span *s)
+{
+	sp_llm__fill(st, s);
+}
+
+static void llm_free(void *st)
+{
+	sp_llm__free(st);
+}
+
+static const struct sp_body_sub llm_sub = {
+	.name = "llm",
+	.open = llm_open,
+	.request_body = llm_request_body,
+	.response_head = llm_response_head,
+	.response_body = llm_response_body,
+	.is_call = llm_is_call,
+	.span_name = llm_span_name,
+	.fill = llm_fill,
+	.free = llm_free,
+};
+
+static const struct sp_body_sub *const subs[] = {
+	&llm_sub,
+	NULL,
+};
+
+const struct sp_body_sub *sp_body_sub_open(const struct sp_sem_opts *o,
+					   const struct sp_head_view *req, void **st)
+{
+	for (const struct sp_body_sub *const *s = subs; *s; s++) {
+		if ((*st = (*s)->open(o, req)))
+			return *s;
+	}
+	return NULL;
+}
