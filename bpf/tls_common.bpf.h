@@ -139,30 +139,28 @@ static __always_inline int tls_call_pop(struct pt_regs *ctx, struct tls_call *ca
 	return 0;
 }
 
-/* The stream of (tgid, conn), created on first use; NULL when the table
- * cannot take it (counted). */
-static __always_inline struct tls_stream *tls_stream_get(struct tls_key *key)
+/* The stream of (tgid, conn), created on first use (*created set); NULL
+ * when the table cannot take it (counted). */
+static __always_inline struct tls_stream *tls_stream_get(struct tls_key *key, bool *created)
 {
 	struct tls_stream *st, fresh = { .fd = -1, .gen = bpf_ktime_get_ns() };
 
+	*created = false;
 	st = bpf_map_lookup_elem(&tls_streams, key);
 	if (st)
 		return st;
-	bpf_map_update_elem(&tls_streams, key, &fresh, BPF_NOEXIST);
+	*created = !bpf_map_update_elem(&tls_streams, key, &fresh, BPF_NOEXIST);
 	st = bpf_map_lookup_elem(&tls_streams, key);
-	if (!st) {
+	if (!st)
 		count(SP_CNT_CONN_TABLE_FULL, 1);
-		return NULL;
-	}
-	/* the sweep at process exit must look in tls_streams */
-	pid_keys_note(key->tgid, -1, PK_TLS);
 	return st;
 }
 
 /* Ties the stream to its socket, once known: the fd of the syscall nested
  * in the call, or (memory BIO, node) the TLS socket this thread read last
- * before a read. */
-static __always_inline void tls_bind(struct tls_stream *st, const struct tls_call *call,
+ * before a read. True when the socket's conns entry now names the session
+ * (closing the socket, or the sweep after exit, finds it from there). */
+static __always_inline bool tls_bind(struct tls_stream *st, const struct tls_call *call,
 				     __u32 tgid, __u32 tid)
 {
 	/* The syscall nested in the call names the socket for sure. A
@@ -182,20 +180,23 @@ static __always_inline void tls_bind(struct tls_stream *st, const struct tls_cal
 			if (ts)
 				fd = ts->last_cipher_fd;
 		}
-		if (fd >= 0) {
-			struct sp_tls_bind_event ev = {
-				.type = SP_EV_TLS_BIND, .tgid = tgid, .fd = fd, .ssl = call->ssl,
-			};
-			__u64 ck = conn_key(tgid, fd);
-			struct conn_state *c = bpf_map_lookup_elem(&conns, &ck);
+		if (fd < 0)
+			return false;
 
-			st->fd = fd;
-			/* so that closing the socket ends the session too */
-			if (c)
-				c->ssl = call->ssl;
-			rb_emit(&ev, sizeof(ev));
-		}
+		struct sp_tls_bind_event ev = {
+			.type = SP_EV_TLS_BIND, .tgid = tgid, .fd = fd, .ssl = call->ssl,
+		};
+		__u64 ck = conn_key(tgid, fd);
+		struct conn_state *c = bpf_map_lookup_elem(&conns, &ck);
+
+		st->fd = fd;
+		rb_emit(&ev, sizeof(ev));
+		/* so that closing the socket ends the session too */
+		if (!c)
+			return false;
+		c->ssl = call->ssl;
 	}
+	return true;
 }
 
 /* Emits len plaintext bytes of a finished call at the stream's offset. */
@@ -206,15 +207,20 @@ static __always_inline int tls_emit(const struct tls_call *call, __u64 len)
 	struct tls_key key = { .tgid = tgid, .ssl = call->ssl };
 	struct tls_stream *st;
 	struct data_buf *rec;
+	bool created;
 	__u32 budget;
 	__u64 seq;
 
 	if (len == 0)
 		return 0;
-	st = tls_stream_get(&key);
+	st = tls_stream_get(&key, &created);
 	if (!st)
 		return 0;
-	tls_bind(st, call, tgid, tid);
+	/* a session its socket's entry does not name (node's first write,
+	 * before any read names the socket): only a walk of tls_streams
+	 * finds it after the process exits */
+	if (!tls_bind(st, call, tgid, tid) && created)
+		pid_keys_note(tgid, -1, PK_TLS);
 	seq = __sync_fetch_and_add(&st->bytes[call->dir & 1], len);
 	rec = data_begin(tgid, tid, st->fd, call->ts, call->ssl, st->gen, (__u32)len, SP_SRC_TLS,
 			 call->dir);

@@ -14,13 +14,37 @@
 #include "util/log.h"
 #include "spanprobe.skel.h"
 
-#define DEAD_PIDS 1024
+#define DEAD_PIDS	1024	/* exited processes waiting for a sweep */
+#define WALK_BATCH	4096	/* entries read per syscall in a map walk */
+/* fd keys deleted one by one in a sweep, at most: past it one walk of
+ * conns and nonsock (2 x 65536 entries, 32 batch reads) is cheaper */
+#define FD_KEYS_MAX	8192
 
 struct sp_loader {
 	struct spanprobe_bpf *skel;
 	struct ring_buffer *rb;
 	uint32_t dead[DEAD_PIDS];
 	uint32_t ndead;
+	uint64_t lost_seen;		/* pid_keys_lost at the last sweep */
+	struct sp_sweep_stats sweep;
+};
+
+/* The mirrors of BPF-only structs (bpf/spanprobe.bpf.h) that the sweep
+ * reads; sp_loader__open checks their sizes against the maps. */
+struct pid_keys_u {
+	uint64_t fd_max;
+	uint8_t has_fds, has_tls, pad[6];
+};
+
+struct conn_state_u {
+	uint64_t bytes[2], sk, gen, ssl;
+	uint32_t exec_id;
+	uint8_t proto, role, sniffs, pad;
+};
+
+struct tls_key_u {
+	uint32_t tgid, pad;
+	uint64_t ssl;
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -92,6 +116,36 @@ int sp_loader_check(void)
 	return err;
 }
 
+/*
+ * Syscall tracepoints this kernel does not have are not loaded: the
+ * syscall table is per architecture (arm64 has dup3 but no dup2), so a
+ * program for a syscall that does not exist could never run anyway.
+ */
+static void skip_missing_syscalls(struct bpf_object *obj)
+{
+	static const char *const roots[] = { "/sys/kernel/tracing/events/",
+					     "/sys/kernel/debug/tracing/events/" };
+	struct bpf_program *p;
+	char path[256];
+
+	bpf_object__for_each_program(p, obj) {
+		const char *sec = bpf_program__section_name(p), *tp;
+		bool found = false;
+
+		if (strncmp(sec, "tracepoint/syscalls/", 20))
+			continue;
+		tp = sec + strlen("tracepoint/");
+		for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]) && !found; i++) {
+			snprintf(path, sizeof(path), "%s%s", roots[i], tp);
+			found = !access(path, F_OK);
+		}
+		if (!found) {
+			sp_dbg("this kernel has no %s: %s not loaded", tp, bpf_program__name(p));
+			bpf_program__set_autoload(p, false);
+		}
+	}
+}
+
 int sp_loader__open(struct sp_loader **out, const struct sp_loader_opts *o)
 {
 	struct sp_loader *l;
@@ -118,10 +172,19 @@ int sp_loader__open(struct sp_loader **out, const struct sp_loader_opts *o)
 	err = bpf_map__set_max_entries(l->skel->maps.rb, o->ringbuf_bytes);
 	if (err)
 		goto err_out;
+	skip_missing_syscalls(l->skel->obj);
 	err = spanprobe_bpf__load(l->skel);
 	if (err) {
 		sp_err("cannot load the BPF programs: %s (run with -v for the verifier log)",
 		       strerror(-err));
+		goto err_out;
+	}
+	if (bpf_map__value_size(l->skel->maps.pid_keys) != sizeof(struct pid_keys_u) ||
+	    bpf_map__value_size(l->skel->maps.conns) != sizeof(struct conn_state_u) ||
+	    bpf_map__key_size(l->skel->maps.tls_streams) != sizeof(struct tls_key_u)) {
+		sp_err("internal error: the sweep's view of the BPF tables is out of date "
+		       "(userspace/kernel/loader.c vs bpf/spanprobe.bpf.h)");
+		err = -EINVAL;
 		goto err_out;
 	}
 	/* tracepoints and raw tracepoints; the TLS uprobes are attached per
@@ -187,18 +250,23 @@ void sp_loader__forget_pid(struct sp_loader *l, uint32_t pid)
 	l->dead[l->ndead++] = pid;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* l->dead is sorted while a sweep runs */
 static bool is_dead(struct sp_loader *l, uint32_t pid)
 {
-	for (uint32_t i = 0; i < l->ndead; i++)
-		if (l->dead[i] == pid)
-			return true;
-	return false;
+	return bsearch(&pid, l->dead, l->ndead, sizeof(pid), cmp_u32) != NULL;
 }
 
 /* Deletes the entries of map whose key starts with a dead tgid at
- * tgid_off. Keys are collected first: deleting during the walk would
- * restart it. */
-static void sweep_map(struct sp_loader *l, struct bpf_map *map, size_t tgid_off)
+ * tgid_off, one key at a time. Keys are collected first: deleting during
+ * the walk would restart it. The fallback for kernels without batch ops. */
+static void walk_map_keys(struct sp_loader *l, struct bpf_map *map, size_t tgid_off)
 {
 	enum { BATCH = 1024, KEY_MAX = 16 };
 	static uint8_t doomed[BATCH][KEY_MAX];
@@ -215,6 +283,8 @@ static void sweep_map(struct sp_loader *l, struct bpf_map *map, size_t tgid_off)
 		n = 0;
 		prev = NULL;
 		while (n < BATCH && !bpf_map_get_next_key(fd, prev, next)) {
+			l->sweep.map_ops++;
+			l->sweep.walked++;
 			memcpy(&tgid, next + tgid_off, sizeof(tgid));
 			if (is_dead(l, tgid))
 				memcpy(doomed[n++], next, ksz);
@@ -223,22 +293,156 @@ static void sweep_map(struct sp_loader *l, struct bpf_map *map, size_t tgid_off)
 		}
 		for (int i = 0; i < n; i++)
 			bpf_map_delete_elem(fd, doomed[i]);
+		l->sweep.map_ops += n;
+		l->sweep.deleted += n;
 	} while (n == BATCH);
 }
 
-/* Kernel-side state keyed by pid is swept from userspace: BPF cannot
+/* The same, reading the map WALK_BATCH entries per syscall. */
+static void walk_map(struct sp_loader *l, struct bpf_map *map, size_t tgid_off)
+{
+	size_t ksz = bpf_map__key_size(map), vsz = bpf_map__value_size(map);
+	int fd = bpf_map__fd(map), err = 0;
+	uint8_t *keys = malloc(WALK_BATCH * ksz), *vals = malloc(WALK_BATCH * vsz);
+	uint64_t token = 0;
+	void *in = NULL;
+	uint32_t tgid;
+
+	l->sweep.walks++;
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	do {
+		__u32 n = WALK_BATCH;
+
+		err = bpf_map_lookup_batch(fd, in, &token, keys, vals, &n, NULL);
+		if (err && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+		l->sweep.map_ops++;
+		l->sweep.walked += n;
+		/* entries of buckets already read may go: the token is a
+		 * bucket index */
+		for (__u32 i = 0; i < n; i++) {
+			memcpy(&tgid, keys + i * ksz + tgid_off, sizeof(tgid));
+			if (!is_dead(l, tgid))
+				continue;
+			bpf_map_delete_elem(fd, keys + i * ksz);
+			l->sweep.map_ops++;
+			l->sweep.deleted++;
+		}
+		in = &token;
+	} while (!err);
+	if (err == -ENOENT)
+		err = 0;
+out:
+	free(keys);
+	free(vals);
+	if (err) {
+		sp_dbg("sweep: batch walk of %s failed (%s), walking key by key",
+		       bpf_map__name(map), strerror(-err));
+		walk_map_keys(l, map, tgid_off);
+	}
+}
+
+/* Deletes tgid's fd-keyed entries by key: conns, nonsock, and what hangs
+ * off a socket (its socks entry, its TLS session). */
+static void delete_fds(struct sp_loader *l, uint32_t tgid, uint64_t fd_max)
+{
+	int conns = bpf_map__fd(l->skel->maps.conns), nonsock = bpf_map__fd(l->skel->maps.nonsock);
+	int socks = bpf_map__fd(l->skel->maps.socks);
+	int streams = bpf_map__fd(l->skel->maps.tls_streams);
+
+	for (uint64_t fd = 0; fd <= fd_max; fd++) {
+		uint64_t key = (uint64_t)tgid << 32 | (uint32_t)fd, owner;
+		struct conn_state_u c;
+
+		l->sweep.map_ops += 2;
+		if (!bpf_map_delete_elem(nonsock, &key))
+			l->sweep.deleted++;
+		if (bpf_map_lookup_and_delete_elem(conns, &key, &c))
+			continue;
+		l->sweep.deleted++;
+		/* a socket the process never closed itself: the kernel may
+		 * reuse its address for a socket of a live process */
+		l->sweep.map_ops++;
+		if (!bpf_map_lookup_elem(socks, &c.sk, &owner) && owner == key) {
+			bpf_map_delete_elem(socks, &c.sk);
+			l->sweep.map_ops++;
+		}
+		if (c.ssl) {
+			struct tls_key_u tk = { .tgid = tgid, .ssl = c.ssl };
+
+			bpf_map_delete_elem(streams, &tk);
+			l->sweep.map_ops++;
+		}
+	}
+}
+
+/*
+ * Kernel-side state keyed by pid is swept from userspace: BPF cannot
  * iterate a map at exit, and LRU eviction alone would let a reused pid
- * inherit a dead process's sockets. */
+ * inherit a dead process's sockets. The cost follows the work: nothing
+ * without exits; for each exited process, its pid_keys entry (written by
+ * BPF when it made an entry) says which fds conns and nonsock may hold,
+ * deleted by key, and the TLS sessions their sockets name with them; a
+ * map is walked only when some exited process may have entries that
+ * cannot be named (a TLS session no socket named, more fds than
+ * FD_KEYS_MAX), or when pid_keys overflowed since the last sweep.
+ */
 void sp_loader__sweep(struct sp_loader *l)
 {
+	bool walk_fds = false, walk_tls = false;
+	uint64_t lost = 0, fd_ops = 0;
+	uint32_t zero = 0;
+	struct pid_keys_u pk;
+	int pkfd;
+
 	if (!l->ndead)
 		return;
+	l->sweep.sweeps++;
+	pkfd = bpf_map__fd(l->skel->maps.pid_keys);
+	l->sweep.map_ops++;
+	if (!bpf_map_lookup_elem(bpf_map__fd(l->skel->maps.pid_keys_lost), &zero, &lost) &&
+	    lost != l->lost_seen) {
+		/* some process's keys went unrecorded: trust nothing */
+		sp_dbg("sweep: %llu pid_keys updates lost, walking every table",
+		       (unsigned long long)(lost - l->lost_seen));
+		l->lost_seen = lost;
+		walk_fds = walk_tls = true;
+	}
+	qsort(l->dead, l->ndead, sizeof(l->dead[0]), cmp_u32);
+	for (uint32_t i = 0; i < l->ndead; i++) {
+		l->sweep.map_ops++;
+		if (bpf_map_lookup_and_delete_elem(pkfd, &l->dead[i], &pk))
+			continue;	/* it made no entry */
+		if (pk.has_tls)
+			walk_tls = true;
+		if (!pk.has_fds || walk_fds)
+			continue;
+		/* past this, one walk of both maps costs less */
+		fd_ops += pk.fd_max + 1;
+		if (pk.fd_max >= FD_KEYS_MAX || fd_ops > FD_KEYS_MAX)
+			walk_fds = walk_tls = true;	/* sessions named by conns too */
+		else
+			delete_fds(l, l->dead[i], pk.fd_max);
+	}
 	/* conns, nonsock: key = tgid << 32 | fd (little-endian: tgid at byte 4) */
-	sweep_map(l, l->skel->maps.conns, 4);
-	sweep_map(l, l->skel->maps.nonsock, 4);
+	if (walk_fds) {
+		walk_map(l, l->skel->maps.conns, 4);
+		walk_map(l, l->skel->maps.nonsock, 4);
+	}
 	/* tls_streams: key = { tgid, pad, ssl } */
-	sweep_map(l, l->skel->maps.tls_streams, 0);
+	if (walk_tls)
+		walk_map(l, l->skel->maps.tls_streams, 0);
 	l->ndead = 0;
+}
+
+void sp_loader__sweep_stats(const struct sp_loader *l, struct sp_sweep_stats *out)
+{
+	*out = l->sweep;
 }
 
 void sp_loader__counters(struct sp_loader *l, uint64_t out[SP_CNT_MAX])

@@ -37,8 +37,20 @@ int sp_loader__trace_pid(struct sp_loader *l, uint32_t pid);
 int sp_loader__poll(struct sp_loader *l, int timeout_ms);
 /* A process is gone: its kernel-side connection state is swept soon. */
 void sp_loader__forget_pid(struct sp_loader *l, uint32_t pid);
-/* Sweeps forgotten processes out of the kernel tables. */
+/* Sweeps forgotten processes out of the kernel tables: deletes by key
+ * where BPF recorded the keys, walks a table only when it must. Costs
+ * nothing when no process was forgotten. */
 void sp_loader__sweep(struct sp_loader *l);
+
+/* What the sweeps have cost so far (bpf(2) map syscalls). */
+struct sp_sweep_stats {
+	uint64_t sweeps;		/* sweeps that had work */
+	uint64_t map_ops;		/* map syscalls made */
+	uint64_t walks;			/* whole-map walks */
+	uint64_t walked;		/* entries read by walks */
+	uint64_t deleted;		/* entries deleted */
+};
+void sp_loader__sweep_stats(const struct sp_loader *l, struct sp_sweep_stats *out);
 /* Sums the per-CPU drop counters (enum sp_counter). */
 void sp_loader__counters(struct sp_loader *l, uint64_t out[SP_CNT_MAX]);
 
