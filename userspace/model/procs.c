@@ -246,8 +246,9 @@ void sp_procs__exec(struct sp_procs *t, struct sp_proc *p, const char *filename,
 	char exe[256];
 
 	/* the exec record says it all but the environment and the resolved
-	 * executable: those are read from /proc once, when a span first
-	 * needs them (most processes on a host never get one) */
+	 * executable, and those are read from /proc now, once: waiting until
+	 * a span needs them loses a short-lived process's own
+	 * OTEL_SERVICE_NAME (curl is gone before its exchange is decoded) */
 	p->facts = SP_PROC_FACTS_EXEC;
 	snprintf(p->exec_file, sizeof(p->exec_file), "%s", filename);
 	p->exec_args_len = args_len < sizeof(p->exec_args) ? args_len : sizeof(p->exec_args);
@@ -256,6 +257,7 @@ void sp_procs__exec(struct sp_procs *t, struct sp_proc *p, const char *filename,
 	sp_proc_name(exe, args, args_len, p->name, sizeof(p->name));
 	sp_resource__put(p->res);
 	p->res = NULL;
+	sp_procs__ensure(t, p);
 }
 
 struct sp_proc *sp_procs__add(struct sp_procs *t, uint32_t pid, uint32_t ppid, uint64_t now)
