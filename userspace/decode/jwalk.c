@@ -9,21 +9,37 @@ static struct jwalk *W(void *ctx)
 	return ctx;
 }
 
+uint32_t jw_hash(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)s[i]) * 16777619u;
+	return h;
+}
+
 /* The path of the value about to be reported: keys joined by '.', array
- * elements as "[]". */
-static void path_of(const struct jwalk *w, char *out, size_t cap)
+ * elements as "[]"; its hash in w->hash. False if it does not fit. */
+static bool path_of(struct jwalk *w, char *out, size_t cap)
 {
 	size_t at = 0;
 
-	out[0] = 0;
-	for (int i = 0; i < w->depth && i < JW_MAX_DEPTH && at < cap; i++) {
+	for (int i = w->top_array; i < w->depth && i < JW_MAX_DEPTH; i++) {
 		const struct jw_frame *f = &w->st[i];
+		const char *p = f->is_array ? "[]" : f->key;
+		size_t n = f->is_array ? 2 : f->klen;
+		bool dot = !f->is_array && at;
 
-		if (f->is_array)
-			at += snprintf(out + at, cap - at, "[]");
-		else
-			at += snprintf(out + at, cap - at, "%s%s", at ? "." : "", f->key);
+		if (at + dot + n >= cap)
+			return false;
+		if (dot)
+			out[at++] = '.';
+		memcpy(out + at, p, n);
+		at += n;
 	}
+	out[at] = 0;
+	w->hash = jw_hash(out, at);
+	return true;
 }
 
 /* A value (scalar or container start) is about to be placed in the
@@ -36,7 +52,7 @@ static void next_element(struct jwalk *w)
 
 static void end_value(struct jwalk *w)
 {
-	if (w->depth == 0) {
+	if (w->depth == (w->top_array ? 1 : 0)) {
 		w->records++;
 		if (w->on_record)
 			w->on_record(w->ctx, w);
@@ -45,7 +61,7 @@ static void end_value(struct jwalk *w)
 
 static int scalar(struct jwalk *w, int type, const char *s, size_t len)
 {
-	char path[256];
+	char path[JW_PATH_MAX];
 
 	if (w->raw) {
 		switch (type) {
@@ -64,10 +80,8 @@ static int scalar(struct jwalk *w, int type, const char *s, size_t len)
 		return 1;
 	}
 	next_element(w);
-	if (w->depth <= JW_MAX_DEPTH) {
-		path_of(w, path, sizeof(path));
+	if (w->depth <= JW_MAX_DEPTH && path_of(w, path, sizeof(path)))
 		w->on_value(w->ctx, w, path, type, s, len);
-	}
 	end_value(w);
 	return 1;
 }
@@ -103,14 +117,16 @@ static int open_container(struct jwalk *w, bool is_array)
 		return 1;
 	}
 	next_element(w);
-	if (w->want_raw && w->depth <= JW_MAX_DEPTH) {
-		char path[256];
+	if (w->array_stream && w->depth == 0 && is_array)
+		w->top_array = true;
+	else if (w->want_raw && w->depth <= JW_MAX_DEPTH) {
+		char path[JW_PATH_MAX];
 
-		path_of(w, path, sizeof(path));
-		if (w->want_raw(w->ctx, path)) {
+		if (path_of(w, path, sizeof(path)) && w->want_raw(w->ctx, path)) {
 			w->raw = yajl_gen_alloc(NULL);
 			if (w->raw) {
-				snprintf(w->raw_path, sizeof(w->raw_path), "%s", path);
+				memcpy(w->raw_path, path, sizeof(path));
+				w->raw_hash = w->hash;
 				w->raw_depth = w->depth;
 				w->depth++;
 				if (is_array)
@@ -125,6 +141,7 @@ static int open_container(struct jwalk *w, bool is_array)
 		w->st[w->depth].is_array = is_array;
 		w->st[w->depth].index = -1;
 		w->st[w->depth].key[0] = 0;
+		w->st[w->depth].klen = 0;
 	}
 	w->depth++;
 	return 1;
@@ -142,6 +159,7 @@ static int close_container(struct jwalk *w, bool is_array)
 			const unsigned char *buf;
 			size_t len;
 
+			w->hash = w->raw_hash;
 			if (yajl_gen_get_buf(w->raw, &buf, &len) == yajl_gen_status_ok && w->on_raw)
 				w->on_raw(w->ctx, w, w->raw_path, (const char *)buf,
 					  len < JW_RAW_MAX ? len : JW_RAW_MAX);
@@ -152,6 +170,8 @@ static int close_container(struct jwalk *w, bool is_array)
 		return 1;
 	}
 	end_value(w);
+	if (w->depth == 0)
+		w->top_array = false;
 	return 1;
 }
 
@@ -190,6 +210,7 @@ static int cb_map_key(void *ctx, const unsigned char *key, size_t len)
 			len = sizeof(f->key) - 1;
 		memcpy(f->key, key, len);
 		f->key[len] = 0;
+		f->klen = len;
 	}
 	return 1;
 }
@@ -250,9 +271,14 @@ void jw_finish(struct jwalk *w)
 		yajl_complete_parse(w->h);
 }
 
+void jw_array_stream(struct jwalk *w)
+{
+	w->array_stream = true;
+}
+
 int jw_index(const struct jwalk *w, int n)
 {
-	for (int i = 0; i < w->depth && i < JW_MAX_DEPTH; i++)
+	for (int i = w->top_array; i < w->depth && i < JW_MAX_DEPTH; i++)
 		if (w->st[i].is_array && n-- == 0)
 			return w->st[i].index;
 	return -1;

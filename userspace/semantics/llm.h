@@ -7,6 +7,10 @@
  * arrive (decompressing gzip/deflate/br/zstd, reading SSE and NDJSON
  * streams incrementally), so a 2 MiB stream of 10,000 chunks costs no more
  * memory than a short answer, and a body cut short yields what it holds.
+ *
+ * Files: llm_api.c (routing, the provider registry), llm_<provider>.c (one
+ * table of JSON paths per API), llm.c (walking the bodies), llm_span.c
+ * (the attributes).
  */
 #ifndef SP_LLM_H
 #define SP_LLM_H
@@ -29,6 +33,8 @@ enum sp_llm_api {
 	SP_LLM_OLLAMA_CHAT,		/* /api/chat */
 	SP_LLM_OLLAMA_GENERATE,		/* /api/generate */
 	SP_LLM_OLLAMA_EMBED,		/* /api/embed, /api/embeddings */
+	/* APIs registered after these (llm_internal.h) get the values that
+	 * follow, in LLM_PROVIDERS order */
 };
 
 struct sp_llm_opts {
@@ -36,13 +42,23 @@ struct sp_llm_opts {
 	uint32_t content_max;	/* bytes per message (and for input/output.value) */
 };
 
-/* The API a request is for (POST + path), or SP_LLM_NONE. For Gemini the
- * model is in the path: copied to model (cap bytes). */
+/* Indexes the providers' tables; done on first use if not called. 0, or
+ * -errno after a one-line error (a table is wrong: no LLM decoding). */
+int sp_llm_init(void);
+/* Forgets the index (the next use builds it again): for fuzzers that run
+ * the pipeline in-process again and again. No sp_llm may be live. */
+void sp_llm_reset(void);
+
+/* The API a request is for (POST + path; absolute-form targets too), or
+ * SP_LLM_NONE. For Gemini the model is in the path, for Azure OpenAI the
+ * deployment: copied to model (cap bytes). */
 enum sp_llm_api sp_llm_api_of(const char *method, const char *target, char *model, size_t cap);
 
 struct sp_llm;
 
-/* NULL on allocation failure. host: the Host header (for the provider). */
+/* Owned: free with sp_llm__free. NULL with errno ENOMEM, or EINVAL for an
+ * api sp_llm_api_of does not return. host: the Host header (for the
+ * provider). */
 struct sp_llm *sp_llm__new(enum sp_llm_api api, const char *host, const char *path_model,
 			   const struct sp_llm_opts *o);
 void sp_llm__free(struct sp_llm *l);

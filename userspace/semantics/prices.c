@@ -29,6 +29,8 @@ static int parse(const char *text, const char *what)
 	const char *models_path[] = { "models", NULL };
 	char err[256];
 	yajl_val root = yajl_tree_parse(text, err, sizeof(err)), models;
+	struct entry *t;
+	int n = 0;
 
 	if (!root) {
 		sp_err("cannot read prices from %s: %s", what, err);
@@ -40,13 +42,12 @@ static int parse(const char *text, const char *what)
 		yajl_tree_free(root);
 		return -EINVAL;
 	}
-	sp_prices_free();
-	table = calloc(MAX_MODELS, sizeof(*table));
-	if (!table) {
+	t = calloc(MAX_MODELS, sizeof(*t));
+	if (!t) {
 		yajl_tree_free(root);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < models->u.object.len && nmodels < MAX_MODELS; i++) {
+	for (size_t i = 0; i < models->u.object.len && n < MAX_MODELS; i++) {
 		const char *in_path[] = { "input", NULL }, *out_path[] = { "output", NULL };
 		yajl_val m = models->u.object.values[i];
 		yajl_val in = yajl_tree_get(m, in_path, yajl_t_number);
@@ -57,16 +58,18 @@ static int parse(const char *text, const char *what)
 			       "\"input\" and \"output\" (USD per million tokens)",
 			       what, models->u.object.keys[i]);
 			yajl_tree_free(root);
-			sp_prices_free();
+			free(t);
 			return -EINVAL;
 		}
-		snprintf(table[nmodels].model, sizeof(table[nmodels].model), "%s",
-			 models->u.object.keys[i]);
-		table[nmodels].p.input = YAJL_GET_DOUBLE(in);
-		table[nmodels].p.output = YAJL_GET_DOUBLE(out);
-		nmodels++;
+		snprintf(t[n].model, sizeof(t[n].model), "%s", models->u.object.keys[i]);
+		t[n].p.input = YAJL_GET_DOUBLE(in);
+		t[n].p.output = YAJL_GET_DOUBLE(out);
+		n++;
 	}
 	yajl_tree_free(root);
+	sp_prices_free();
+	table = t;
+	nmodels = n;
 	return 0;
 }
 
@@ -148,8 +151,8 @@ bool sp_prices_lookup(const char *model, struct sp_price *out)
 
 	if (!model || !*model || !table)
 		return false;
-	if (!strncmp(model, "models/", 7))
-		model += 7;
+	n = strlen(model);
+	model = sp_model_name(model, &n);
 	if (find(model, out))
 		return true;
 	n = undated_len(model);
@@ -157,4 +160,13 @@ bool sp_prices_lookup(const char *model, struct sp_price *out)
 		return false;
 	snprintf(base, sizeof(base), "%.*s", (int)n, model);
 	return find(base, out);
+}
+
+const char *sp_model_name(const char *s, size_t *n)
+{
+	if (*n > 7 && !memcmp(s, "models/", 7)) {
+		*n -= 7;
+		return s + 7;
+	}
+	return s;
 }
