@@ -3,6 +3,7 @@
 # The benchmark's own binaries, under $(BUILD)/bench/:
 #   floor.bpf.c -> floor.bpf.o -> floor.skel.h -> floor   (empty uprobes)
 #   tls_server, tls_client                                  (the workload)
+#   conn_hold                      (connections held mid-request, mem.sh)
 # Run from the top of the tree: make -f tests/bench/bench.mk BUILD=build
 # ($(BUILD)/vmlinux.h comes from the main Makefile, which `make bench` runs
 # first; it is built here too when missing).
@@ -35,7 +36,7 @@ endif
 .DELETE_ON_ERROR:
 .PHONY: all clean
 
-all: $(OUT)/floor $(OUT)/tls_server $(OUT)/tls_client
+all: $(OUT)/floor $(OUT)/tls_server $(OUT)/tls_client $(OUT)/conn_hold
 
 $(BUILD)/vmlinux.h:
 	$(call msg,BTF,$@)
@@ -69,6 +70,10 @@ $(OUT)/tls_server: $(OUT)/tls_server.o
 $(OUT)/tls_client: $(OUT)/tls_client.o
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(PKG_LIBS) -lhttp_parser -o $@
+
+$(OUT)/conn_hold: $(OUT)/conn_hold.o
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
 clean:
 	$(call msg,CLEAN,$(OUT))

@@ -23,7 +23,8 @@
 # Environment: BENCH_ROUNDS (5), BENCH_REQUESTS (20000), BENCH_LIBSSL,
 # BENCH_SPANPROBE (build/spanprobe), BENCH_SPANS (/tmp/bench-spans.jsonl),
 # BENCH_MODES (all that can run), BENCH_PIN (1), BENCH_SETTLE (1 s of rest
-# after a run with probes), BUILD (build).
+# after a run with probes), BUILD (build), BENCH_MEM (1; 0 skips the memory
+# part at the end, tests/bench/mem.sh, which has its own variables).
 set -u -o pipefail
 
 cd "$(dirname "$0")/../.." || exit 1
@@ -44,68 +45,14 @@ SETTLE=${BENCH_SETTLE:-1}
 
 tmp=
 server_pid=
+port=
 probe_pid=
 failures=0
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() { log "$*"; exit 1; }
-fail() { log "FAILED: $*"; failures=$((failures + 1)); }
+# shellcheck source=tests/bench/lib.sh
+. tests/bench/lib.sh
 
-# gone_within PID TENTHS: 0 once PID has exited, 1 if still there after
-gone_within() {
-	local i
-
-	for ((i = 0; i < $2; i++)); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	! kill -0 "$1" 2>/dev/null
-}
-
-# stop_pid PID SIGNAL: signal, then escalate to TERM and KILL; returns the
-# process's exit status (128+n when a signal killed it). Detaching uprobes
-# can take a few seconds, hence the patience.
-stop_pid() {
-	local pid=$1 sig=$2
-
-	kill "-$sig" "$pid" 2>/dev/null
-	if ! gone_within "$pid" 150; then
-		log "pid $pid still running 15 s after SIG$sig, sending SIGTERM"
-		kill -TERM "$pid" 2>/dev/null
-		if ! gone_within "$pid" 50; then
-			log "pid $pid ignored SIGTERM too, sending SIGKILL"
-			kill -KILL "$pid" 2>/dev/null
-		fi
-	fi
-	wait "$pid" 2>/dev/null
-}
-
-# shellcheck disable=SC2317 # reached through the trap
-cleanup() {
-	local rc=$?
-
-	trap - EXIT INT TERM
-	[ -n "$probe_pid" ] && stop_pid "$probe_pid" INT
-	[ -n "$server_pid" ] && stop_pid "$server_pid" TERM
-	[ -n "$tmp" ] && rm -rf "$tmp"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# wait_ready PID FILE PREFIX: 0 once a line of FILE starts with PREFIX,
-# 1 if PID exits first or READY_TIMEOUT passes.
-wait_ready() {
-	local pid=$1 file=$2 prefix=$3 deadline=$((SECONDS + READY_TIMEOUT))
-
-	while [ "$SECONDS" -lt "$deadline" ]; do
-		grep -q "^$prefix" "$file" 2>/dev/null && return 0
-		kill -0 "$pid" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
+trap_cleanup
 
 # start_probe MODE: leaves probe_pid set (empty for "none"); 0 or 1
 start_probe() {
@@ -254,9 +201,7 @@ if [ -n "${BENCH_MODES:-}" ]; then
 	[[ " ${modes[*]} " == *" none "* ]] || die "BENCH_MODES must include none (the baseline)"
 fi
 
-openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 \
-	-keyout "$tmp/key.pem" -out "$tmp/cert.pem" >/dev/null 2>"$tmp/openssl.err" ||
-	{ cat "$tmp/openssl.err" >&2; die "cannot make a self-signed certificate"; }
+make_cert
 
 pin=()
 where="floating"
@@ -266,16 +211,7 @@ if [ "$PIN" != 0 ] && command -v taskset >/dev/null; then
 	where="both on CPU $cpu"
 fi
 
-"${pin[@]}" "$BENCH/tls_server" "$tmp/cert.pem" "$tmp/key.pem" >"$tmp/server.out" 2>"$tmp/server.err" &
-server_pid=$!
-port=
-for _ in $(seq 100); do
-	port=$(head -n 1 "$tmp/server.out" 2>/dev/null)
-	[ -n "$port" ] && break
-	kill -0 "$server_pid" 2>/dev/null || break
-	sleep 0.05
-done
-[ -n "$port" ] || { cat "$tmp/server.err" >&2; die "tls_server did not start"; }
+start_tls_server "${pin[@]}"
 
 log "$ROUNDS rounds x ${#modes[@]} modes x $REQUESTS requests, tls_server on 127.0.0.1:$port, client and server $where"
 for s in "${skipped[@]}"; do
@@ -372,6 +308,14 @@ for f in floor-exported floor-spanprobe; do
 	fi
 done
 echo "$summary"
+
+# memory, on a machine this run no longer loads
+if [ "${BENCH_MEM:-1}" != 0 ]; then
+	stop_pid "$server_pid" TERM
+	server_pid=
+	echo
+	BUILD=$BUILD tests/bench/mem.sh || fail "tests/bench/mem.sh (memory) failed"
+fi
 
 if [ "$failures" -gt 0 ]; then
 	log "$failures run(s) failed (see above)"

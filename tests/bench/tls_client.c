@@ -4,7 +4,8 @@
  *
  *   tls_client HOST PORT N
  *
- * One connection, then N sequential requests: each is one SSL_write of the
+ * One connection, then N sequential requests (N = 1: no warm-up, a process
+ * that makes one HTTPS call and exits, as mem.sh runs it): each is one SSL_write of the
  * request and SSL_read until http_parser has the whole response (framed by
  * its Content-Length). The handshake and a short warm-up are not timed.
  * Prints one line on stdout:
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 #include <http_parser.h>
@@ -30,6 +32,10 @@
 /* Enough to get the session, the allocator and the page cache warm without
  * eating into a short run. */
 #define WARMUP_MAX	1000
+/* A request takes microseconds over loopback: a server that stalls this long
+ * has failed, and the run (or mem.sh's loop of one-request clients) must not
+ * wait on it forever. */
+#define IO_TIMEOUT_S	10
 
 struct resp_state {
 	bool complete;
@@ -64,6 +70,7 @@ static int on_message_complete(http_parser *p)
 static int connect_tcp(const char *host, const char *port)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
+	struct timeval io_timeout = { .tv_sec = IO_TIMEOUT_S };
 	int fd = -1, one = 1, rc;
 
 	rc = getaddrinfo(host, port, &hints, &res);
@@ -76,6 +83,9 @@ static int connect_tcp(const char *host, const char *port)
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
 		if (fd < 0)
 			continue;
+		/* SO_SNDTIMEO bounds connect() too */
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &io_timeout, sizeof(io_timeout));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &io_timeout, sizeof(io_timeout));
 		if (!connect(fd, ai->ai_addr, ai->ai_addrlen))
 			break;
 		close(fd);
