@@ -137,6 +137,19 @@ int main(void)
 		goto cleanup;
 	run(l, "100 exited, with TLS sessions", 100, 200);
 	run(l, "1 exited, with TLS sessions", 1, 400);
+#ifndef OLD_LOADER
+	/* as if BPF had failed to record a process's keys */
+	{
+		uint32_t zero = 0;
+		uint64_t one = 1;
+
+		bpf_map_update_elem(bpf_map__fd(sp_loader__skel(l)->maps.pid_keys_lost), &zero, &one,
+				    BPF_ANY);
+		run(l, "1 exited, pid_keys overflowed", 1, 600);
+		printf("pid_keys entries left after pruning: %u (of %u)\n",
+		       entries(sp_loader__skel(l)->maps.pid_keys), PROCS);
+	}
+#endif
 cleanup:
 	sp_loader__free(l);
 	return err ? 1 : 0;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <linux/capability.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -381,6 +382,43 @@ static void delete_fds(struct sp_loader *l, uint32_t tgid, uint64_t fd_max)
 	}
 }
 
+/* pid_keys filled up (exit records lost to a full ring buffer, a thread
+ * that outlived the sweep): drops the entries of processes that are gone,
+ * so that one overflow does not turn every later sweep into walks. */
+static void prune_pid_keys(struct sp_loader *l)
+{
+	struct bpf_map *map = l->skel->maps.pid_keys;
+	int fd = bpf_map__fd(map), err;
+	uint32_t *keys = malloc(WALK_BATCH * sizeof(*keys)), pruned = 0;
+	struct pid_keys_u *vals = malloc(WALK_BATCH * sizeof(*vals));
+	uint64_t token = 0;
+	void *in = NULL;
+
+	if (!keys || !vals)
+		goto out;
+	do {
+		__u32 n = WALK_BATCH;
+
+		err = bpf_map_lookup_batch(fd, in, &token, keys, vals, &n, NULL);
+		if (err && errno != ENOENT)
+			break;
+		l->sweep.map_ops++;
+		for (__u32 i = 0; i < n; i++) {
+			/* a reused pid keeps the entry: a superset is safe */
+			if (kill((pid_t)keys[i], 0) && errno == ESRCH) {
+				bpf_map_delete_elem(fd, &keys[i]);
+				l->sweep.map_ops++;
+				pruned++;
+			}
+		}
+		in = &token;
+	} while (!err);
+	sp_dbg("sweep: pruned %u pid_keys entries of processes gone", pruned);
+out:
+	free(keys);
+	free(vals);
+}
+
 /*
  * Kernel-side state keyed by pid is swept from userspace: BPF cannot
  * iterate a map at exit, and LRU eviction alone would let a reused pid
@@ -412,6 +450,7 @@ void sp_loader__sweep(struct sp_loader *l)
 		       (unsigned long long)(lost - l->lost_seen));
 		l->lost_seen = lost;
 		walk_fds = walk_tls = true;
+		prune_pid_keys(l);
 	}
 	qsort(l->dead, l->ndead, sizeof(l->dead[0]), cmp_u32);
 	for (uint32_t i = 0; i < l->ndead; i++) {
