@@ -1,9 +1,17 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The span model every stage agrees on: ids, name, kind, times, status,
- * typed attributes and events. A span is one fixed-size block; its strings
- * live in its own arena, so building one allocates nothing and a span
- * that does not fit is cut (counted in dropped_attrs), never grown.
+ * typed attributes and events. A span is a small header that grows in
+ * steps: its attributes and its events are arrays of a size class (8, 16,
+ * 32, 64, 96 attributes; 2, 4, 16 events), moved up a class when full;
+ * its strings live in a chain of text blocks (512 B, 2, 8, 16 KiB) where
+ * a string, once written, never moves. The bounds are those of the old
+ * fixed-size span: SP_SPAN_MAX_ATTRS attributes, SP_SPAN_MAX_EVENTS
+ * events, SP_SPAN_ARENA bytes of text; what does not fit is cut and
+ * counted in dropped_attrs/dropped_events, never grown past them.
+ *
+ * Blocks come from the span's pool (model/span_pool.h) or, for a span not
+ * from a pool, from malloc.
  */
 #ifndef SP_SPAN_H
 #define SP_SPAN_H
@@ -57,6 +65,9 @@ struct sp_event {
 	struct sp_attr attrs[SP_EVENT_MAX_ATTRS];
 };
 
+struct sp_span_pool;
+struct sp_text_blk;
+
 struct sp_span {
 	uint8_t trace_id[16];
 	uint8_t span_id[8];
@@ -72,10 +83,17 @@ struct sp_span {
 	uint16_t nattrs, nevents;
 	uint32_t dropped_attrs, dropped_events;
 	struct sp_span *next;	/* list link for whoever holds the span */
-	struct sp_attr attrs[SP_SPAN_MAX_ATTRS];
-	struct sp_event events[SP_SPAN_MAX_EVENTS];
-	uint32_t arena_used;
-	char arena[SP_SPAN_ARENA];
+	/* nattrs and nevents of them; the arrays move when they grow, so a
+	 * pointer into them lasts until the next attribute or event is added */
+	struct sp_attr *attrs;
+	struct sp_event *events;
+	/* the rest is span.c's and span_pool.c's bookkeeping */
+	uint32_t arena_used;	/* text bytes taken, NULs included: <= SP_SPAN_ARENA */
+	uint8_t attrs_cls, events_cls;	/* enum sp_blk_class of the arrays */
+	struct sp_text_blk *text;	/* the text blocks, oldest first */
+	struct sp_span_pool *pool;	/* where blocks come from; NULL: malloc */
+	uintptr_t owner;	/* proves pool is valid: see span_known() */
+	struct sp_span *pool_prev, *pool_next;	/* the pool's spans in use */
 };
 
 /* The resource's attributes as span attributes (see sp_resource__attrs). */
@@ -90,19 +108,36 @@ bool sp_id_is_zero(const uint8_t *id, size_t n);
 /* Lowercase hex of id into out (2n+1 bytes). */
 void sp_id_hex(const uint8_t *id, size_t n, char *out);
 
-/* Resets s to an empty span with a fresh span id. Takes a reference on res. */
+/*
+ * A span not from a pool, for tests and one-off use: owned, empty until
+ * sp_span__init(); NULL if out of memory. sp_span__free() releases and
+ * frees it (accepts NULL).
+ */
+struct sp_span *sp_span__alloc(void);
+void sp_span__free(struct sp_span *s);
+/*
+ * Resets s to an empty span with a fresh span id. Takes a reference on res.
+ * s is one from sp_span_pool__get() or sp_span__alloc() (reset in place,
+ * keeping its first blocks), or any other memory big enough (calloc'ed,
+ * on the stack, malloc'ed and uninitialised), which is taken as raw: it
+ * then gets its blocks from malloc, and must be sp_span__release()d before
+ * it is initialised again or freed.
+ */
 void sp_span__init(struct sp_span *s, const char *name, size_t name_len,
 		   enum sp_span_kind kind, struct sp_resource *res);
-/* Drops the span's resource reference. */
+/* Drops the span's resource reference and gives all its blocks back (to
+ * its pool, or to malloc): s is then empty, with no attributes. */
 void sp_span__release(struct sp_span *s);
 
-/* Copies a string into the arena (invalid UTF-8 replaced); NULL if full. */
+/* Copies a string into the span's text (invalid UTF-8 replaced), cut to the
+ * room left; NULL if no room is left or no block could be had. The copy
+ * never moves. */
 const char *sp_span__strdup(struct sp_span *s, const char *str, size_t len);
 void sp_span__set_name(struct sp_span *s, const char *name, size_t len);
 void sp_span__set_str(struct sp_span *s, const char *key, const char *val, size_t len);
-/* A string already in this span's arena (from __strdup): no copy. */
+/* A string already in this span's text (from __strdup): no copy. */
 void sp_span__set_arena_str(struct sp_span *s, const char *key, const char *arena_str);
-/* Bytes left in the arena. */
+/* Bytes of text this span may still take (of SP_SPAN_ARENA). */
 size_t sp_span__arena_left(const struct sp_span *s);
 void sp_span__set_int(struct sp_span *s, const char *key, int64_t v);
 /* An array of n strings (each NUL-terminated). */
@@ -111,8 +146,8 @@ void sp_span__set_double(struct sp_span *s, const char *key, double v);
 void sp_span__set_bool(struct sp_span *s, const char *key, bool v);
 void sp_span__set_status(struct sp_span *s, enum sp_status_code code, const char *msg);
 const struct sp_attr *sp_span__attr(const struct sp_span *s, const char *key);
-/* Adds an event; returns it so the caller can add attributes, or NULL. */
+/* Adds an event; returns it so the caller can add attributes (up to
+ * SP_EVENT_MAX_ATTRS, in place), or NULL. Valid until the next event. */
 struct sp_event *sp_span__add_event(struct sp_span *s, const char *name, uint64_t time_ns);
-
 
 #endif
