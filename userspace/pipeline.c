@@ -70,7 +70,7 @@ struct sp_pipeline *sp_pipeline__new(const struct sp_pipeline_opts *opts)
 	if (!p)
 		return NULL;
 	p->o = *opts;
-	p->asm_ = sp_span_asm__new(&opts->asm_opts);
+	p->asm_ = sp_span_asm__new(&opts->asm_opts, opts->max_procs);
 	p->procs = sp_procs__new(opts->max_procs, on_proc_evict, p, opts->proc_read,
 				 opts->proc_read_ctx);
 	p->streams = sp_streams__new(opts->max_streams, opts->max_sockets,
@@ -121,15 +121,16 @@ void sp_pipeline__snapshot(struct sp_pipeline *p, uint32_t pid, uint64_t ts)
 static void handle_fork(struct sp_pipeline *p, const struct sp_proc_event *ev)
 {
 	struct sp_proc *parent = sp_procs__get(p->procs, ev->ppid), *child;
+	bool traced = parent && sp_span_asm__has_span(p->asm_, parent->pid);
 
 	/* system-wide, a child of a process without a span is created
 	 * lazily, at its first exchange */
-	if (p->o.all && !(parent && parent->span))
+	if (p->o.all && !traced)
 		return;
 	child = sp_procs__get_or_add(p->procs, ev->tgid, ev->ppid, ev->ts);
 	if (!child)
 		return;
-	if (parent && parent->span)
+	if (traced)
 		sp_procs__ensure(p->procs, child);
 	sp_span_asm__fork(p->asm_, parent, child, ev->ts);
 }
@@ -155,7 +156,7 @@ static void handle_exec(struct sp_pipeline *p, const struct sp_proc_event *ev)
 	memcpy(args, ev->args, args_len);
 	args[args_len] = 0;
 	sp_procs__exec(p->procs, pr, filename, args, args_len);
-	if (pr->span)
+	if (sp_span_asm__has_span(p->asm_, pr->pid))
 		sp_procs__ensure(p->procs, pr);
 	sp_span_asm__exec(p->asm_, pr, ev->ts);
 }

@@ -16,6 +16,7 @@
 #include "exporters/exporter.h"
 #include "exporters/otlp_json.h"
 #include "pipeline.h"
+#include "util/clock.h"
 
 #define MAX_SPANS 32
 #define MS 1000000ull
@@ -28,6 +29,11 @@ struct got_span {
 	int64_t status_code, exit_code, port;
 	char error_type[64], url[256], service[128];
 	bool truncated;
+	bool partial;		/* sp_span.trace_partial */
+	bool unfinished;	/* spanprobe.span.unfinished */
+	char trace_end[16];	/* spanprobe.trace.end */
+	int64_t step_mark;	/* test.step, set by an enrichment step */
+	int call;		/* which export() call held it */
 };
 
 static struct got_span got[MAX_SPANS];
@@ -72,6 +78,11 @@ static int capture_export(struct sp_exporter *e, struct sp_span *const *spans, s
 		attr_str(s, "error.type", g->error_type, sizeof(g->error_type));
 		attr_str(s, "url.full", g->url, sizeof(g->url));
 		g->truncated = sp_span__attr(s, "spanprobe.capture.truncated") != NULL;
+		g->partial = s->trace_partial;
+		g->unfinished = sp_span__attr(s, "spanprobe.span.unfinished") != NULL;
+		attr_str(s, "spanprobe.trace.end", g->trace_end, sizeof(g->trace_end));
+		g->step_mark = attr_int(s, "test.step");
+		g->call = njson;
 		snprintf(g->service, sizeof(g->service), "%s", s->res->service_name);
 	}
 	assert_int_equal(sp_otlp_json__encode(spans, n, &json_lines[njson], &len), 0);
@@ -92,16 +103,22 @@ static void capture_free(struct sp_exporter *e)
 
 static uint64_t idle_ns;	/* --trace-idle for the next new_pipeline() */
 
-static struct sp_pipeline *new_pipeline(bool all)
+/* ao: span assembly's options (NULL: the defaults below); max_procs 0: 64 */
+static struct sp_pipeline *new_pipeline_with(bool all, const struct sp_asm_opts *ao,
+					     uint32_t max_procs)
 {
 	struct sp_pipeline_opts o = {
 		.asm_opts = { .trace_idle_ns = idle_ns, .flush_interval_ns = 1000 * MS,
 			      .max_spans = 64, .batch_max = 16 },
-		.max_procs = 64, .max_streams = 16, .max_sockets = 16, .all = all,
+		.max_procs = max_procs ? max_procs : 64, .max_streams = 16, .max_sockets = 16,
+		.all = all,
 	};
-	struct sp_pipeline *p = sp_pipeline__new(&o);
+	struct sp_pipeline *p;
 	struct sp_exporter *e = calloc(1, sizeof(*e));
 
+	if (ao)
+		o.asm_opts = *ao;
+	p = sp_pipeline__new(&o);
 	assert_non_null(p);
 	e->name = "capture";
 	e->export = capture_export;
@@ -113,6 +130,11 @@ static struct sp_pipeline *new_pipeline(bool all)
 		free(json_lines[i]);
 	njson = 0;
 	return p;
+}
+
+static struct sp_pipeline *new_pipeline(bool all)
+{
+	return new_pipeline_with(all, NULL, 0);
 }
 
 static void proc_ev(struct sp_pipeline *p, uint32_t type, uint32_t pid, uint32_t ppid,
@@ -510,6 +532,311 @@ static void test_idle_rule_waits_for_calls(void **state)
 		roots += sp_id_is_zero(got[i].parent, 8);
 	assert_int_equal(roots, 1);
 	assert_memory_equal(find("GET /delay")->trace, got[ngot - 1].trace, 16);
+	/* nor does it make the trace buffer give up on it */
+	for (int i = 0; i < ngot; i++)
+		assert_false(got[i].partial);
+	assert_int_equal(sp_span_asm__trace_stats(sp_pipeline__asm(p))->traces_completed, 1);
+	sp_pipeline__free(p);
+}
+
+/* One GET exchange on a connection of its own (fd), from t0 to t1. */
+static void exchange(struct sp_pipeline *p, uint32_t pid, int fd, uint64_t t0, uint64_t t1)
+{
+	data_ev(p, pid, fd, 0, SP_DIR_EGRESS, 0, REQ, t0, t0);
+	data_ev(p, pid, fd, 0, SP_DIR_INGRESS, 0, RESP, t1, t1);
+}
+
+static const struct sp_trace_buf_stats *tstats(struct sp_pipeline *p)
+{
+	return sp_span_asm__trace_stats(sp_pipeline__asm(p));
+}
+
+/* Children end first, yet nothing reaches the sink before the root ends;
+ * then the whole trace comes in one export() call. */
+static void test_trace_leaves_with_its_root(void **state)
+{
+	struct sp_pipeline *p = new_pipeline(false);
+
+	assert_int_equal(sp_pipeline__target(p, 210, 1 * MS), 0);
+	proc_ev(p, SP_EV_PROC_EXEC, 210, 1, "sh\0-c\0curl x", 13, 0, 1 * MS);
+	proc_ev(p, SP_EV_PROC_FORK, 211, 210, NULL, 0, 0, 2 * MS);
+	proc_ev(p, SP_EV_PROC_EXEC, 211, 210, "curl\0x", 7, 0, 3 * MS);
+	exchange(p, 211, 3, 4 * MS, 9 * MS);
+	proc_ev(p, SP_EV_PROC_EXIT, 211, 0, NULL, 0, 0, 10 * MS);
+	sp_pipeline__tick(p, 2000 * MS);	/* past the batch interval */
+	assert_int_equal(ngot, 0);
+	assert_int_equal(tstats(p)->spans_held, 2);
+	proc_ev(p, SP_EV_PROC_EXIT, 210, 0, NULL, 0, 0, 2100 * MS);
+	sp_pipeline__tick(p, 3200 * MS);
+	assert_int_equal(njson, 1);
+	assert_int_equal(ngot, 3);
+	assert_string_equal(got[0].name, "GET /delay");
+	assert_string_equal(got[1].name, "curl");
+	assert_string_equal(got[2].name, "sh");
+	for (int i = 0; i < 3; i++) {
+		assert_false(got[i].partial);
+		assert_memory_equal(got[i].trace, got[2].trace, 16);
+	}
+	assert_int_equal(tstats(p)->traces_completed, 1);
+	assert_int_equal(tstats(p)->spans_held, 0);
+	assert_int_equal(tstats(p)->spans_held_max, 3);
+	sp_pipeline__shutdown(p, 4000 * MS);
+	assert_int_equal(njson, 1);
+	sp_pipeline__free(p);
+}
+
+/* Two processes' exchanges interleave: two contiguous trace groups. */
+static void test_interleaved_traces_group(void **state)
+{
+	struct sp_pipeline *p = new_pipeline(true);
+
+	proc_ev(p, SP_EV_PROC_EXEC, 220, 1, "agent", 6, 0, 1 * MS);
+	proc_ev(p, SP_EV_PROC_EXEC, 221, 1, "server", 7, 0, 1 * MS);
+	exchange(p, 220, 3, 2 * MS, 3 * MS);
+	exchange(p, 221, 3, 2 * MS, 4 * MS);
+	exchange(p, 220, 4, 5 * MS, 6 * MS);
+	exchange(p, 221, 4, 5 * MS, 7 * MS);
+	proc_ev(p, SP_EV_PROC_EXIT, 220, 0, NULL, 0, 0, 8 * MS);
+	proc_ev(p, SP_EV_PROC_EXIT, 221, 0, NULL, 0, 0, 9 * MS);
+	sp_pipeline__shutdown(p, 10 * MS);
+
+	assert_int_equal(njson, 1);
+	assert_int_equal(ngot, 6);
+	assert_string_equal(got[2].name, "agent");
+	assert_string_equal(got[5].name, "server");
+	for (int i = 0; i < 3; i++) {
+		assert_memory_equal(got[i].trace, got[2].trace, 16);
+		assert_memory_equal(got[3 + i].trace, got[5].trace, 16);
+	}
+	assert_memory_not_equal(got[0].trace, got[3].trace, 16);
+	assert_int_equal(tstats(p)->traces_completed, 2);
+	sp_pipeline__free(p);
+}
+
+/* A trace at max_trace_spans leaves early: every group of it partial. */
+static void test_trace_span_bound_marks_partial(void **state)
+{
+	struct sp_asm_opts ao = { .flush_interval_ns = 1000 * MS, .max_spans = 64,
+				  .batch_max = 16, .max_trace_spans = 3 };
+	struct sp_pipeline *p = new_pipeline_with(false, &ao, 0);
+
+	assert_int_equal(sp_pipeline__target(p, 230, 1 * MS), 0);
+	for (int i = 0; i < 4; i++)
+		exchange(p, 230, 3 + i, (2 + 2 * i) * MS, (3 + 2 * i) * MS);
+	assert_int_equal(tstats(p)->flushed_trace_spans, 1);
+	assert_int_equal(tstats(p)->spans_held, 1);
+	proc_ev(p, SP_EV_PROC_EXIT, 230, 0, NULL, 0, 0, 20 * MS);
+	sp_pipeline__shutdown(p, 30 * MS);
+
+	assert_int_equal(ngot, 5);
+	for (int i = 0; i < 5; i++) {
+		assert_true(got[i].partial);
+		assert_memory_equal(got[i].trace, got[4].trace, 16);
+	}
+	assert_true(sp_id_is_zero(got[4].parent, 8));
+	assert_int_equal(tstats(p)->traces_completed, 1);
+	sp_pipeline__free(p);
+}
+
+/* A trace whose root does not end within the age bound leaves as it is;
+ * the rest follows, partial too. */
+static void test_trace_age_bound(void **state)
+{
+	struct sp_asm_opts ao = { .flush_interval_ns = 100 * MS, .max_spans = 64,
+				  .batch_max = 16, .max_trace_age_ns = 1000 * MS };
+	struct sp_pipeline *p = new_pipeline_with(false, &ao, 0);
+
+	assert_int_equal(sp_pipeline__target(p, 240, 1 * MS), 0);
+	exchange(p, 240, 3, 2 * MS, 3 * MS);
+	sp_pipeline__tick(p, 500 * MS);
+	assert_int_equal(ngot, 0);
+	sp_pipeline__tick(p, 1004 * MS);
+	assert_int_equal(ngot, 1);
+	assert_string_equal(got[0].name, "GET /delay");
+	assert_true(got[0].partial);
+	assert_int_equal(tstats(p)->flushed_age, 1);
+	sp_pipeline__shutdown(p, 2000 * MS);
+	assert_int_equal(ngot, 2);
+	assert_true(got[1].unfinished);
+	assert_true(got[1].partial);
+	assert_memory_equal(got[0].trace, got[1].trace, 16);
+	sp_pipeline__free(p);
+}
+
+/* The idle rule ends a root: its trace is complete and leaves, before
+ * shutdown; the next exchange is a new trace. */
+static void test_idle_rule_completes_trace(void **state)
+{
+	struct sp_pipeline *p;
+
+	idle_ns = 1000 * MS;
+	p = new_pipeline(true);
+	idle_ns = 0;
+	proc_ev(p, SP_EV_PROC_EXEC, 250, 1, "agent", 6, 0, 1 * MS);
+	exchange(p, 250, 3, 2 * MS, 3 * MS);
+	sp_pipeline__tick(p, 500 * MS);
+	assert_int_equal(ngot, 0);
+	sp_pipeline__tick(p, 1200 * MS);
+	assert_int_equal(ngot, 2);
+	assert_string_equal(got[1].name, "agent");
+	assert_string_equal(got[1].trace_end, "idle");
+	assert_false(got[1].partial);
+	assert_false(got[1].unfinished);
+	assert_int_equal(got[1].end, sp_clock_to_unix(3 * MS));	/* its last activity */
+	assert_int_equal(sp_pipeline__asm_stats(p)->traces_split, 1);
+	assert_int_equal(tstats(p)->traces_completed, 1);
+	assert_int_equal(tstats(p)->spans_held, 0);
+	exchange(p, 250, 4, 1300 * MS, 1301 * MS);
+	sp_pipeline__shutdown(p, 1400 * MS);
+	assert_int_equal(ngot, 4);
+	assert_memory_not_equal(got[2].trace, got[0].trace, 16);
+	assert_memory_equal(got[2].trace, got[3].trace, 16);
+	assert_true(got[3].unfinished);
+	assert_int_equal(tstats(p)->traces_completed, 2);
+	sp_pipeline__free(p);
+}
+
+/* Shutdown ends every open span, and every held trace goes out. */
+static void test_shutdown_flushes_everything(void **state)
+{
+	struct sp_pipeline *p = new_pipeline(false);
+
+	assert_int_equal(sp_pipeline__target(p, 260, 1 * MS), 0);
+	proc_ev(p, SP_EV_PROC_FORK, 261, 260, NULL, 0, 0, 2 * MS);
+	exchange(p, 261, 3, 3 * MS, 4 * MS);
+	sp_pipeline__tick(p, 1500 * MS);
+	assert_int_equal(ngot, 0);
+	sp_pipeline__shutdown(p, 1600 * MS);
+	assert_int_equal(njson, 1);
+	assert_int_equal(ngot, 3);
+	assert_false(got[0].unfinished);	/* the HTTP span */
+	assert_true(got[1].unfinished);	/* child first, then the root */
+	assert_true(got[2].unfinished);
+	assert_true(sp_id_is_zero(got[2].parent, 8));
+	assert_memory_equal(got[1].parent, got[2].id, 8);
+	for (int i = 0; i < 3; i++)
+		assert_false(got[i].partial);
+	assert_int_equal(tstats(p)->spans_held, 0);
+	sp_pipeline__free(p);
+}
+
+struct step_seen {
+	int calls;
+	size_t n;
+	bool root;
+};
+
+static void mark_step(void *ctx, struct sp_span **spans, size_t n)
+{
+	struct step_seen *seen = ctx;
+
+	seen->calls++;
+	seen->n = n;
+	for (size_t i = 0; i < n; i++) {
+		if (sp_id_is_zero(spans[i]->parent_id, 8)) {
+			seen->root = true;
+			sp_span__set_int(spans[i], "test.step", (int64_t)n);
+		}
+	}
+}
+
+/* An enrichment step sees the whole trace and its changes reach the sink. */
+static void test_enrichment_step_sees_trace(void **state)
+{
+	struct sp_pipeline *p = new_pipeline(false);
+	struct step_seen seen = {};
+
+	assert_int_equal(sp_span_asm__add_step(sp_pipeline__asm(p), mark_step, &seen), 0);
+	assert_int_equal(sp_pipeline__target(p, 270, 1 * MS), 0);
+	proc_ev(p, SP_EV_PROC_FORK, 271, 270, NULL, 0, 0, 2 * MS);
+	exchange(p, 271, 3, 3 * MS, 4 * MS);
+	proc_ev(p, SP_EV_PROC_EXIT, 271, 0, NULL, 0, 0, 5 * MS);
+	assert_int_equal(seen.calls, 0);
+	proc_ev(p, SP_EV_PROC_EXIT, 270, 0, NULL, 0, 0, 6 * MS);
+	assert_int_equal(seen.calls, 1);
+	assert_int_equal(seen.n, 3);
+	assert_true(seen.root);
+	sp_pipeline__shutdown(p, 10 * MS);
+	assert_int_equal(ngot, 3);
+	assert_int_equal(got[2].step_mark, 3);
+	assert_int_equal(got[0].step_mark, -1);
+	sp_pipeline__free(p);
+}
+
+/* The span pool bounds open and held spans together: when it runs dry,
+ * held traces make room (partial, counted) instead of spans being lost. */
+static void test_pool_dry_sheds_held_trace(void **state)
+{
+	struct sp_asm_opts ao = { .flush_interval_ns = 1000 * MS, .max_spans = 4,
+				  .batch_max = 16 };
+	struct sp_pipeline *p = new_pipeline_with(false, &ao, 0);
+
+	assert_int_equal(sp_pipeline__target(p, 280, 1 * MS), 0);
+	for (int i = 0; i < 5; i++)
+		exchange(p, 280, 3 + i, (2 + 2 * i) * MS, (3 + 2 * i) * MS);
+	proc_ev(p, SP_EV_PROC_EXIT, 280, 0, NULL, 0, 0, 20 * MS);
+	sp_pipeline__shutdown(p, 30 * MS);
+
+	assert_int_equal(sp_pipeline__asm_stats(p)->spans_dropped, 0);
+	assert_int_equal(tstats(p)->flushed_total, 1);
+	assert_int_equal(ngot, 6);
+	assert_int_equal(count_named("GET /delay"), 5);
+	for (int i = 0; i < 6; i++)
+		assert_true(got[i].partial);
+	assert_true(sp_id_is_zero(got[5].parent, 8));
+	sp_pipeline__free(p);
+}
+
+/* The process table evicts a process: its span ends at its last activity
+ * and its trace leaves complete. */
+static void test_proc_eviction_ends_span(void **state)
+{
+	struct sp_pipeline *p = new_pipeline_with(true, NULL, 2);
+
+	proc_ev(p, SP_EV_PROC_EXEC, 290, 1, "agent", 6, 0, 1 * MS);
+	exchange(p, 290, 3, 2 * MS, 3 * MS);
+	proc_ev(p, SP_EV_PROC_EXEC, 291, 1, "server", 7, 0, 4 * MS);
+	assert_int_equal(tstats(p)->traces_completed, 0);
+	proc_ev(p, SP_EV_PROC_EXEC, 292, 1, "curl", 5, 0, 5 * MS);	/* 290 goes */
+	assert_int_equal(sp_pipeline__proc_evictions(p), 1);
+	assert_int_equal(tstats(p)->traces_completed, 1);
+	assert_false(sp_span_asm__has_span(sp_pipeline__asm(p), 290));
+	sp_pipeline__shutdown(p, 10 * MS);
+
+	assert_int_equal(ngot, 2);
+	assert_string_equal(got[1].name, "agent");
+	assert_false(got[1].unfinished);
+	assert_int_equal(got[1].end, sp_clock_to_unix(3 * MS));
+	sp_pipeline__free(p);
+}
+
+/* System-wide: a fork of a process with a (lazy) span joins its trace; a
+ * fork of one without stays unseen. */
+static void test_fork_under_lazy_root(void **state)
+{
+	struct sp_pipeline *p = new_pipeline(true);
+	struct got_span *root, *child;
+
+	proc_ev(p, SP_EV_PROC_EXEC, 300, 1, "agent", 6, 0, 1 * MS);
+	proc_ev(p, SP_EV_PROC_FORK, 305, 300, NULL, 0, 0, 1 * MS);	/* no span yet */
+	exchange(p, 300, 3, 2 * MS, 3 * MS);
+	assert_true(sp_span_asm__has_span(sp_pipeline__asm(p), 300));
+	assert_false(sp_span_asm__has_span(sp_pipeline__asm(p), 305));
+	proc_ev(p, SP_EV_PROC_FORK, 301, 300, NULL, 0, 0, 4 * MS);
+	proc_ev(p, SP_EV_PROC_EXEC, 301, 300, "tool", 5, 0, 4 * MS);
+	assert_true(sp_span_asm__has_span(sp_pipeline__asm(p), 301));
+	proc_ev(p, SP_EV_PROC_EXIT, 305, 0, NULL, 0, 0, 5 * MS);
+	proc_ev(p, SP_EV_PROC_EXIT, 301, 0, NULL, 0, 1 << 8, 6 * MS);
+	proc_ev(p, SP_EV_PROC_EXIT, 300, 0, NULL, 0, 0, 7 * MS);
+	sp_pipeline__shutdown(p, 10 * MS);
+
+	assert_int_equal(ngot, 3);
+	root = find("agent");
+	child = find("tool");
+	assert_memory_equal(child->trace, root->trace, 16);
+	assert_memory_equal(child->parent, root->id, 8);
+	assert_int_equal(child->exit_code, 1);
+	assert_int_equal(child->status, SP_STATUS_ERROR);
 	sp_pipeline__free(p);
 }
 
@@ -620,6 +947,16 @@ int main(void)
 		cmocka_unit_test(test_connect_and_declined_upgrade),
 		cmocka_unit_test(test_server_sees_client_eof),
 		cmocka_unit_test(test_idle_rule_waits_for_calls),
+		cmocka_unit_test(test_trace_leaves_with_its_root),
+		cmocka_unit_test(test_interleaved_traces_group),
+		cmocka_unit_test(test_trace_span_bound_marks_partial),
+		cmocka_unit_test(test_trace_age_bound),
+		cmocka_unit_test(test_idle_rule_completes_trace),
+		cmocka_unit_test(test_shutdown_flushes_everything),
+		cmocka_unit_test(test_enrichment_step_sees_trace),
+		cmocka_unit_test(test_pool_dry_sheds_held_trace),
+		cmocka_unit_test(test_proc_eviction_ends_span),
+		cmocka_unit_test(test_fork_under_lazy_root),
 		cmocka_unit_test(test_malformed_records),
 		cmocka_unit_test(test_otlp_json_rules),
 		cmocka_unit_test(test_json_escapes_and_bad_utf8),

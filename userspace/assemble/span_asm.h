@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Span assembly: turns process lifecycles and decoded exchanges into span
- * trees and hands finished spans, in batches, to every sink.
+ * trees, and hands finished spans to the trace buffer (trace_buf.h), which
+ * sends each trace to every sink as one group once it is complete.
  *
  * Trace rules (README "Span trees"):
  * - A target process (launched with --, or named with -p) gets a root span
@@ -13,6 +14,10 @@
  * - A root span with no open child processes and no activity for
  *   trace_idle_ns is ended at its last activity; the next activity starts
  *   a new trace. A process span otherwise ends when the process exits.
+ *
+ * Its own state (each process's open span, activity, open child spans,
+ * parent span) lives in a table of its own keyed by pid, as big as the
+ * process table; struct sp_proc holds only facts, read here.
  */
 #ifndef SP_SPAN_ASM_H
 #define SP_SPAN_ASM_H
@@ -21,14 +26,25 @@
 #include "exporters/exporter.h"
 #include "model/procs.h"
 #include "model/span.h"
+#include "assemble/trace_buf.h"
 
-#define SP_ASM_MAX_SINKS 4
+#define SP_ASM_MAX_SINKS SP_TRACE_BUF_MAX_SINKS
+/* a trace held past trace_idle_ns by this much is quiet: it leaves */
+#define SP_ASM_QUIET_MARGIN_NS	(30 * 1000000000ull)
+/* no trace is held longer than this */
+#define SP_ASM_MAX_TRACE_AGE_NS	(300 * 1000000000ull)
+/* the span pool's budget when the options leave it 0 */
+#define SP_ASM_MAX_SPANS	16384
+#define SP_ASM_MAX_BYTES	((size_t)16 << 20)
 
 struct sp_asm_opts {
 	uint64_t trace_idle_ns;		/* idle gap that ends a trace */
 	uint64_t flush_interval_ns;	/* how often batches go to sinks */
-	uint32_t max_spans;		/* open + queued spans at most */
+	uint32_t max_spans;		/* open + held spans at most */
+	size_t max_bytes;		/* ... in this many bytes (span_pool.h) */
 	uint32_t batch_max;		/* spans per batch at most */
+	uint32_t max_trace_spans;	/* held per trace; 0: 4096 */
+	uint64_t max_trace_age_ns;	/* held at most; 0: SP_ASM_MAX_TRACE_AGE_NS */
 };
 
 struct sp_asm_stats {
@@ -39,10 +55,16 @@ struct sp_asm_stats {
 
 struct sp_span_asm;
 
-struct sp_span_asm *sp_span_asm__new(const struct sp_asm_opts *opts);
+/* max_procs: the process table's capacity. NULL with errno set. */
+struct sp_span_asm *sp_span_asm__new(const struct sp_asm_opts *opts, uint32_t max_procs);
 void sp_span_asm__free(struct sp_span_asm *a);
 /* Adds a sink; the assembler owns it from now on. 0 or -errno. */
 int sp_span_asm__add_sink(struct sp_span_asm *a, struct sp_exporter *e);
+/* Adds an enrichment step, run on every trace group before the sinks,
+ * in the order added (trace_buf.h). 0 or -errno. */
+int sp_span_asm__add_step(struct sp_span_asm *a, sp_trace_step_fn fn, void *ctx);
+/* Whether pid has an open process span. */
+bool sp_span_asm__has_span(struct sp_span_asm *a, uint32_t pid);
 
 /* Starts p's root span now (a target). */
 void sp_span_asm__target(struct sp_span_asm *a, struct sp_proc *p, uint64_t ts);
@@ -75,12 +97,16 @@ typedef bool (*sp_busy_fn)(void *ctx, uint32_t pid);
 /* Timers: the idle rule and the batch interval. now is CLOCK_MONOTONIC. */
 void sp_span_asm__tick(struct sp_span_asm *a, struct sp_procs *procs, uint64_t now,
 		       sp_busy_fn busy, void *busy_ctx);
-/* Ends every open span at now, exports everything, flushes the sinks. */
+/* Ends every open span at now, exports every held trace, flushes the
+ * sinks. */
 void sp_span_asm__shutdown(struct sp_span_asm *a, struct sp_procs *procs, uint64_t now);
 /* p is about to be dropped from the process table: end its span. */
 void sp_span_asm__evict(struct sp_span_asm *a, struct sp_proc *p);
 
 const struct sp_asm_stats *sp_span_asm__stats(const struct sp_span_asm *a);
+const struct sp_trace_buf_stats *sp_span_asm__trace_stats(const struct sp_span_asm *a);
+struct sp_span_pool_stats;
+const struct sp_span_pool_stats *sp_span_asm__pool_stats(const struct sp_span_asm *a);
 struct sp_exporter *sp_span_asm__sink(const struct sp_span_asm *a, int i);
 
 #endif

@@ -23,7 +23,6 @@ enum sp_proc_facts {
 struct sp_proc {
 	uint32_t pid, ppid;
 	bool exited;
-	bool target;		/* named with -p or launched: always a trace */
 	int exit_status;	/* wait(2) status */
 	uint64_t start_ns;	/* fork, or first seen (CLOCK_MONOTONIC) */
 	uint64_t exit_ns;
@@ -35,12 +34,6 @@ struct sp_proc {
 	char exec_file[256];
 	uint32_t exec_args_len;
 	char exec_args[SP_ARGS_LEN];
-
-	/* span state, owned by span_asm.c */
-	struct sp_span *span;	/* open process span, or NULL */
-	uint64_t last_activity_ns;
-	uint32_t open_children;	/* child process spans under span */
-	uint32_t parent_span_pid;	/* pid whose span is our parent, 0 if root */
 };
 
 struct sp_procs;
@@ -60,8 +53,9 @@ struct sp_proc *sp_procs__get_or_add(struct sp_procs *t, uint32_t pid, uint32_t 
 				     uint64_t now);
 /* A bare entry for pid, for the caller to fill (sp_procs__exec). */
 struct sp_proc *sp_procs__add(struct sp_procs *t, uint32_t pid, uint32_t ppid, uint64_t now);
-/* Exec: a new image. args is NUL-separated argv (args_len bytes). Sets
- * name at once; the resource waits for __ensure. */
+/* Exec: a new image. args is NUL-separated argv (args_len bytes). Reads
+ * what the record lacks (the resolved executable, its OTEL_* variables)
+ * at once, while the process runs. */
 void sp_procs__exec(struct sp_procs *t, struct sp_proc *p, const char *filename,
 		    const char *args, uint32_t args_len);
 /*
