@@ -5,6 +5,7 @@
  * every point, provider errors, and the rule that nothing is guessed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,10 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <brotli/encode.h>
-#include <zlib.h>
-#include <zstd.h>
+#include <unistd.h>
 #include <cmocka.h>
+#include "codings.h"
 #include "util/clock.h"
 #include "semantics/llm.h"
 #include "semantics/prices.h"
@@ -544,35 +544,6 @@ static void test_ollama(void **state)
 
 /* ---- encodings ---- */
 
-static size_t compress_with(const char *enc, const char *in, size_t len, uint8_t *out, size_t cap)
-{
-	if (!strcmp(enc, "br")) {
-		size_t n = cap;
-
-		assert_true(BrotliEncoderCompress(5, 22, BROTLI_MODE_TEXT, len, (const uint8_t *)in,
-						  &n, out));
-		return n;
-	}
-	if (!strcmp(enc, "zstd")) {
-		size_t n = ZSTD_compress(out, cap, in, len, 3);
-
-		assert_false(ZSTD_isError(n));
-		return n;
-	}
-	z_stream z = {};
-	/* gzip: 31; deflate as RFC 9110 says (zlib): 15; raw deflate: -15 */
-	int bits = !strcmp(enc, "gzip") ? 31 : !strcmp(enc, "deflate") ? 15 : -15;
-
-	assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, bits, 8, Z_DEFAULT_STRATEGY), Z_OK);
-	z.next_in = (uint8_t *)in;
-	z.avail_in = len;
-	z.next_out = out;
-	z.avail_out = cap;
-	assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
-	deflateEnd(&z);
-	return z.total_out;
-}
-
 static void test_compressed_responses(void **state)
 {
 	static const char *const encs[][2] = {
@@ -666,23 +637,183 @@ static void test_truncated_at_every_point(void **state)
 	assert_null(attr("llm.input_messages.0.message.content"));
 }
 
+/* Strict UTF-8 (RFC 3629): no overlongs, surrogates or past U+10FFFF. */
+static bool utf8_ok(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
+			: (*p & 0xf8) == 0xf0 ? 3 : -1;
+		uint32_t c = n == 0 ? *p : n == 1 ? *p & 0x1f : n == 2 ? *p & 0x0f : *p & 0x07;
+
+		if (n < 0 || (n == 1 && c < 2))
+			return false;
+		for (int i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+			c = c << 6 | (p[i] & 0x3f);
+		}
+		if ((n == 2 && (c < 0x800 || (c >= 0xd800 && c < 0xe000))) ||
+		    (n == 3 && (c < 0x10000 || c > 0x10ffff)))
+			return false;
+		p += n + 1;
+	}
+	return true;
+}
+
+/* Every string the span holds, values and event attributes, is UTF-8. */
+static void span_utf8_ok(void)
+{
+	for (unsigned i = 0; i < span->nattrs; i++) {
+		const struct sp_attr *a = &span->attrs[i];
+		const char *v = a->s;
+
+		if (a->type == SP_ATTR_STR && !utf8_ok(v))
+			fail_msg("%s is not UTF-8", a->key);
+		for (unsigned k = 0; a->type == SP_ATTR_STR_ARRAY && k < a->n; k++, v += strlen(v) + 1)
+			if (!utf8_ok(v))
+				fail_msg("%s[%u] is not UTF-8", a->key, k);
+	}
+	for (unsigned i = 0; i < span->nevents; i++)
+		for (unsigned k = 0; k < span->events[i].nattrs; k++)
+			if (span->events[i].attrs[k].type == SP_ATTR_STR)
+				assert_true(utf8_ok(span->events[i].attrs[k].s));
+	assert_true(!span->status_msg || utf8_ok(span->status_msg));
+}
+
+static bool key_in(const char *key, const char *const *set, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(key, set[i]))
+			return true;
+	return false;
+}
+
+/* Random bytes, alone, after a valid stream's first bytes, or compressed
+ * (or said to be): no crash, UTF-8 only, and nothing but what the request
+ * said and what the body really held. */
 static void test_garbage_never_crashes(void **state)
 {
+	/* from the request {"model":"m"}, the same whatever the response */
+	static const char *const from_request[] = {
+		"gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model",
+		"gen_ai.request.stream", "openinference.span.kind", "llm.model_name", "llm.provider",
+		"llm.invocation_parameters", "input.value", "input.mime_type",
+	};
+	/* what the "delta.content" prefix may really carry */
+	static const char *const from_prefix[] = {
+		"output.value", "output.mime_type", "llm.output_messages.0.message.role",
+		"llm.output_messages.0.message.content", "gen_ai.response.time_to_first_chunk",
+	};
+	static const char prefix[] = "data: {\"choices\":[{\"delta\":{\"content\":\"";
 	unsigned seed = 7;
 
-	for (int round = 0; round < 500; round++) {
+	for (int round = 0; round < 600; round++) {
 		char body[512];
 		size_t n = 1 + rand_r(&seed) % sizeof(body);
 		struct chunk c[] = { { body, n, 10 } };
+		bool pre = round % 2, sse = round % 3;
 
 		for (size_t i = 0; i < n; i++)
 			body[i] = (char)rand_r(&seed);
-		if (round % 2)
-			memcpy(body, "data: {\"choices\":[{\"delta\":{\"content\":\"", 40);
-		run("POST", "/v1/chat/completions", "h", "{\"model\":\"m\"}", 200,
-		    round % 3 ? "text/event-stream" : "application/json",
-		    round % 5 ? NULL : "gzip", NULL, c, 1, NULL, 0);
+		if (pre && n > sizeof(prefix))
+			memcpy(body, prefix, sizeof(prefix) - 1);
+		else
+			pre = false;
+		assert_true(run("POST", "/v1/chat/completions", "h", "{\"model\":\"m\"}", 200,
+				sse ? "text/event-stream" : "application/json",
+				round % 5 ? NULL : "gzip", NULL, c, 1, NULL, 0));
+		span_utf8_ok();
+		str_is("gen_ai.request.model", "m");
+		str_is("llm.model_name", "m");
+		assert_int_equal(span->status, SP_STATUS_UNSET);
+		for (unsigned i = 0; i < span->nattrs; i++) {
+			const char *k = span->attrs[i].key;
+
+			if (key_in(k, from_request, sizeof(from_request) / sizeof(from_request[0])))
+				continue;
+			if (!pre || !sse || !key_in(k, from_prefix, sizeof(from_prefix) / sizeof(from_prefix[0])))
+				fail_msg("round %d: %s invented", round, k);
+		}
+		assert_true(span->nevents <= 1);
+		if (attr("output.value")) {
+			/* never more than the body held after the prefix */
+			assert_true(strlen(attr("output.value")->s) < n - (sizeof(prefix) - 1));
+			assert_int_equal(events_named("gen_ai.content.first_chunk"), 1);
+		}
 	}
+	/* a string closed before the garbage is what the body held */
+	{
+		char body[300];
+		struct chunk c[] = { { body, sizeof(body), 10 } };
+
+		memset(body, 0xff, sizeof(body));
+		memcpy(body, prefix, sizeof(prefix) - 1);
+		memcpy(body + sizeof(prefix) - 1, "abc\"", 4);
+		body[sizeof(body) - 1] = '\n';
+		assert_true(run("POST", "/v1/chat/completions", "h", "{\"model\":\"m\"}", 200,
+				"text/event-stream", NULL, NULL, c, 1, NULL, 0));
+		str_is("output.value", "abc");
+		span_utf8_ok();
+	}
+}
+
+/* Random requests: never an LLM call (nothing is guessed). */
+static void test_garbage_requests_are_not_calls(void **state)
+{
+	unsigned seed = 11;
+
+	for (int round = 0; round < 300; round++) {
+		char req[400];
+		size_t n = 1 + rand_r(&seed) % (sizeof(req) - 1);
+		struct sp_llm *l;
+
+		for (size_t i = 0; i < n; i++)
+			req[i] = (char)(rand_r(&seed) % 255 + 1);
+		req[n] = 0;
+		if (round % 3 == 0)
+			req[0] = '{';
+		l = sp_llm__new(round % 2 ? SP_LLM_ANTHROPIC_MESSAGES : SP_LLM_OLLAMA_CHAT, "h", "",
+				&opts);
+		assert_non_null(l);
+		sp_llm__request_body(l, req, n);
+		assert_false(sp_llm__is_llm(l));
+		sp_llm__free(l);
+	}
+}
+
+/* A valid stream with bytes flipped: what comes out is at most what the
+ * intact stream gives (no key it does not set), and UTF-8. */
+static void test_mutated_stream_invents_nothing(void **state)
+{
+	static const char req[] = "{\"model\":\"gpt-4o\",\"stream\":true,\"messages\":[]}";
+	size_t len = strlen(OPENAI_STREAM);
+	char *body = malloc(len);
+	struct chunk c[] = { { body, len, 100 } };
+	const char *clean[64];
+	unsigned nclean = 0, seed = 5;
+
+	memcpy(body, OPENAI_STREAM, len);
+	assert_true(run("POST", "/v1/chat/completions", "api.openai.com", req, 200,
+			"text/event-stream", NULL, NULL, c, 1, NULL, 0));
+	for (unsigned i = 0; i < span->nattrs && nclean < 64; i++)
+		clean[nclean++] = strdup(span->attrs[i].key);
+	for (int round = 0; round < 400; round++) {
+		memcpy(body, OPENAI_STREAM, len);
+		for (int f = 0; f <= round % 3; f++)
+			body[rand_r(&seed) % len] ^= (char)(1 + rand_r(&seed) % 255);
+		assert_true(run("POST", "/v1/chat/completions", "api.openai.com", req, 200,
+				"text/event-stream", NULL, NULL, c, 1, NULL, 0));
+		span_utf8_ok();
+		for (unsigned i = 0; i < span->nattrs; i++)
+			if (!key_in(span->attrs[i].key, clean, nclean))
+				fail_msg("round %d: %s invented", round, span->attrs[i].key);
+		assert_true(events_named("gen_ai.tool.call") <= 2);
+	}
+	for (unsigned i = 0; i < nclean; i++)
+		free((char *)clean[i]);
+	free(body);
 }
 
 static void test_nothing_guessed(void **state)
@@ -774,6 +905,278 @@ static void test_prices(void **state)
 	assert_false(sp_prices_lookup("", &p));
 }
 
+/* ---- routing and the provider registry ---- */
+
+static void test_routes_and_registry(void **state)
+{
+	static const struct {
+		const char *target;
+		enum sp_llm_api api;
+		const char *model;	/* from the path */
+		const char *op;		/* gen_ai.operation.name */
+		const char *req;	/* a body of the API's shape */
+	} routes[] = {
+		{ "/v1/chat/completions", SP_LLM_OPENAI_CHAT, "", "chat", NULL },
+		{ "/openai/v1/chat/completions", SP_LLM_OPENAI_CHAT, "", "chat", NULL },
+		{ "/api/v1/chat/completions", SP_LLM_OPENAI_CHAT, "", "chat", NULL },
+		{ "http://127.0.0.1:8000/v1/chat/completions?x=1", SP_LLM_OPENAI_CHAT, "", "chat", NULL },
+		{ "/openai/deployments/gpt4o/chat/completions?api-version=1", SP_LLM_OPENAI_CHAT,
+		  "gpt4o", "chat", NULL },
+		{ "/v1/completions", SP_LLM_OPENAI_COMPLETIONS, "", "text_completion", NULL },
+		{ "/openai/deployments/inst/completions", SP_LLM_OPENAI_COMPLETIONS, "inst",
+		  "text_completion", NULL },
+		{ "/v1/embeddings", SP_LLM_OPENAI_EMBEDDINGS, "", "embeddings", NULL },
+		{ "/api/v1/embeddings", SP_LLM_OPENAI_EMBEDDINGS, "", "embeddings", NULL },
+		{ "/v1/responses", SP_LLM_OPENAI_RESPONSES, "", "chat", NULL },
+		{ "/openai/responses", SP_LLM_OPENAI_RESPONSES, "", "chat", NULL },
+		{ "/v1/messages", SP_LLM_ANTHROPIC_MESSAGES, "", "chat", NULL },
+		{ "https://proxy.example/v1/messages", SP_LLM_ANTHROPIC_MESSAGES, "", "chat", NULL },
+		{ "/v1beta/models/gemini-2.0-flash:generateContent?key=k", SP_LLM_GEMINI_GENERATE,
+		  "gemini-2.0-flash", "generate_content", "{\"contents\":[{\"parts\":[{\"text\":\"x\"}]}]}" },
+		{ "/v1/projects/p/locations/l/publishers/google/models/gemini-pro:streamGenerateContent",
+		  SP_LLM_GEMINI_STREAM, "gemini-pro", "generate_content",
+		  "{\"contents\":[{\"parts\":[{\"text\":\"x\"}]}]}" },
+		{ "/v1beta/models/text-embedding-004:embedContent", SP_LLM_GEMINI_EMBED,
+		  "text-embedding-004", "embeddings", "{\"content\":{\"parts\":[{\"text\":\"x\"}]}}" },
+		{ "/api/chat", SP_LLM_OLLAMA_CHAT, "", "chat", NULL },
+		{ "/api/generate", SP_LLM_OLLAMA_GENERATE, "", "text_completion", NULL },
+		{ "/api/embed", SP_LLM_OLLAMA_EMBED, "", "embeddings", NULL },
+		{ "/api/embeddings", SP_LLM_OLLAMA_EMBED, "", "embeddings", NULL },
+		{ "http://127.0.0.1:11434/api/chat", SP_LLM_OLLAMA_CHAT, "", "chat", NULL },
+		/* not APIs */
+		{ "http://proxy.example", SP_LLM_NONE, "", NULL, NULL },
+		{ "/v1/messages/count_tokens", SP_LLM_NONE, "", NULL, NULL },
+		{ "/v1/models", SP_LLM_NONE, "", NULL, NULL },
+		{ "/v1beta/models/gemini-2.0-flash:countTokens", SP_LLM_NONE, "", NULL, NULL },
+		{ "/v1beta/models/gemini-2.0-flash", SP_LLM_NONE, "", NULL, NULL },
+		{ "/search?q=/v1/messages", SP_LLM_NONE, "", NULL, NULL },
+	};
+
+	for (int pass = 0; pass < 3; pass++) {
+		/* the index rebuilt from nothing gives the same answers */
+		if (pass)
+			sp_llm_reset();
+		if (pass == 2)
+			assert_int_equal(sp_llm_init(), 0);
+		for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+			char model[64], name[128];
+			const char *req = routes[i].req ? routes[i].req : "{\"model\":\"m\"}";
+
+			if (sp_llm_api_of("POST", routes[i].target, model, sizeof(model)) != routes[i].api)
+				fail_msg("%s: API %d, want %d", routes[i].target,
+					 sp_llm_api_of("POST", routes[i].target, model, sizeof(model)),
+					 routes[i].api);
+			assert_string_equal(model, routes[i].model);
+			if (!routes[i].op)
+				continue;
+			assert_true(run("POST", routes[i].target, "h", req, 200, "application/json", NULL,
+					NULL, NULL, 0, name, sizeof(name)));
+			str_is("gen_ai.operation.name", routes[i].op);
+			assert_int_equal(strncmp(name, routes[i].op, strlen(routes[i].op)), 0);
+			str_is("openinference.span.kind",
+			       !strcmp(routes[i].op, "embeddings") ? "EMBEDDING" : "LLM");
+		}
+	}
+	/* an id the routing never gives */
+	errno = 0;
+	assert_null(sp_llm__new((enum sp_llm_api)99, "h", "", &opts));
+	assert_int_equal(errno, EINVAL);
+	assert_null(sp_llm__new(SP_LLM_NONE, "h", "", &opts));
+	sp_llm__free(NULL);
+}
+
+/* Fields of one API are not read in another's body. */
+static void test_tables_are_per_api(void **state)
+{
+	/* Anthropic's text and usage in an OpenAI chat answer: not OpenAI's */
+	static const char ant[] = "{\"id\":\"x\",\"content\":[{\"type\":\"text\",\"text\":\"hi\"}],"
+				  "\"usage\":{\"input_tokens\":3,\"output_tokens\":4}}";
+	struct chunk c[] = { { ant, 0, 10 } };
+
+	assert_true(run("POST", "/v1/chat/completions", "h", "{\"model\":\"m\",\"messages\":[]}", 200,
+			"application/json", NULL, NULL, c, 1, NULL, 0));
+	str_is("gen_ai.response.id", "x");
+	assert_null(attr("output.value"));
+	assert_null(attr("gen_ai.usage.input_tokens"));
+	/* and the other way round */
+	assert_true(run("POST", "/v1/messages", "h", ANTHROPIC_REQ, 200, "application/json", NULL,
+			NULL, (struct chunk[]){ { OPENAI_RESP, 0, 10 } }, 1, NULL, 0));
+	assert_null(attr("output.value"));
+	assert_null(attr("gen_ai.usage.input_tokens"));
+	assert_null(attr("gen_ai.response.finish_reasons"));
+	/* a chat request's "prompt" is not a chat's */
+	assert_false(run("POST", "/v1/chat/completions", "h", "{\"prompt\":\"hi\"}", 200,
+			 "application/json", NULL, NULL, NULL, 0, NULL, 0));
+}
+
+/* Gemini's stream without alt=sse: every response its own calls. */
+static void test_gemini_array_stream_tool_calls(void **state)
+{
+	static const char body[] =
+		"[{\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{\"name\":\"a\","
+		"\"args\":{\"x\":1}}},{\"functionCall\":{\"name\":\"b\",\"args\":{}}}],"
+		"\"role\":\"model\"},\"index\":0}]},\n"
+		"{\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{\"name\":\"c\","
+		"\"args\":{\"y\":[2]}}}],\"role\":\"model\"},\"finishReason\":\"STOP\",\"index\":0}],"
+		"\"usageMetadata\":{\"promptTokenCount\":7,\"candidatesTokenCount\":3}}]";
+	struct chunk c[] = { { body, 0, 120 } };
+
+	assert_true(run("POST", "/v1beta/models/gemini-2.0-flash:streamGenerateContent",
+			"generativelanguage.googleapis.com",
+			"{\"contents\":[{\"parts\":[{\"text\":\"x\"}]}]}", 200, "application/json", NULL,
+			NULL, c, 1, NULL, 0));
+	assert_int_equal(events_named("gen_ai.tool.call"), 3);
+	assert_string_equal(event_attr("gen_ai.tool.call", 0, "gen_ai.tool.name"), "a");
+	assert_string_equal(event_attr("gen_ai.tool.call", 0, "gen_ai.tool.call.arguments"),
+			    "{\"x\":1}");
+	assert_string_equal(event_attr("gen_ai.tool.call", 1, "gen_ai.tool.name"), "b");
+	assert_string_equal(event_attr("gen_ai.tool.call", 2, "gen_ai.tool.name"), "c");
+	assert_string_equal(event_attr("gen_ai.tool.call", 2, "gen_ai.tool.call.arguments"),
+			    "{\"y\":[2]}");
+	usage_is(7, 3);
+	finish_is("STOP");
+}
+
+/* OpenAI Responses streamed: text from the deltas, the id of the first
+ * event, the status once it is no longer in progress. */
+static void test_responses_stream(void **state)
+{
+	static const char body[] =
+		"event: response.created\ndata: {\"type\":\"response.created\",\"response\":"
+		"{\"id\":\"resp_1\",\"status\":\"in_progress\",\"model\":\"gpt-4.1\"}}\n\n"
+		"event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\","
+		"\"item_id\":\"msg_1\",\"delta\":\"Hel\"}\n\n"
+		"event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\","
+		"\"item_id\":\"msg_1\",\"delta\":\"lo\"}\n\n"
+		"event: response.function_call_arguments.delta\ndata: {\"type\":"
+		"\"response.function_call_arguments.delta\",\"delta\":\"{}\"}\n\n"
+		"event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":"
+		"{\"id\":\"resp_1\",\"status\":\"completed\",\"model\":\"gpt-4.1-2025-04-14\","
+		"\"output\":[{\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":"
+		"\"Hello\"}]}],\"usage\":{\"input_tokens\":5,\"output_tokens\":2,\"total_tokens\":7}}}\n\n";
+	struct chunk c[] = { { body, 0, 250 } };
+
+	assert_true(run("POST", "/v1/responses", "api.openai.com",
+			"{\"model\":\"gpt-4.1\",\"stream\":true,\"input\":\"hi\"}", 200, "text/event-stream",
+			NULL, NULL, c, 1, NULL, 0));
+	str_is("output.value", "Hello");	/* the deltas; not the text again */
+	str_is("gen_ai.response.id", "resp_1");
+	str_is("gen_ai.response.model", "gpt-4.1-2025-04-14");
+	finish_is("completed");
+	usage_is(5, 2);
+	dbl_near("gen_ai.response.time_to_first_chunk", 0.25);
+}
+
+/* One bad SSE event or NDJSON line does not end the stream. */
+static void test_bad_record_does_not_end_stream(void **state)
+{
+	static const char sse[] =
+		"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+		"data: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]  oops\n\n"
+		"data: {\"choices\":[{\"delta\":{\"content\":\"c\"},\"finish_reason\":\"stop\"}],"
+		"\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}\n\n";
+	static const char nd[] =
+		"{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":\"x\"},\"done\":false}\n"
+		"{not json at all}\n"
+		"{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":\"y\"},"
+		"\"done\":true,\"done_reason\":\"stop\",\"prompt_eval_count\":4,\"eval_count\":5}";
+	struct chunk c1[] = { { sse, 0, 10 } }, c2[] = { { nd, 0, 10 } };
+
+	assert_true(run("POST", "/v1/chat/completions", "h", "{\"model\":\"m\",\"stream\":true}", 200,
+			"text/event-stream", NULL, NULL, c1, 1, NULL, 0));
+	str_is("output.value", "abc");
+	usage_is(1, 2);
+	/* the last NDJSON line counts without its newline */
+	assert_true(run("POST", "/api/chat", "localhost:11434", "{\"model\":\"llama3.2\"}", 200,
+			"application/x-ndjson", NULL, NULL, c2, 1, NULL, 0));
+	str_is("output.value", "xy");
+	usage_is(4, 5);
+	finish_is("stop");
+}
+
+/* A coding spanprobe does not decode: the body is not read, nothing is
+ * made up from its bytes. */
+static void test_unknown_coding_ignores_body(void **state)
+{
+	static const char *const codings[] = { "compress", "gzip, br", "snappy" };
+	struct chunk c[] = { { OPENAI_RESP, 0, 10 } };
+
+	for (size_t i = 0; i < sizeof(codings) / sizeof(codings[0]); i++) {
+		assert_true(run("POST", "/v1/chat/completions", "api.openai.com", OPENAI_REQ, 200,
+				"application/json", codings[i], NULL, c, 1, NULL, 0));
+		str_is("gen_ai.request.model", "gpt-4o-mini");
+		assert_null(attr("gen_ai.response.model"));
+		assert_null(attr("gen_ai.usage.input_tokens"));
+	}
+	/* identity is no coding */
+	assert_true(run("POST", "/v1/chat/completions", "api.openai.com", OPENAI_REQ, 200,
+			"application/json", "identity", NULL, c, 1, NULL, 0));
+	usage_is(25, 9);
+}
+
+/* Fixed-size fields are cut at a character, never through one. */
+static void test_long_fields_cut_at_characters(void **state)
+{
+	char body[2200] = "{\"error\":{\"type\":\"", *p;
+	struct chunk c[] = { { body, 0, 10 } };
+
+	p = body + strlen(body);
+	for (int i = 0; i < 100; i++)
+		p += sprintf(p, "\xe2\x82\xac");	/* 3 bytes: 64 - 1 is not a multiple */
+	p += sprintf(p, "\",\"message\":\"");
+	for (int i = 0; i < 200; i++)
+		p += sprintf(p, "\xc3\xa9");
+	sprintf(p, "\"}}");
+	assert_true(run("POST", "/v1/chat/completions", "h", OPENAI_REQ, 500, "application/json",
+			NULL, NULL, c, 1, NULL, 0));
+	span_utf8_ok();
+	assert_true(utf8_ok(attr("error.type")->s));
+	assert_int_equal(strlen(attr("error.type")->s), 63);	/* 21 whole characters */
+	assert_int_equal(strlen(span->status_msg), 254);	/* 127 whole characters */
+}
+
+static void test_prices_load_and_free(void **state)
+{
+	static const char bare[] = "models/";
+	char path[] = "/tmp/sp-test-prices-XXXXXX";
+	int fd = mkstemp(path);
+	struct sp_price p;
+	const char *m;
+	size_t n;
+
+	assert_true(fd >= 0);
+	assert_true(write(fd, "{\"models\":{\"mine\":{\"input\":1,\"output\":2}}}", 43) == 43);
+	close(fd);
+	for (int i = 0; i < 3; i++) {
+		sp_prices_free();
+		sp_prices_free();
+		assert_false(sp_prices_lookup("gpt-4o-mini", &p));
+		assert_int_equal(sp_prices_load(path), 0);
+		assert_true(sp_prices_lookup("mine", &p) && p.input == 1 && p.output == 2);
+		assert_false(sp_prices_lookup("gpt-4o-mini", &p));
+		assert_int_equal(sp_prices_load(NULL), 0);
+		assert_false(sp_prices_lookup("mine", &p));
+		assert_true(sp_prices_lookup("gpt-4o-mini", &p));
+	}
+	/* a file that does not load leaves the table as it was */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(write(fd, "{\"models\":{\"bad\":{\"input\":1}}}", 30) == 30);
+	close(fd);
+	assert_int_equal(sp_prices_load(path), -EINVAL);
+	assert_true(sp_prices_lookup("gpt-4o-mini", &p));
+	assert_int_equal(sp_prices_load("/nonexistent/prices.json"), -ENOENT);
+	assert_true(sp_prices_lookup("gpt-4o-mini", &p));
+	unlink(path);
+	/* the one "models/" helper */
+	n = 23;
+	m = sp_model_name("models/gemini-2.0-flash", &n);
+	assert_int_equal(n, 16);
+	assert_memory_equal(m, "gemini-2.0-flash", 16);
+	n = 7;	/* nothing after it: not a resource name */
+	assert_ptr_equal(sp_model_name(bare, &n), bare);
+	assert_int_equal(n, 7);
+}
+
 static int setup(void **state)
 {
 	res = sp_resource__new();
@@ -808,9 +1211,19 @@ int main(void)
 		cmocka_unit_test(test_provider_errors),
 		cmocka_unit_test(test_truncated_at_every_point),
 		cmocka_unit_test(test_garbage_never_crashes),
+		cmocka_unit_test(test_garbage_requests_are_not_calls),
+		cmocka_unit_test(test_mutated_stream_invents_nothing),
 		cmocka_unit_test(test_nothing_guessed),
 		cmocka_unit_test(test_no_content_and_limits),
 		cmocka_unit_test(test_prices),
+		cmocka_unit_test(test_prices_load_and_free),
+		cmocka_unit_test(test_routes_and_registry),
+		cmocka_unit_test(test_tables_are_per_api),
+		cmocka_unit_test(test_gemini_array_stream_tool_calls),
+		cmocka_unit_test(test_responses_stream),
+		cmocka_unit_test(test_bad_record_does_not_end_stream),
+		cmocka_unit_test(test_unknown_coding_ignores_body),
+		cmocka_unit_test(test_long_fields_cut_at_characters),
 	};
 
 	return cmocka_run_group_tests_name("llm", tests, setup, teardown);

@@ -296,9 +296,12 @@ static void fill_content(struct sp_llm *l, struct sp_span *s)
 void sp_llm__fill(struct sp_llm *l, struct sp_span *s)
 {
 	const char *otel, *oi;
-	int64_t in = l->in_tok, out = l->out_tok, total = l->total_tok;
+	int64_t in, out, total;
 
-	llm_finish(l);
+	llm_finish(l);	/* first: the last values may come out of it */
+	in = l->in_tok;
+	out = l->out_tok;
+	total = l->total_tok;
 	provider(l, &otel, &oi);
 	if (total < 0 && in >= 0 && out >= 0)
 		total = in + out;
