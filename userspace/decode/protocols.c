@@ -24,9 +24,55 @@ static const struct sp_proto h2_proto = {
 	.sniff = h2_sniff,
 };
 
+/* JSON-RPC 2.0 as MCP and LSP frame it on a byte stream: a JSON object
+ * per line, or LSP's Content-Length header. Who is the client is not in
+ * the first bytes: a request has a method, which this does not look for
+ * yet. Recognised, to be counted; its decoder comes with MCP support. */
+static bool jsonrpc_sniff(const uint8_t *buf, size_t len, uint8_t dir, uint8_t *role)
+{
+	static const char obj[] = "\"jsonrpc\"", lsp[] = "Content-Length: ";
+	size_t i = 0;
+
+	if (len >= sizeof(lsp) - 1 && !memcmp(buf, lsp, sizeof(lsp) - 1)) {
+		*role = SP_ROLE_UNKNOWN;
+		return true;
+	}
+	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
+		i++;
+	if (i >= len || buf[i] != '{')
+		return false;
+	if (!memmem(buf + i, len - i < 64 ? len - i : 64, obj, sizeof(obj) - 1))
+		return false;
+	*role = SP_ROLE_UNKNOWN;
+	return true;
+}
+
+static const struct sp_proto jsonrpc_proto = {
+	.name = "jsonrpc",
+	.sniff = jsonrpc_sniff,
+};
+
+/* A TLS record header (handshake, alert, application data; version 3.x):
+ * the kernel side never captures ciphertext on purpose, so seeing one
+ * means a socket was classified from a partial first write. Counted. */
+static bool tls_sniff(const uint8_t *buf, size_t len, uint8_t dir, uint8_t *role)
+{
+	if (len < 5 || buf[0] < 0x14 || buf[0] > 0x17 || buf[1] != 3 || buf[2] > 4)
+		return false;
+	*role = SP_ROLE_UNKNOWN;
+	return true;
+}
+
+static const struct sp_proto tls_proto = {
+	.name = "tls",
+	.sniff = tls_sniff,
+};
+
 const struct sp_proto *const sp_protocols[] = {
 	&sp_http1_proto,
 	&h2_proto,
+	&jsonrpc_proto,
+	&tls_proto,
 	NULL,
 };
 

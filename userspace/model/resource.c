@@ -7,7 +7,7 @@
 #include <unistd.h>
 #include "util/log.h"
 #include "model/resource.h"
-#include "model/span.h"
+#include "util/utf8.h"
 
 static struct sp_res_kv env_kv;		/* spanprobe's OTEL_RESOURCE_ATTRIBUTES */
 static char env_service[128];		/* spanprobe's OTEL_SERVICE_NAME */
@@ -114,6 +114,12 @@ int sp_resource_defaults_from_env(void)
 	return 0;
 }
 
+void sp_resource_defaults_reset(void)
+{
+	memset(&env_kv, 0, sizeof(env_kv));
+	env_service[0] = 0;
+}
+
 struct sp_resource *sp_resource__new(void)
 {
 	struct sp_resource *r = calloc(1, sizeof(*r));
@@ -191,11 +197,16 @@ size_t sp_resource__attrs(const struct sp_resource *r, struct sp_res_attr *out, 
 	return n;
 }
 
+static char host_name[256];
+
 const char *sp_host_name(void)
 {
-	static char name[256];
+	if (!host_name[0] && gethostname(host_name, sizeof(host_name) - 1))
+		strcpy(host_name, "unknown");
+	return host_name;
+}
 
-	if (!name[0] && gethostname(name, sizeof(name) - 1))
-		strcpy(name, "unknown");
-	return name;
+void sp_host_name_set(const char *name)
+{
+	snprintf(host_name, sizeof(host_name), "%s", name ? name : "");
 }

@@ -60,6 +60,8 @@ const char *sp_res_kv_get(const struct sp_res_kv *kv, const char *key);
 /* spanprobe's own OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, read
  * once at start: 0 or -EINVAL (after a one-line error). */
 int sp_resource_defaults_from_env(void);
+/* Forgets them (tests and fuzzers running the pipeline again). */
+void sp_resource_defaults_reset(void);
 
 struct sp_resource *sp_resource__new(void);
 struct sp_resource *sp_resource__get(struct sp_resource *r);
@@ -72,5 +74,8 @@ size_t sp_resource__attrs(const struct sp_resource *r, struct sp_res_attr *out, 
 
 /* The host name, read once. */
 const char *sp_host_name(void);
+/* The host the spans come from, when it is not this one (replay of a
+ * recording); NULL or "" goes back to this host's name. */
+void sp_host_name_set(const char *name);
 
 #endif

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include "model/span.h"
+#include "util/utf8.h"
 #include "model/span_pool.h"
 
 void sp_random_id(uint8_t *buf, size_t n)
@@ -259,49 +260,6 @@ static void *array_grow(struct sp_span *s, void *arr, uint8_t *cls, uint8_t firs
 	return a;
 }
 
-/* Length of the valid UTF-8 sequence at p (1-4), or 0 if invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t left)
-{
-	size_t n;
-
-	if (p[0] < 0x80)
-		return 1;
-	if ((p[0] & 0xe0) == 0xc0 && p[0] >= 0xc2)
-		n = 2;
-	else if ((p[0] & 0xf0) == 0xe0)
-		n = 3;
-	else if ((p[0] & 0xf8) == 0xf0 && p[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (n > left)
-		return 0;
-	for (size_t i = 1; i < n; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	if (n == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0)))
-		return 0;	/* overlong, surrogate */
-	if (n == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90)))
-		return 0;
-	return n;
-}
-
-void sp_utf8_fix(char *str)
-{
-	unsigned char *p = (unsigned char *)str;
-	size_t len = strlen(str);
-
-	for (size_t i = 0; i < len;) {
-		size_t n = utf8_seq(p + i, len - i);
-
-		if (n) {
-			i += n;
-		} else {
-			p[i++] = '?';
-		}
-	}
-}
-
 /* Bytes str[0..len) takes once repaired (a bad byte becomes 3), counted
  * up to cap only. */
 static size_t utf8_fixed_len(const unsigned char *p, size_t len, size_t cap)
@@ -309,7 +267,7 @@ static size_t utf8_fixed_len(const unsigned char *p, size_t len, size_t cap)
 	size_t out = 0;
 
 	for (size_t i = 0; i < len && out < cap;) {
-		size_t n = utf8_seq(p + i, len - i);
+		size_t n = sp_utf8_seq(p + i, len - i);
 
 		out += n ? n : 3;
 		i += n ? n : 1;
@@ -326,7 +284,7 @@ static size_t text_copy(char *out, size_t room, const char *str, size_t len)
 
 	room--;		/* the NUL */
 	for (size_t i = 0; i < len;) {
-		size_t n = utf8_seq(p + i, len - i);
+		size_t n = sp_utf8_seq(p + i, len - i);
 
 		if (n == 0) {
 			/* U+FFFD for a byte that is not UTF-8 */

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "model/resource.h"
+#include "util/utf8.h"
 
 #define SP_SPAN_MAX_ATTRS	96
 #define SP_SPAN_MAX_EVENTS	16
@@ -98,10 +99,6 @@ struct sp_span {
 
 /* The resource's attributes as span attributes (see sp_resource__attrs). */
 size_t sp_resource_span_attrs(const struct sp_resource *r, struct sp_attr *out, size_t max);
-/* Makes a NUL-terminated string valid UTF-8 in place: each byte that is
- * not part of a valid sequence (a name cut mid-character, a Latin-1 path)
- * becomes '?'. */
-void sp_utf8_fix(char *str);
 /* Fills buf with random bytes, never all zero (buffered getrandom). */
 void sp_random_id(uint8_t *buf, size_t n);
 bool sp_id_is_zero(const uint8_t *id, size_t n);

@@ -24,3 +24,10 @@ bool sp_selfconn_has(uint16_t port)
 			return true;
 	return false;
 }
+
+void sp_selfconn_reset(void)
+{
+	for (unsigned i = 0; i < SELF_PORTS; i++)
+		__atomic_store_n(&ports[i], 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&next, 0, __ATOMIC_RELAXED);
+}

@@ -16,5 +16,7 @@
 void sp_selfconn_add(uint16_t local_port);
 /* True if port is the local port of one of spanprobe's recent connections. */
 bool sp_selfconn_has(uint16_t port);
+/* Forgets every port (tests and fuzzers running the pipeline again). */
+void sp_selfconn_reset(void);
 
 #endif
