@@ -231,13 +231,16 @@ static int test_attach_file(struct sp_loader *l, struct sp_tls_attach *a, struct
 {
 	struct sp_tls_point pts[SP_TLS_MAX_POINTS];
 	int n, go = -1, err = 1;
+	uint64_t t0;
 	pid_t pid;
 
 	n = sp_tls_points("/proc/self/exe", pts, SP_TLS_MAX_POINTS);
 	if (CHECK(n == 4, "%d attach points in this binary, want 4", n))
 		return 1;
+	t0 = now_ns();
 	if (CHECK(sp_tls_attach__file(a, "/proc/self/exe") == 1, "attach to /proc/self/exe"))
 		return 1;
+	printf("test_tls_probe: attaching this binary inline: %.1f ms\n", (now_ns() - t0) / 1e6);
 	CHECK(sp_tls_attach__file(a, "/proc/self/exe") == 0, "a second attach is a no-op");
 	pid = fork_child(&go);
 	if (CHECK(pid > 0, "fork: %s", strerror(errno)))
@@ -266,7 +269,7 @@ static int test_after_exec(struct sp_loader *l, struct sp_tls_attach *a, struct 
 	char copy[] = "/tmp/spanprobe-tls-selftest-XXXXXX", cmd[4200];
 	uint32_t before = sp_tls_attach__files(a);
 	int p[2] = { -1, -1 }, err = 1, fd;
-	uint64_t end;
+	uint64_t end, t0;
 	pid_t pid = -1;
 
 	fd = mkstemp(copy);
@@ -306,9 +309,11 @@ static int test_after_exec(struct sp_loader *l, struct sp_tls_attach *a, struct 
 	}
 	/* what the exec record does; the new image is a new inode: only the
 	 * thread can attach it */
-	sp_tls_attach__after_exec(a, pid, now_ns());
-	for (end = now_ns() + 2000000000ull; sp_tls_attach__files(a) == before && now_ns() < end;)
-		usleep(1000);
+	t0 = now_ns();
+	sp_tls_attach__after_exec(a, pid, t0);
+	for (end = t0 + 2000000000ull; sp_tls_attach__files(a) == before && now_ns() < end;)
+		usleep(100);
+	printf("test_tls_probe: exec record to attached: %.1f ms\n", (now_ns() - t0) / 1e6);
 	if (CHECK(sp_tls_attach__files(a) == before + 1, "the discovery thread attached %u files",
 		  sp_tls_attach__files(a) - before))
 		goto cleanup;
