@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "codings.h"
+#include "decode/jwalk.h"
 #include "util/clock.h"
 #include "semantics/llm.h"
 #include "semantics/prices.h"
@@ -1177,6 +1178,72 @@ static void test_prices_load_and_free(void **state)
 	assert_int_equal(n, 7);
 }
 
+/* ---- the walker's paths ---- */
+
+struct walked {
+	char log[2048];
+	size_t n;
+	int records;
+};
+
+static void walked_value(void *ctx, struct jwalk *w, const char *path, int type, const char *s,
+			 size_t len)
+{
+	struct walked *k = ctx;
+
+	/* the hash that comes with each path is the path's */
+	assert_int_equal(w->hash, jw_hash(path, strlen(path)));
+	k->n += snprintf(k->log + k->n, sizeof(k->log) - k->n, "%s@%d,%d=%.*s;", path, jw_index(w, 0),
+			 jw_index(w, 1), (int)len, s);
+}
+
+static void walked_record(void *ctx, struct jwalk *w)
+{
+	((struct walked *)ctx)->records++;
+}
+
+static void test_jwalk_paths_hashes_array_stream(void **state)
+{
+	static const char arr[] = "[{\"a\":[1,{\"b\":2}]},{\"a\":[3]}]";
+	struct walked k = {};
+	struct jwalk w;
+	char deep[600];
+	int n;
+
+	assert_int_equal(jw_init(&w, walked_value, walked_record, NULL, NULL, &k), 0);
+	jw_feed(&w, arr, strlen(arr));
+	jw_finish(&w);
+	jw_free(&w);
+	/* as it is: one record, the array counted */
+	assert_string_equal(k.log, "[].a[]@0,0=1;[].a[].b@0,1=2;[].a[]@1,0=3;");
+	assert_int_equal(k.records, 1);
+
+	memset(&k, 0, sizeof(k));
+	assert_int_equal(jw_init(&w, walked_value, walked_record, NULL, NULL, &k), 0);
+	jw_array_stream(&w);
+	for (size_t i = 0; i < strlen(arr); i++)
+		jw_feed(&w, arr + i, 1);
+	jw_finish(&w);
+	jw_free(&w);
+	/* as a stream: each element a record of its own, without the "[]" */
+	assert_string_equal(k.log, "a[]@0,-1=1;a[].b@1,-1=2;a[]@0,-1=3;");
+	assert_int_equal(k.records, 2);
+
+	/* a path that does not fit is not reported (not even cut short) */
+	memset(&k, 0, sizeof(k));
+	n = sprintf(deep, "{\"x\":1,");
+	for (int i = 0; i < 8; i++)
+		n += sprintf(deep + n, "\"k%d_0123456789012345678901234567890\":{", i);
+	n += sprintf(deep + n, "\"v\":2");
+	for (int i = 0; i < 8; i++)
+		n += sprintf(deep + n, "}");
+	sprintf(deep + n, ",\"y\":3}");
+	assert_int_equal(jw_init(&w, walked_value, NULL, NULL, NULL, &k), 0);
+	assert_true(jw_feed(&w, deep, strlen(deep)));
+	jw_free(&w);
+	assert_string_equal(k.log, "x@-1,-1=1;y@-1,-1=3;");
+}
+
 static int setup(void **state)
 {
 	res = sp_resource__new();
@@ -1224,6 +1291,7 @@ int main(void)
 		cmocka_unit_test(test_bad_record_does_not_end_stream),
 		cmocka_unit_test(test_unknown_coding_ignores_body),
 		cmocka_unit_test(test_long_fields_cut_at_characters),
+		cmocka_unit_test(test_jwalk_paths_hashes_array_stream),
 	};
 
 	return cmocka_run_group_tests_name("llm", tests, setup, teardown);

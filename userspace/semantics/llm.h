@@ -42,8 +42,10 @@ struct sp_llm_opts {
 	uint32_t content_max;	/* bytes per message (and for input/output.value) */
 };
 
-/* Indexes the providers' tables; done on first use if not called. 0, or
- * -errno after a one-line error (a table is wrong: no LLM decoding). */
+/* Indexes the providers' tables; done on first use if not called (not
+ * thread-safe: call it before decoding threads start, or let one thread
+ * make the first use). 0, or -errno after a one-line error (a table is
+ * wrong: no LLM decoding). */
 int sp_llm_init(void);
 /* Forgets the index (the next use builds it again): for fuzzers that run
  * the pipeline in-process again and again. No sp_llm may be live. */

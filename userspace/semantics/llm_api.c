@@ -58,8 +58,12 @@ static int build(void)
 			struct llm_reg *r = &reg[nreg];
 			int err = 0;
 
+			if (nreg == LLM_MAX_APIS) {
+				sp_err("LLM tables: more than %d APIs", LLM_MAX_APIS);
+				return -E2BIG;
+			}
 			/* ids are positions: the public names must match theirs */
-			if (nreg + 1 == LLM_MAX_APIS || (api->id && (int)api->id != nreg + 1)) {
+			if (api->id && (int)api->id != nreg + 1) {
 				sp_err("LLM tables: %s is API %d, listed at %d (LLM_PROVIDERS order)",
 				       api->name, api->id, nreg + 1);
 				return -EINVAL;

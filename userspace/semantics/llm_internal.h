@@ -4,7 +4,7 @@
  * which request paths it routes to which API, and which JSON paths (as
  * jwalk reports them, "choices[].delta.content") fill which field of the
  * call, request and response, streamed or not. llm_api.c indexes every
- * table by path hash once (llm_registry), so a JSON value costs one probe
+ * table by path hash once (sp_llm_init), so a JSON value costs one probe
  * and, when it is known, one compare. llm.c walks the bodies and fills
  * struct sp_llm; llm_span.c turns it into attributes.
  *
