@@ -16,9 +16,10 @@
 #include "exporters/exporter.h"
 #include "exporters/otlp_json.h"
 #include "pipeline.h"
+#include "model/span_pool.h"
 #include "util/clock.h"
 
-#define MAX_SPANS 32
+#define MAX_SPANS 64
 #define MS 1000000ull
 
 struct got_span {
@@ -787,6 +788,31 @@ static void test_pool_dry_sheds_held_trace(void **state)
 	sp_pipeline__free(p);
 }
 
+/* The pool's byte budget bounds held spans too: past three quarters of
+ * it, held traces leave, so open spans still have room to grow. */
+static void test_pool_bytes_shed_held_traces(void **state)
+{
+	struct sp_asm_opts ao = { .flush_interval_ns = 1000 * MS, .max_spans = 64,
+				  .batch_max = 16, .max_bytes = 16 << 10 };
+	struct sp_pipeline *p = new_pipeline_with(false, &ao, 0);
+	const struct sp_span_pool_stats *ps = sp_span_asm__pool_stats(sp_pipeline__asm(p));
+
+	assert_int_equal(sp_pipeline__target(p, 285, 1 * MS), 0);
+	for (int i = 0; i < 24; i++)
+		exchange(p, 285, 3 + i, (2 + 2 * i) * MS, (3 + 2 * i) * MS);
+	assert_true(ps->bytes_in_use <= (16 << 10));
+	proc_ev(p, SP_EV_PROC_EXIT, 285, 0, NULL, 0, 0, 100 * MS);
+	sp_pipeline__shutdown(p, 110 * MS);
+
+	assert_true(tstats(p)->flushed_total >= 1);
+	assert_true(tstats(p)->spans_held_max < 24);
+	assert_int_equal(sp_pipeline__asm_stats(p)->spans_dropped, 0);
+	assert_int_equal(ps->spans_refused, 0);
+	assert_int_equal(ps->grows_refused, 0);
+	assert_int_equal(ngot, 25);
+	sp_pipeline__free(p);
+}
+
 /* The process table evicts a process: its span ends at its last activity
  * and its trace leaves complete. */
 static void test_proc_eviction_ends_span(void **state)
@@ -955,6 +981,7 @@ int main(void)
 		cmocka_unit_test(test_shutdown_flushes_everything),
 		cmocka_unit_test(test_enrichment_step_sees_trace),
 		cmocka_unit_test(test_pool_dry_sheds_held_trace),
+		cmocka_unit_test(test_pool_bytes_shed_held_traces),
 		cmocka_unit_test(test_proc_eviction_ends_span),
 		cmocka_unit_test(test_fork_under_lazy_root),
 		cmocka_unit_test(test_malformed_records),

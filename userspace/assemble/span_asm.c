@@ -145,7 +145,13 @@ static void seen(struct sp_span_asm *a, uint64_t ts)
 
 static struct sp_span *span_get(struct sp_span_asm *a)
 {
-	struct sp_span *s = sp_span_pool__get(a->pool);
+	const struct sp_span_pool_stats *ps = sp_span_pool__stats(a->pool);
+	struct sp_span *s;
+
+	/* held spans leave before open ones run out of bytes to grow in */
+	while (ps->bytes_in_use > a->o.max_bytes / 4 * 3 && sp_trace_buf__shed(a->tb))
+		;
+	s = sp_span_pool__get(a->pool);
 
 	/* the pool bounds open and held spans together: held ones make room */
 	if (!s && sp_trace_buf__shed(a->tb))
