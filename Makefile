@@ -36,7 +36,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps run test unit integration asan bench clean
+.PHONY: all deps run test unit bpftest integration asan bench clean
 
 all: $(BUILD)/spanprobe
 
@@ -139,12 +139,17 @@ asan:
 	$(Q)ASAN_OPTIONS=detect_leaks=1 tests/run-unit.sh \
 		$(patsubst $(BUILD)/%,$(BUILD)/asan/%,$(UNIT_BINS))
 
+# kernel-selftest style: real BPF on the test binary's own functions (root)
+bpftest: $(BUILD)/spanprobe
+	$(Q)$(MAKE) --no-print-directory -f tests/bpf/bpf.mk BUILD=$(BUILD) run
+
 integration: $(BUILD)/spanprobe
 	$(Q)python3 tests/integration/run.py
 
 # README command 2: installs what is missing, builds, runs every test
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory bpftest
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory asan
 	$(Q)$(MAKE) --no-print-directory integration
