@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include "exporter.h"
 #include "util/log.h"
+#include "util/ofile.h"
 #include "otlp_json.h"
 
 struct file_sink {
@@ -103,14 +104,12 @@ struct sp_exporter *sp_file_exporter__new(const char *path)
 		fs->is_stdout = true;
 		return e;
 	}
-	/* spans carry URLs and process command lines: owner-only, always */
-	/* root writes it: never through a symlink someone planted */
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 || fchmod(fd, 0600)) {
-		err = errno;
+	/* spans carry URLs and process command lines: owner-only, always;
+	 * root writes it: never through a symlink someone planted */
+	fd = sp_open_private(path);
+	if (fd < 0) {
+		err = -fd;
 		sp_err("cannot create %s: %s", path, strerror(err));
-		if (fd >= 0)
-			close(fd);
 		goto err_out;
 	}
 	fs->f = fdopen(fd, "w");

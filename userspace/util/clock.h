@@ -9,5 +9,10 @@ void sp_clock_sync(void);
 uint64_t sp_clock_mono_ns(void);
 /* Unix-epoch nanoseconds of a CLOCK_MONOTONIC timestamp. */
 uint64_t sp_clock_to_unix(uint64_t mono_ns);
+/* The offset sp_clock_to_unix adds (Unix ns - CLOCK_MONOTONIC ns). */
+int64_t sp_clock_offset(void);
+/* Uses offset from now on instead of reading the clocks: a replay takes
+ * the offsets the recorded run had, so its spans carry the same times. */
+void sp_clock_set_offset(int64_t offset);
 
 #endif

@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "util/ofile.h"
+
+int sp_open_private(const char *path)
+{
+	int fd, err;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	/* O_CREAT's mode only applies to a new file */
+	if (fchmod(fd, 0600)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
