@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "cli/sinks.h"
+#include "exporters/exporter.h"
+#include "exporters/otlp.h"
+#include "pipeline.h"
+#include "spanprobe.h"
+#include "util/log.h"
+
+static int add_sinks(struct sp_pipeline *pl, const struct sp_config *c)
+{
+	bool console = c->console == 1 || (c->console == -1 && !c->output);
+	const char *out = c->output ? c->output : c->otlp.enabled ? NULL : SP_DEFAULT_OUTPUT;
+	struct sp_exporter *e;
+
+	if (console) {
+		if (c->output && !strcmp(c->output, "-")) {
+			sp_err("-o - and the console tree both write to stdout: pick one "
+			       "(--no-console)");
+			return -EINVAL;
+		}
+		e = sp_console_exporter__new(stdout, isatty(STDOUT_FILENO));
+		if (!e || sp_pipeline__add_sink(pl, e))
+			return -ENOMEM;
+	}
+	if (out) {
+		e = sp_file_exporter__new(out);
+		if (!e)
+			return -errno;
+		if (sp_pipeline__add_sink(pl, e))
+			return -ENOMEM;
+		if (!c->output)
+			sp_info("writing spans to ./%s (OTLP/JSON lines) and a trace tree to stdout",
+				SP_DEFAULT_OUTPUT);
+	}
+	if (c->otlp.enabled) {
+		e = sp_otlp_exporter__new(&c->otlp);
+		if (!e)
+			return -errno;
+		if (sp_pipeline__add_sink(pl, e))
+			return -ENOMEM;
+		sp_info("exporting spans with OTLP %s to %s",
+			sp_otlp_protocol_name(c->otlp.protocol), c->otlp.url);
+	}
+	return 0;
+}
+
+int sp_sinks_pipeline(struct sp_pipeline **out, const struct sp_pipeline_opts *po,
+		      const struct sp_config *c)
+{
+	struct sp_pipeline *pl = sp_pipeline__new(po);
+	int err;
+
+	*out = NULL;
+	if (!pl) {
+		sp_err("out of memory");
+		return -ENOMEM;
+	}
+	err = add_sinks(pl, c);
+	if (err) {
+		sp_pipeline__free(pl);
+		return err;
+	}
+	*out = pl;
+	return 0;
+}
+
+/* Appends ", N what" to buf when n > 0. */
+static void add_count(char *buf, size_t cap, uint64_t n, const char *what)
+{
+	size_t at = strlen(buf);
+
+	if (n && at < cap)
+		snprintf(buf + at, cap - at, "%s%" PRIu64 " %s", at ? ", " : "", n, what);
+}
+
+void sp_sinks_print_stats(struct sp_pipeline *pl, const uint64_t *kcnt, bool final)
+{
+	const struct sp_streams_stats *ss = sp_pipeline__streams_stats(pl);
+	const struct sp_asm_stats *as = sp_pipeline__asm_stats(pl);
+	const struct sp_pipeline_stats *ps = sp_pipeline__stats(pl);
+	struct sp_span_asm *a = sp_pipeline__asm(pl);
+	uint64_t none[SP_CNT_MAX] = {};
+	const uint64_t *c = kcnt ? kcnt : none;
+	struct sp_exporter *e;
+	char drops[1024] = "";
+	int level = final ? SP_LOG_INFO : SP_LOG_DEBUG;
+
+	add_count(drops, sizeof(drops), c[SP_CNT_RB_FULL], "ring-buffer records (buffer full)");
+	add_count(drops, sizeof(drops), c[SP_CNT_TRUNC_BYTES], "bytes past the capture cap");
+	add_count(drops, sizeof(drops), ss->bytes_lost, "bytes in stream holes");
+	add_count(drops, sizeof(drops), c[SP_CNT_IOV_TRUNC], "writev/readv calls past 16 segments");
+	add_count(drops, sizeof(drops), c[SP_CNT_CALL_TABLE_FULL] + c[SP_CNT_CONN_TABLE_FULL],
+		  "kernel table inserts");
+	add_count(drops, sizeof(drops), ss->stream_evictions, "connections evicted");
+	add_count(drops, sizeof(drops), ss->stream_restarts, "kernel streams restarted");
+	add_count(drops, sizeof(drops), sp_pipeline__proc_evictions(pl), "processes evicted");
+	add_count(drops, sizeof(drops), ss->requests_dropped, "pipelined requests past the queue");
+	add_count(drops, sizeof(drops), ss->orphan_responses, "responses without their request");
+	add_count(drops, sizeof(drops), as->spans_dropped, "spans (span table full)");
+	add_count(drops, sizeof(drops), ps->bad_records, "malformed records");
+	sp_log(level, "%" PRIu64 " spans, %" PRIu64 " HTTP exchanges; dropped: %s", as->spans_finished,
+	       ss->exchanges, drops[0] ? drops : "nothing");
+	sp_dbg("%" PRIu64 " records, %" PRIu64 " not decoded, %" PRIu64 " stream holes, %" PRIu64
+	       " traces split by the idle gap, %" PRIu64 " own exports seen at a local backend",
+	       ps->events, ss->not_decoded, ss->holes, as->traces_split, ps->own_exports);
+	for (int i = 0; (e = sp_span_asm__sink(a, i)); i++)
+		sp_exporter__log_stats(e, level, final);
+}
