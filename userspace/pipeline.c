@@ -12,6 +12,7 @@ struct sp_pipeline {
 	struct sp_procs *procs;
 	struct sp_streams *streams;
 	struct sp_span_asm *asm_;
+	struct sp_sem_opts sem;		/* the streams borrow it */
 	struct sp_pipeline_stats stats;
 };
 
@@ -26,6 +27,7 @@ static void on_exchange(void *ctx, const struct sp_http_exchange *ex)
 {
 	struct sp_pipeline *pl = ctx;
 	struct sp_proc *p;
+	const struct sp_body_sub *sub = ex->req->sub;
 	struct sp_span *s;
 	uint64_t start, end;
 	char name[160];
@@ -48,14 +50,15 @@ static void on_exchange(void *ctx, const struct sp_http_exchange *ex)
 	if (!s)
 		return;
 	sp_http_span_fill(s, ex);
-	if (ex->llm && ex->role == SP_ROLE_CLIENT && sp_llm__is_llm(ex->llm)) {
-		/* the LLM call, a child of its HTTP span, over the same time */
+	if (sub && ex->role == SP_ROLE_CLIENT && sub->is_call(ex->req->sub_st)) {
+		/* the consumer's call (an LLM call), a child of its HTTP span,
+		 * over the same time */
 		struct sp_span *ls;
 
-		sp_llm__span_name(ex->llm, name, sizeof(name));
+		sub->span_name(ex->req->sub_st, name, sizeof(name));
 		ls = sp_span_asm__child_of(pl->asm_, s, name, SP_KIND_CLIENT);
 		if (ls) {
-			sp_llm__fill(ex->llm, ls);
+			sub->fill(ex->req->sub_st, ls);
 			pl->stats.llm_calls++;
 			sp_span_asm__finish(pl->asm_, ls);
 		}
@@ -70,11 +73,13 @@ struct sp_pipeline *sp_pipeline__new(const struct sp_pipeline_opts *opts)
 	if (!p)
 		return NULL;
 	p->o = *opts;
+	p->sem.llm = opts->llm;
+	p->sem.llm_opts = opts->llm_opts;
 	p->asm_ = sp_span_asm__new(&opts->asm_opts, opts->max_procs);
 	p->procs = sp_procs__new(opts->max_procs, on_proc_evict, p, opts->proc_read,
 				 opts->proc_read_ctx);
 	p->streams = sp_streams__new(opts->max_streams, opts->max_sockets,
-				     opts->llm ? &opts->llm_opts : NULL, on_exchange, p);
+				     &p->sem, on_exchange, p);
 	if (!p->asm_ || !p->procs || !p->streams) {
 		sp_pipeline__free(p);
 		errno = ENOMEM;

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include "assemble/span_asm.h"
 #include "capture/streams.h"
-#include "semantics/llm.h"
+#include "semantics/body_sub.h"
 #include "util/procfs.h"
 
 struct sp_pipeline_opts {
