@@ -70,6 +70,18 @@ static void feed_split(struct sp_h1 *d, const char *buf, size_t len, size_t at, 
 	free(b);
 }
 
+/* A response decoder fed r whole, sent from ts 1 to 2, from an exact-size
+ * heap copy that lives as long as the decoder (*copy; the caller frees it). */
+static void feed_responses(struct sp_h1 *d, struct seen *s, const char *r, char **copy)
+{
+	size_t len = strlen(r);
+
+	*copy = malloc(len);
+	memcpy(*copy, r, len);
+	sp_h1__init(d, false, on_msg, nobody, s);
+	sp_h1__feed(d, *copy, len, 1, 2);
+}
+
 static const char REQS[] =
 	"POST /v1/chat/completions?x=1 HTTP/1.1\r\n"
 	"Host: api.example.com\r\n"
@@ -165,13 +177,14 @@ static void test_head_response_has_no_body(void **state)
 				"HTTP/1.1 204 No Content\r\n\r\n";
 	struct seen s = { .head_request = true };
 	struct sp_h1 d;
+	char *copy;
 
-	sp_h1__init(&d, false, on_msg, nobody, &s);
-	sp_h1__feed(&d, r, strlen(r), 1, 2);
+	feed_responses(&d, &s, r, &copy);
 	assert_int_equal(s.n, 2);
 	assert_int_equal(s.m[0].status, 200);
 	assert_int_equal(s.m[0].body_len, 0);
 	assert_int_equal(s.m[1].status, 204);
+	free(copy);
 }
 
 static void test_continue_then_final(void **state)
@@ -180,12 +193,13 @@ static void test_continue_then_final(void **state)
 				"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok";
 	struct seen s = {};
 	struct sp_h1 d;
+	char *copy;
 
-	sp_h1__init(&d, false, on_msg, nobody, &s);
-	sp_h1__feed(&d, r, strlen(r), 1, 2);
+	feed_responses(&d, &s, r, &copy);
 	assert_int_equal(s.n, 2);
 	assert_int_equal(s.m[0].status, 100);
 	assert_int_equal(s.m[1].status, 201);
+	free(copy);
 }
 
 static void test_body_until_close(void **state)
@@ -193,9 +207,9 @@ static void test_body_until_close(void **state)
 	static const char r[] = "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nall of it";
 	struct seen s = {};
 	struct sp_h1 d;
+	char *copy;
 
-	sp_h1__init(&d, false, on_msg, nobody, &s);
-	sp_h1__feed(&d, r, strlen(r), 1, 2);
+	feed_responses(&d, &s, r, &copy);
 	assert_int_equal(s.n, 0);
 	assert_true(sp_h1__busy(&d));
 	assert_false(sp_h1__eof(&d, 9));
@@ -203,6 +217,7 @@ static void test_body_until_close(void **state)
 	assert_false(s.m[0].incomplete);
 	assert_int_equal(s.m[0].body_len, 9);
 	assert_int_equal(s.m[0].end, 9);
+	free(copy);
 }
 
 static void test_eof_mid_body_is_incomplete(void **state)
@@ -210,14 +225,15 @@ static void test_eof_mid_body_is_incomplete(void **state)
 	static const char r[] = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort";
 	struct seen s = {};
 	struct sp_h1 d;
+	char *copy;
 
-	sp_h1__init(&d, false, on_msg, nobody, &s);
-	sp_h1__feed(&d, r, strlen(r), 1, 2);
+	feed_responses(&d, &s, r, &copy);
 	assert_true(sp_h1__eof(&d, 7));
 	assert_int_equal(s.n, 1);
 	assert_true(s.m[0].incomplete);
 	assert_int_equal(s.m[0].status, 200);
 	assert_int_equal(s.m[0].end, 7);
+	free(copy);
 }
 
 static void test_gap_inside_content_length_keeps_framing(void **state)
@@ -315,11 +331,11 @@ static void test_truncated_at_every_point(void **state)
 		memcpy(a, REQS, at);
 		sp_h1__init(&d, true, on_msg, NULL, &s);
 		sp_h1__feed(&d, a, at, 1, 1);
-		free(a);
 		busy = sp_h1__busy(&d);
 		assert_int_equal(busy, at != first_end);
 		assert_int_equal(s.n, whole);
 		cut = sp_h1__eof(&d, 2);
+		free(a);
 		assert_int_equal(cut, busy);
 		assert_int_equal(s.n, whole + cut);
 		for (int i = 0; i < whole; i++) {
