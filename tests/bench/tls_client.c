@@ -13,6 +13,7 @@
  * Requests are sequential so that the time per request is a latency: any
  * cost a probe adds on either side of the connection shows up in it in full.
  */
+#define _GNU_SOURCE	/* program_invocation_short_name, in ssl_log.h */
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -28,6 +29,7 @@
 #include <http_parser.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include "ssl_log.h"
 
 /* Enough to get the session, the allocator and the page cache warm without
  * eating into a short run. */
@@ -41,20 +43,6 @@ struct resp_state {
 	bool complete;
 	unsigned int status;
 };
-
-static void log_ssl_error(const char *what)
-{
-	unsigned long e = ERR_get_error();
-	char buf[256];
-
-	if (!e) {
-		fprintf(stderr, "tls_client: %s failed\n", what);
-		return;
-	}
-	ERR_error_string_n(e, buf, sizeof(buf));
-	fprintf(stderr, "tls_client: %s: %s\n", what, buf);
-	ERR_clear_error();
-}
 
 static int on_message_complete(http_parser *p)
 {

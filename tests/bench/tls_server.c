@@ -11,7 +11,7 @@
  * purpose: they are what spanprobe and the floor attach to, so one request
  * costs this process exactly one SSL_read hit and one SSL_write hit.
  */
-#define _GNU_SOURCE	/* accept4 */
+#define _GNU_SOURCE	/* accept4; program_invocation_short_name, in ssl_log.h */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -27,6 +27,7 @@
 #include <http_parser.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include "ssl_log.h"
 
 /* The benchmark uses one connection at a time; the cap only keeps a stray
  * client loop from growing threads without bound. */
@@ -53,20 +54,6 @@ struct conn {
 	int fd;
 	bool closing;	/* the client asked for Connection: close */
 };
-
-static void log_ssl_error(const char *what)
-{
-	unsigned long e = ERR_get_error();
-	char buf[256];
-
-	if (!e) {
-		fprintf(stderr, "tls_server: %s failed\n", what);
-		return;
-	}
-	ERR_error_string_n(e, buf, sizeof(buf));
-	fprintf(stderr, "tls_server: %s: %s\n", what, buf);
-	ERR_clear_error();
-}
 
 static int on_message_complete(http_parser *p)
 {
