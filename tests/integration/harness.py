@@ -5,6 +5,7 @@ cleanup can always end it (its own session, so a process group we can signal
 by its id)."""
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -100,15 +101,16 @@ def read_line(stream, deadline):
 
 
 class Servers:
-    """servers.py in its own process: pid, http_port, https_port."""
+    """servers.py (or another script built on its run()) in its own
+    process: pid, http_port, https_port."""
 
-    def __init__(self, ctx):
-        self.proc = ctx.spawn([PYTHON, os.path.join(HERE, "servers.py"),
+    def __init__(self, ctx, script="servers.py", what="test server"):
+        self.proc = ctx.spawn([PYTHON, os.path.join(HERE, script),
                                "--cert", ctx.suite.cert, "--key", ctx.suite.key],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         line = read_line(self.proc.stdout, time.monotonic() + 30)
         if not line:
-            raise Fail("test server did not report its ports")
+            raise Fail(f"{what} did not report its ports")
         info = json.loads(line)
         self.pid, self.http_port, self.https_port = info["pid"], info["http_port"], info["https_port"]
 
@@ -163,6 +165,24 @@ class Probe:
                 raise Fail(f"spanprobe exited with status {rc} before it was ready")
             if time.monotonic() > deadline:
                 raise Fail(f"no {READY!r} line on stderr within {READY_TIMEOUT} s")
+
+    def wait_stderr(self, pattern, what, timeout):
+        """The first stderr line matching the regex pattern, once spanprobe
+        has printed it; a failure if it exits or timeout passes first."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            gone = self.proc.poll() is not None
+            if gone:
+                self.reader.join(2)
+            for line in list(self.stderr_lines):
+                if rx.search(line):
+                    return line
+            if gone or time.monotonic() > deadline:
+                raise Fail(f"spanprobe {'exited' if gone else 'still runs'} without printing "
+                           f"{what} (a line matching {pattern!r}) within {timeout} s; "
+                           f"its stderr ends: {self.stderr_lines[-5:]}")
+            time.sleep(0.05)
 
     def wait(self, timeout):
         """Waits for spanprobe to exit on its own; returns its exit status."""

@@ -13,14 +13,12 @@ others."""
 import json
 import os
 import shutil
-import subprocess
-import time
 
 import llm_server as S
 from cases import case, traffic
 from checks import (NEST_SLACK_NS, check_child, check_http, check_root, check_trace_root,
                     expect, no_problems, of_pid, only, process_root)
-from harness import HERE, NODE, PYTHON, Fail, ProbeUnavailable, read_line
+from harness import HERE, NODE, PYTHON, Fail, ProbeUnavailable, Servers
 from otlp import KIND_CLIENT, STATUS_ERROR, attributes
 
 # USD per million tokens (input, output), from the contract's price table
@@ -39,22 +37,18 @@ CHAT = "/v1/chat/completions"
 
 
 # ---- the fake LLM server ----
-class LLMServer:
+class LLMServer(Servers):
     """llm_server.py in its own process: pid, http_port, https_port."""
 
     def __init__(self, ctx):
-        self.proc = ctx.spawn([PYTHON, os.path.join(HERE, "llm_server.py"),
-                               "--cert", ctx.suite.cert, "--key", ctx.suite.key],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        line = read_line(self.proc.stdout, time.monotonic() + 30)
-        if not line:
-            raise Fail("the fake LLM server did not report its ports")
-        info = json.loads(line)
-        self.pid, self.http_port, self.https_port = info["pid"], info["http_port"], info["https_port"]
+        super().__init__(ctx, "llm_server.py", "the fake LLM server")
 
-    def url(self, path, tls=True):
-        scheme, port = ("https", self.https_port) if tls else ("http", self.http_port)
-        return f"{scheme}://127.0.0.1:{port}{path}"
+
+def llm_setup(ctx, *probe_args):
+    """The fake LLM server, and spanprobe tracing the host (with
+    probe_args: through probe_with, so an unknown flag fails the test)."""
+    srv = LLMServer(ctx)
+    return srv, probe_with(ctx, *probe_args) if probe_args else ctx.probe()
 
 
 # ---- clients ----
@@ -229,6 +223,14 @@ def no_other_llm_spans(out, pid, llms):
     expect(not strays, f"pid {pid} has {len(strays)} unexpected LLM span(s)", strays + list(llms))
 
 
+def sole_llm_exchange(out, pid, port, path, window, status=200, min_ms=0):
+    """llm_exchange for a process that makes this one LLM call: (HTTP span,
+    LLM span), and no other LLM span in the process."""
+    http, llm = llm_exchange(out, pid, port, path, window, status, min_ms)
+    no_other_llm_spans(out, pid, [llm])
+    return http, llm
+
+
 def same(got, want):
     """Typed comparison: ints are ints (not bools), doubles are floats
     within FLOAT_TOLERANCE, arrays are lists."""
@@ -296,6 +298,12 @@ def check_llm(llm, *, name, op, provider, kind="LLM", request_model=None, respon
             parsed = None
         expect(isinstance(parsed, dict),
                f"llm.invocation_parameters {params!r} is not a JSON object", [llm])
+
+
+def check_openai_chat(llm, usage):
+    """check_llm for an OpenAI chat call to gpt-4o-mini, answered by it."""
+    check_llm(llm, name="chat gpt-4o-mini", op="chat", provider="openai",
+              request_model="gpt-4o-mini", response_model="gpt-4o-mini", usage=usage)
 
 
 def check_cost(llm, model, usage):
@@ -405,18 +413,15 @@ def probe_with(ctx, *args):
 def llm_openai_curl(ctx):
     """curl -> OpenAI chat, not streamed: the LLM span under the HTTP span,
     every GenAI and OpenInference attribute, the cost, and no credential."""
-    srv = LLMServer(ctx)
-    probe = ctx.probe()
+    srv, probe = llm_setup(ctx)
     url = srv.url(CHAT)
     body = chat_body("gpt-4o-mini", max_tokens=50, temperature=0.2)
     window, res = traffic(ctx, lambda: run_curl_post(
         ctx, url, body, headers=[f"Authorization: Bearer sk-test-{SECRET}"]))
     expect(S.CHAT_TEXT in res.stdout, f"curl did not get the answer: {res.stdout[:300]!r}")
     out = probe.stop()
-    _, llm = llm_exchange(out, res.pid, srv.https_port, CHAT, window)
-    no_other_llm_spans(out, res.pid, [llm])
-    check_llm(llm, name="chat gpt-4o-mini", op="chat", provider="openai",
-              request_model="gpt-4o-mini", response_model="gpt-4o-mini", usage=S.CHAT_USAGE)
+    _, llm = sole_llm_exchange(out, res.pid, srv.https_port, CHAT, window)
+    check_openai_chat(llm, S.CHAT_USAGE)
     check_attrs(llm, {
         "gen_ai.request.max_tokens": 50, "gen_ai.request.temperature": 0.2,
         "gen_ai.response.id": S.CHAT_ID, "gen_ai.response.finish_reasons": ["stop"],
@@ -438,8 +443,7 @@ def llm_openai_stream_python(ctx):
     """python urllib -> OpenAI chat streamed (SSE, include_usage), the first
     chunk 300 ms after the headers: time to first chunk, the first-chunk
     event, usage from the final chunk, the text from the deltas."""
-    srv = LLMServer(ctx)
-    probe = ctx.probe()
+    srv, probe = llm_setup(ctx)
     url = srv.url(CHAT)
     body = chat_body("gpt-4o-mini", stream=True, stream_options={"include_usage": True},
                      temperature=0.7)
@@ -449,11 +453,9 @@ def llm_openai_stream_python(ctx):
     expect_answers(got, [200])
     expect("[DONE]" in got[0]["text"], f"the client did not read the whole stream: {got[0]!r}")
     out = probe.stop()
-    _, llm = llm_exchange(out, res.pid, srv.https_port, CHAT, window, min_ms=FIRST_CHUNK_MS)
-    no_other_llm_spans(out, res.pid, [llm])
+    _, llm = sole_llm_exchange(out, res.pid, srv.https_port, CHAT, window, min_ms=FIRST_CHUNK_MS)
     text = "".join(S.STREAM_DELTAS)
-    check_llm(llm, name="chat gpt-4o-mini", op="chat", provider="openai",
-              request_model="gpt-4o-mini", response_model="gpt-4o-mini", usage=S.STREAM_USAGE)
+    check_openai_chat(llm, S.STREAM_USAGE)
     check_attrs(llm, {"gen_ai.request.stream": True, "gen_ai.request.temperature": 0.7,
                       "gen_ai.response.id": S.STREAM_ID,
                       "gen_ai.response.finish_reasons": ["stop"],
@@ -469,8 +471,7 @@ def llm_openai_stream_python(ctx):
 def llm_tool_calls_node(ctx):
     """node fetch -> OpenAI chat with tools: one gen_ai.tool.call event per
     tool call; the answer's model (a dated version) names the span."""
-    srv = LLMServer(ctx)
-    probe = ctx.probe()
+    srv, probe = llm_setup(ctx)
     url = srv.url(CHAT)
     tools = [{"type": "function", "function": {
         "name": n, "description": f"{n} for a place",
@@ -488,8 +489,7 @@ def llm_tool_calls_node(ctx):
     expect_answers(got, [200])
     expect("tool_calls" in got[0]["text"], f"no tool_calls in the answer: {got[0]!r}")
     out = probe.stop()
-    _, llm = llm_exchange(out, res.pid, srv.https_port, CHAT, window)
-    no_other_llm_spans(out, res.pid, [llm])
+    _, llm = sole_llm_exchange(out, res.pid, srv.https_port, CHAT, window)
     check_llm(llm, name="chat gpt-4o-2024-08-06", op="chat", provider="openai",
               request_model="gpt-4o", response_model="gpt-4o-2024-08-06", usage=S.TOOLS_USAGE)
     check_attrs(llm, {"gen_ai.response.id": S.TOOLS_ID,
@@ -503,8 +503,7 @@ def llm_tool_calls_node(ctx):
 def llm_anthropic_stream(ctx):
     """node fetch -> Anthropic messages streamed with a tool_use block:
     input tokens from message_start, output tokens from message_delta."""
-    srv = LLMServer(ctx)
-    probe = ctx.probe()
+    srv, probe = llm_setup(ctx)
     url = srv.url("/v1/messages")
     model = "claude-3-5-haiku-20241022"
     body = json.dumps({"model": model, "max_tokens": 1024, "stream": True,
@@ -522,8 +521,7 @@ def llm_anthropic_stream(ctx):
     expect_answers(got, [200])
     expect("message_stop" in got[0]["text"], f"the client did not read the whole stream: {got[0]!r}")
     out = probe.stop()
-    _, llm = llm_exchange(out, res.pid, srv.https_port, "/v1/messages", window, min_ms=delay)
-    no_other_llm_spans(out, res.pid, [llm])
+    _, llm = sole_llm_exchange(out, res.pid, srv.https_port, "/v1/messages", window, min_ms=delay)
     usage = S.ANTHROPIC_STREAM_USAGE
     check_llm(llm, name=f"chat {model}", op="chat", provider="anthropic",
               request_model=model, response_model=model, usage=usage)
@@ -546,8 +544,7 @@ def llm_anthropic_stream(ctx):
 def llm_ollama_ndjson(ctx):
     """python urllib -> Ollama /api/chat on plain HTTP, streamed as NDJSON:
     provider ollama, usage from the done:true record, no cost."""
-    srv = LLMServer(ctx)
-    probe = ctx.probe()
+    srv, probe = llm_setup(ctx)
     url = srv.url("/api/chat", tls=False)
     model = "my-local-model"
     body = json.dumps({"model": model, "stream": True,
@@ -558,8 +555,7 @@ def llm_ollama_ndjson(ctx):
     expect_answers(got, [200])
     expect('"done":true' in got[0]["text"], f"the client did not read the whole stream: {got[0]!r}")
     out = probe.stop()
-    _, llm = llm_exchange(out, res.pid, srv.http_port, "/api/chat", window, min_ms=delay)
-    no_other_llm_spans(out, res.pid, [llm])
+    _, llm = sole_llm_exchange(out, res.pid, srv.http_port, "/api/chat", window, min_ms=delay)
     text = "".join(S.OLLAMA_CHAT)
     check_llm(llm, name=f"chat {model}", op="chat", provider="ollama",
               request_model=model, response_model=model, usage=S.OLLAMA_CHAT_USAGE)
@@ -577,8 +573,7 @@ def llm_gzip(ctx):
     """curl --compressed: the answer comes gzip-encoded and the LLM span's
     attributes are still those of the decoded JSON; likewise for a gzip
     answer sent chunked in 100-byte pieces (python, embeddings)."""
-    srv = LLMServer(ctx)
-    probe = ctx.probe()
+    srv, probe = llm_setup(ctx)
     url = srv.url(CHAT)
     body = chat_body("gpt-4o-mini", max_tokens=64)
     headers_file = os.path.join(ctx.dir, "response-headers.txt")
@@ -597,10 +592,8 @@ def llm_gzip(ctx):
     expect("content-encoding: gzip" in head, f"the server did not gzip its answer: {head!r}")
     expect(S.CHAT_TEXT in res.stdout, f"curl did not get the answer: {res.stdout[:300]!r}")
     out = probe.stop()
-    _, llm = llm_exchange(out, res.pid, srv.https_port, CHAT, window)
-    no_other_llm_spans(out, res.pid, [llm])
-    check_llm(llm, name="chat gpt-4o-mini", op="chat", provider="openai",
-              request_model="gpt-4o-mini", response_model="gpt-4o-mini", usage=S.CHAT_USAGE)
+    _, llm = sole_llm_exchange(out, res.pid, srv.https_port, CHAT, window)
+    check_openai_chat(llm, S.CHAT_USAGE)
     check_attrs(llm, {"gen_ai.request.max_tokens": 64, "gen_ai.response.id": S.CHAT_ID,
                       "gen_ai.response.finish_reasons": ["stop"], "output.value": S.CHAT_TEXT,
                       "llm.output_messages.0.message.content": S.CHAT_TEXT})
@@ -608,8 +601,7 @@ def llm_gzip(ctx):
     no_secret(out, res.pid)
 
     # gzip sent chunked, in 100-byte pieces, as on-the-fly compression is
-    _, llm2 = llm_exchange(out, res2.pid, srv.https_port, "/v1/embeddings", window)
-    no_other_llm_spans(out, res2.pid, [llm2])
+    _, llm2 = sole_llm_exchange(out, res2.pid, srv.https_port, "/v1/embeddings", window)
     check_llm(llm2, name="embeddings text-embedding-3-small", op="embeddings", provider="openai",
               kind="EMBEDDING", request_model="text-embedding-3-small",
               response_model="text-embedding-3-small")
@@ -629,15 +621,13 @@ def retry_after(http, llm):
 def llm_error_429(ctx):
     """curl -> OpenAI 429 with a rate_limit_error body and Retry-After: the
     LLM span is ERROR with the body's type and message."""
-    srv = LLMServer(ctx)
-    probe = ctx.probe()
+    srv, probe = llm_setup(ctx)
     url = srv.url(CHAT)
     window, res = traffic(ctx, lambda: run_curl_post(
         ctx, url, chat_body("rate-limited"), headers=[f"Authorization: Bearer sk-test-{SECRET}"]))
     expect("rate_limit_error" in res.stdout, f"curl did not get the error: {res.stdout[:300]!r}")
     out = probe.stop()
-    http, llm = llm_exchange(out, res.pid, srv.https_port, CHAT, window, status=429)
-    no_other_llm_spans(out, res.pid, [llm])
+    http, llm = sole_llm_exchange(out, res.pid, srv.https_port, CHAT, window, status=429)
     check_llm(llm, name="chat rate-limited", op="chat", provider="openai",
               request_model="rate-limited")
     err = S.RATE_LIMIT_BODY["error"]
@@ -654,8 +644,7 @@ def llm_error_429(ctx):
 @case
 def llm_error_529(ctx):
     """python -> Anthropic 529 overloaded_error: ERROR, type and message."""
-    srv = LLMServer(ctx)
-    probe = ctx.probe()
+    srv, probe = llm_setup(ctx)
     url = srv.url("/v1/messages")
     body = json.dumps({"model": "overloaded", "max_tokens": 256,
                        "messages": [{"role": "user", "content": "Hello"}]})
@@ -663,8 +652,7 @@ def llm_error_529(ctx):
         "x-api-key": f"sk-ant-{SECRET}", "anthropic-version": "2023-06-01"})]))
     expect_answers(got, [529])
     out = probe.stop()
-    _, llm = llm_exchange(out, res.pid, srv.https_port, "/v1/messages", window, status=529)
-    no_other_llm_spans(out, res.pid, [llm])
+    _, llm = sole_llm_exchange(out, res.pid, srv.https_port, "/v1/messages", window, status=529)
     check_llm(llm, name="chat overloaded", op="chat", provider="anthropic",
               request_model="overloaded")
     err = S.OVERLOADED_BODY["error"]
@@ -682,8 +670,7 @@ def llm_not_llm(ctx):
     for model listings (GET /v1/models, /api/tags) or for that POST again
     with Host: api.openai.com (python, one connection): recognition is by
     method and path, never by host."""
-    srv = LLMServer(ctx)
-    probe = ctx.probe()
+    srv, probe = llm_setup(ctx)
     url = srv.url("/v1/not-llm")
 
     def both():
@@ -713,8 +700,7 @@ def llm_no_content(ctx):
     """--no-content: model and token counts, but no prompt or answer text
     anywhere in the LLM span's attributes (curl, not streamed; python,
     streamed)."""
-    srv = LLMServer(ctx)
-    probe = probe_with(ctx, "--no-content")
+    srv, probe = llm_setup(ctx, "--no-content")
     url = srv.url(CHAT)
     prompt = "MARKER-PROMPT-4f1d9c: say hello."
     body = chat_body("gpt-4o-mini", content=prompt, max_tokens=50)
@@ -728,15 +714,11 @@ def llm_no_content(ctx):
     expect(S.CHAT_TEXT in res.stdout, f"curl did not get the answer: {res.stdout[:300]!r}")
     expect_answers(got, [200])
     out = probe.stop()
-    _, llm = llm_exchange(out, res.pid, srv.https_port, CHAT, window)
-    no_other_llm_spans(out, res.pid, [llm])
-    check_llm(llm, name="chat gpt-4o-mini", op="chat", provider="openai",
-              request_model="gpt-4o-mini", response_model="gpt-4o-mini", usage=S.CHAT_USAGE)
+    _, llm = sole_llm_exchange(out, res.pid, srv.https_port, CHAT, window)
+    check_openai_chat(llm, S.CHAT_USAGE)
     check_attrs(llm, {"gen_ai.request.max_tokens": 50})
-    _, sllm = llm_exchange(out, res2.pid, srv.https_port, CHAT, window)
-    no_other_llm_spans(out, res2.pid, [sllm])
-    check_llm(sllm, name="chat gpt-4o-mini", op="chat", provider="openai",
-              request_model="gpt-4o-mini", response_model="gpt-4o-mini", usage=S.STREAM_USAGE)
+    _, sllm = sole_llm_exchange(out, res2.pid, srv.https_port, CHAT, window)
+    check_openai_chat(sllm, S.STREAM_USAGE)
     for span in (llm, sllm):
         keys = content_keys(span.attrs)
         expect(not keys, f"--no-content, yet the LLM span has {keys}", [span])
@@ -753,8 +735,7 @@ def llm_no_content(ctx):
 @case
 def llm_embeddings(ctx):
     """python -> OpenAI embeddings: an EMBEDDING span with the input tokens."""
-    srv = LLMServer(ctx)
-    probe = ctx.probe()
+    srv, probe = llm_setup(ctx)
     url = srv.url("/v1/embeddings")
     model = "text-embedding-3-small"
     body = json.dumps({"model": model, "input": "The food was delicious and the waiter...",
@@ -763,8 +744,7 @@ def llm_embeddings(ctx):
         url, body, {"Authorization": f"Bearer sk-test-{SECRET}"})]))
     expect_answers(got, [200])
     out = probe.stop()
-    _, llm = llm_exchange(out, res.pid, srv.https_port, "/v1/embeddings", window)
-    no_other_llm_spans(out, res.pid, [llm])
+    _, llm = sole_llm_exchange(out, res.pid, srv.https_port, "/v1/embeddings", window)
     check_llm(llm, name=f"embeddings {model}", op="embeddings", provider="openai",
               kind="EMBEDDING", request_model=model, response_model=model)
     check_attrs(llm, {"gen_ai.usage.input_tokens": S.EMBED_TOKENS})
@@ -775,8 +755,7 @@ def llm_embeddings(ctx):
 def llm_gemini(ctx):
     """Gemini: generateContent with a functionCall (curl, x-goog-api-key),
     then streamGenerateContent?alt=sse (python; CRLF-framed events)."""
-    srv = LLMServer(ctx)
-    probe = ctx.probe()
+    srv, probe = llm_setup(ctx)
     model = "gemini-2.0-flash"
     gen_path = f"/v1beta/models/{model}:generateContent"
     stream_path = f"/v1beta/models/{model}:streamGenerateContent"
@@ -800,8 +779,7 @@ def llm_gemini(ctx):
     expect_answers(got, [200])
     out = probe.stop()
 
-    _, llm = llm_exchange(out, gen.pid, srv.https_port, gen_path, window)
-    no_other_llm_spans(out, gen.pid, [llm])
+    _, llm = sole_llm_exchange(out, gen.pid, srv.https_port, gen_path, window)
     check_llm(llm, name=f"generate_content {model}", op="generate_content",
               provider="gcp.gemini", request_model=model, usage=S.GEMINI_USAGE)
     check_attrs(llm, {"gen_ai.request.temperature": 0.5,
@@ -812,8 +790,7 @@ def llm_gemini(ctx):
     # a Gemini functionCall has no id: only its name and arguments are checked
     check_tool_calls(out, llm, [(None, name, json.dumps(args))], need_id=False)
 
-    _, sllm = llm_exchange(out, stream.pid, srv.https_port, stream_path, window, min_ms=delay)
-    no_other_llm_spans(out, stream.pid, [sllm])
+    _, sllm = sole_llm_exchange(out, stream.pid, srv.https_port, stream_path, window, min_ms=delay)
     check_llm(sllm, name=f"generate_content {model}", op="generate_content",
               provider="gcp.gemini", request_model=model, usage=S.GEMINI_STREAM_USAGE)
     check_attrs(sllm, {"output.value": "".join(S.GEMINI_STREAM)})
@@ -827,8 +804,7 @@ def llm_gemini(ctx):
 def llm_azure(ctx):
     """Azure OpenAI: /openai/deployments/{d}/chat/completions?api-version=,
     an api-key header, no model in the request: the answer's model names it."""
-    srv = LLMServer(ctx)
-    probe = ctx.probe()
+    srv, probe = llm_setup(ctx)
     path = "/openai/deployments/my-gpt4o-mini/chat/completions"
     url = srv.url(path + "?api-version=2024-10-21")
     body = json.dumps({"messages": [{"role": "user", "content": "Say hello."}],
@@ -837,8 +813,7 @@ def llm_azure(ctx):
                                                      headers=[f"api-key: {SECRET}-0123456789"]))
     expect(S.CHAT_TEXT in res.stdout, f"curl did not get the answer: {res.stdout[:300]!r}")
     out = probe.stop()
-    _, llm = llm_exchange(out, res.pid, srv.https_port, path, window)
-    no_other_llm_spans(out, res.pid, [llm])
+    _, llm = sole_llm_exchange(out, res.pid, srv.https_port, path, window)
     expect(llm.name == "chat gpt-4o-mini", f"LLM span name {llm.name!r}, want 'chat gpt-4o-mini'",
            [llm])
     # 127.0.0.1 is no known host: "openai"; an Azure-path-aware "azure.ai.openai" is accepted
@@ -858,8 +833,7 @@ def llm_routes(ctx):
     http.client): /v1/completions, /v1/responses, /api/generate, /api/embed,
     /v1/messages (not streamed), :embedContent, and a non-LLM POST between them; each exchange gets the
     right LLM span (or none), none borrowed from its neighbour."""
-    srv = LLMServer(ctx)
-    probe = ctx.probe()
+    srv, probe = llm_setup(ctx)
     gem = "text-embedding-004"
     calls = [  # path, body, name, op, provider, kind, usage
         ("/v1/completions", {"model": "gpt-3.5-turbo-instruct", "prompt": "Say this is a test",
@@ -918,8 +892,7 @@ def llm_openai_stream_tools(ctx):
     """node fetch -> OpenAI chat streamed with tools: the tool calls arrive
     as tool_calls deltas, the arguments in fragments; one event per call
     with the whole arguments; usage from the final chunk."""
-    srv = LLMServer(ctx)
-    probe = ctx.probe()
+    srv, probe = llm_setup(ctx)
     url = srv.url(CHAT)
     tools = [{"type": "function", "function": {"name": n, "parameters": {"type": "object"}}}
              for n in ("get_current_weather", "get_local_time")]
@@ -931,10 +904,8 @@ def llm_openai_stream_tools(ctx):
     expect_answers(got, [200])
     expect("[DONE]" in got[0]["text"], f"the client did not read the whole stream: {got[0]!r}")
     out = probe.stop()
-    _, llm = llm_exchange(out, res.pid, srv.https_port, CHAT, window)
-    no_other_llm_spans(out, res.pid, [llm])
-    check_llm(llm, name="chat gpt-4o-mini", op="chat", provider="openai",
-              request_model="gpt-4o-mini", response_model="gpt-4o-mini", usage=S.TOOLS_USAGE)
+    _, llm = sole_llm_exchange(out, res.pid, srv.https_port, CHAT, window)
+    check_openai_chat(llm, S.TOOLS_USAGE)
     check_attrs(llm, {"gen_ai.request.stream": True, "gen_ai.response.id": S.STREAM_ID,
                       "gen_ai.response.finish_reasons": ["tool_calls"]})
     check_tool_calls(out, llm, S.TOOL_CALLS)
@@ -971,8 +942,7 @@ def llm_large_bodies(ctx):
     JSON escapes its non-ASCII characters (\\uXXXX, an emoji as a surrogate
     pair) and a ~30 KB answer with usage after it: the message content is
     decoded, the usage found, output.value a valid prefix."""
-    srv = LLMServer(ctx)
-    probe = ctx.probe()
+    srv, probe = llm_setup(ctx)
     url = srv.url(CHAT)
     system = "You are 🙂 terse — ünïcødé."
     template = json.dumps({"messages": [{"role": "system", "content": system},
@@ -998,19 +968,15 @@ def llm_large_bodies(ctx):
     expect(long_answer in got2[0]["text"], "the client did not get the long answer")
     out = probe.stop()
 
-    _, llm = llm_exchange(out, res1.pid, srv.https_port, CHAT, window)
-    no_other_llm_spans(out, res1.pid, [llm])
-    check_llm(llm, name="chat gpt-4o-mini", op="chat", provider="openai",
-              request_model="gpt-4o-mini", response_model="gpt-4o-mini", usage=S.CHAT_USAGE)
+    _, llm = sole_llm_exchange(out, res1.pid, srv.https_port, CHAT, window)
+    check_openai_chat(llm, S.CHAT_USAGE)
     check_attrs(llm, {"gen_ai.request.max_tokens": 5, "output.value": S.CHAT_TEXT,
                       "llm.input_messages.0.message.role": "system",
                       "llm.input_messages.0.message.content": system})
     check_prefix(llm, "input.value", big, limit=INPUT_LIMIT)
 
-    _, llm2 = llm_exchange(out, res2.pid, srv.https_port, CHAT, window)
-    no_other_llm_spans(out, res2.pid, [llm2])
-    check_llm(llm2, name="chat gpt-4o-mini", op="chat", provider="openai",
-              request_model="gpt-4o-mini", response_model="gpt-4o-mini", usage=S.CHAT_USAGE)
+    _, llm2 = sole_llm_exchange(out, res2.pid, srv.https_port, CHAT, window)
+    check_openai_chat(llm2, S.CHAT_USAGE)
     check_attrs(llm2, {"gen_ai.response.finish_reasons": ["stop"], "input.value": small,
                        "llm.input_messages.0.message.content": system})
     check_prefix(llm2, "output.value", long_answer)
@@ -1022,8 +988,7 @@ def llm_stream_rechunked(ctx):
     """An OpenAI stream written in 1 to 64-byte pieces (as a proxy may
     re-chunk it), each its own HTTP chunk and TLS record, cutting SSE events
     and multi-byte characters anywhere: the text, usage and id are whole."""
-    srv = LLMServer(ctx)
-    probe = ctx.probe()
+    srv, probe = llm_setup(ctx)
     url = srv.url(CHAT)
     body = chat_body("gpt-4o-mini", stream=True, stream_options={"include_usage": True})
     window, (res, got) = traffic(ctx, lambda: run_python_llm(ctx, [llm_request(
@@ -1032,10 +997,8 @@ def llm_stream_rechunked(ctx):
     text = "".join(S.UTF8_DELTAS)
     expect("[DONE]" in got[0]["text"], f"the client did not read the whole stream: {got[0]!r}")
     out = probe.stop()
-    _, llm = llm_exchange(out, res.pid, srv.https_port, CHAT, window)
-    no_other_llm_spans(out, res.pid, [llm])
-    check_llm(llm, name="chat gpt-4o-mini", op="chat", provider="openai",
-              request_model="gpt-4o-mini", response_model="gpt-4o-mini", usage=S.STREAM_USAGE)
+    _, llm = sole_llm_exchange(out, res.pid, srv.https_port, CHAT, window)
+    check_openai_chat(llm, S.STREAM_USAGE)
     check_attrs(llm, {"gen_ai.request.stream": True, "gen_ai.response.id": S.STREAM_ID,
                       "gen_ai.response.finish_reasons": ["stop"], "output.value": text,
                       "llm.output_messages.0.message.content": text})
@@ -1048,8 +1011,7 @@ def llm_parallel_node(ctx):
     """node fetch, three streams at once on three connections (OpenAI,
     Anthropic, Gemini), first chunks 300, 100 and 200 ms after the headers:
     every LLM span has its own exchange's model, usage, text and timing."""
-    srv = LLMServer(ctx)
-    probe = ctx.probe()
+    srv, probe = llm_setup(ctx)
     claude = "claude-3-5-haiku-20241022"
     gem = "gemini-2.0-flash"
     gem_path = f"/v1beta/models/{gem}:streamGenerateContent"
@@ -1089,8 +1051,7 @@ def llm_responses_stream(ctx):
     """python -> OpenAI Responses API streamed (response.created ...
     response.output_text.delta ... response.completed): the text from the
     deltas, the usage from response.completed, the first-chunk timing."""
-    srv = LLMServer(ctx)
-    probe = ctx.probe()
+    srv, probe = llm_setup(ctx)
     url = srv.url("/v1/responses")
     body = json.dumps({"model": "gpt-4o-mini", "instructions": "You are a helpful assistant.",
                        "input": "Hello!", "stream": True})
@@ -1100,12 +1061,9 @@ def llm_responses_stream(ctx):
     expect_answers(got, [200])
     expect("response.completed" in got[0]["text"], f"the client did not read the whole stream")
     out = probe.stop()
-    _, llm = llm_exchange(out, res.pid, srv.https_port, "/v1/responses", window, min_ms=delay)
-    no_other_llm_spans(out, res.pid, [llm])
+    _, llm = sole_llm_exchange(out, res.pid, srv.https_port, "/v1/responses", window, min_ms=delay)
     text = "".join(S.RESPONSE_STREAM_DELTAS)
-    check_llm(llm, name="chat gpt-4o-mini", op="chat", provider="openai",
-              request_model="gpt-4o-mini", response_model="gpt-4o-mini",
-              usage=S.RESPONSE_STREAM_USAGE)
+    check_openai_chat(llm, S.RESPONSE_STREAM_USAGE)
     check_attrs(llm, {"gen_ai.request.stream": True, "gen_ai.response.id": S.RESPONSE_STREAM_ID,
                       "output.value": text, "input.value": body})
     check_stream(out, llm, delay / 1000)
@@ -1119,8 +1077,7 @@ def llm_stream_comments(ctx):
     SSE comments (": OPENROUTER PROCESSING") and sends its first data event
     300 ms later: comments carry no content, so the first chunk, its event
     and time_to_first_chunk are the data event's."""
-    srv = LLMServer(ctx)
-    probe = ctx.probe()
+    srv, probe = llm_setup(ctx)
     url = srv.url(CHAT)
     body = chat_body("gpt-4o-mini", stream=True, stream_options={"include_usage": True})
     window, (res, got) = traffic(ctx, lambda: run_python_llm(ctx, [llm_request(url, body, {
@@ -1129,10 +1086,8 @@ def llm_stream_comments(ctx):
     expect_answers(got, [200])
     expect(got[0]["text"].startswith(": OPENROUTER"), f"no comments in the stream: {got[0]!r}")
     out = probe.stop()
-    _, llm = llm_exchange(out, res.pid, srv.https_port, CHAT, window, min_ms=FIRST_CHUNK_MS)
-    no_other_llm_spans(out, res.pid, [llm])
-    check_llm(llm, name="chat gpt-4o-mini", op="chat", provider="openai",
-              request_model="gpt-4o-mini", response_model="gpt-4o-mini", usage=S.STREAM_USAGE)
+    _, llm = sole_llm_exchange(out, res.pid, srv.https_port, CHAT, window, min_ms=FIRST_CHUNK_MS)
+    check_openai_chat(llm, S.STREAM_USAGE)
     check_attrs(llm, {"output.value": "".join(S.STREAM_DELTAS)})
     check_stream(out, llm, FIRST_CHUNK_MS / 1000)
 
@@ -1143,8 +1098,7 @@ def llm_keepalive_streams(ctx):
     (python http.client): OpenAI SSE, Anthropic SSE with a tool_use, Ollama
     NDJSON. Each stream's end is found, so each LLM span has its own text,
     usage and tool call, and none spills into the next."""
-    srv = LLMServer(ctx)
-    probe = ctx.probe()
+    srv, probe = llm_setup(ctx)
     claude = "claude-3-5-haiku-20241022"
     calls = [
         (CHAT, chat_body("gpt-4o-mini", stream=True, stream_options={"include_usage": True}),
@@ -1189,8 +1143,7 @@ def llm_long_conversation(ctx):
     However many message attributes that makes, the span keeps what the
     contract lists: the first message, the model, usage, id, finish
     reasons, output and cost."""
-    srv = LLMServer(ctx)
-    probe = ctx.probe()
+    srv, probe = llm_setup(ctx)
     url = srv.url(CHAT)
     messages = [{"role": "system", "content": "You are an agent. " + "Follow the rules. " * 30}]
     for i in range(60):
@@ -1202,10 +1155,8 @@ def llm_long_conversation(ctx):
         url, body, {"Authorization": f"Bearer {SECRET}"})]))
     expect_answers(got, [200])
     out = probe.stop()
-    _, llm = llm_exchange(out, res.pid, srv.https_port, CHAT, window)
-    no_other_llm_spans(out, res.pid, [llm])
-    check_llm(llm, name="chat gpt-4o-mini", op="chat", provider="openai",
-              request_model="gpt-4o-mini", response_model="gpt-4o-mini", usage=S.CHAT_USAGE)
+    _, llm = sole_llm_exchange(out, res.pid, srv.https_port, CHAT, window)
+    check_openai_chat(llm, S.CHAT_USAGE)
     check_attrs(llm, {"gen_ai.request.max_tokens": 100, "gen_ai.request.temperature": 0.3,
                       "gen_ai.response.id": S.CHAT_ID,
                       "gen_ai.response.finish_reasons": ["stop"], "output.value": S.CHAT_TEXT,

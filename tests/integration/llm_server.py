@@ -47,15 +47,13 @@ Magic request models: "rate-limited" (OpenAI 429 with Retry-After: 30),
 import gzip
 import json
 import os
-import ssl
 import sys
 import time
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 sys.dont_write_bytecode = True  # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from servers import run  # noqa: E402
+from servers import BaseHandler, run  # noqa: E402
 
 # ---- what the server answers (imported by llm_cases.py) ----
 CREATED = 1741569952
@@ -168,20 +166,9 @@ def openai_usage(prompt, completion):
                                           "rejected_prediction_tokens": 0}}
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 30
-
+class Handler(BaseHandler):
     def version_string(self):
         return "uvicorn"
-
-    def setup(self):
-        super().setup()
-        if isinstance(self.request, ssl.SSLSocket):
-            self.request.do_handshake()
-
-    def log_message(self, fmt, *args):
-        pass
 
     # ---- plumbing ----
     def read_body(self):
@@ -215,7 +202,7 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             for i in range(0, len(data), 100):
                 piece = data[i:i + 100]
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.write_chunk(piece)
                 self.wfile.flush()
                 time.sleep(0.002)
             self.wfile.write(b"0\r\n\r\n")
@@ -238,7 +225,7 @@ class Handler(BaseHTTPRequestHandler):
             # what OpenRouter sends while the model has not answered yet
             for _ in range(2):
                 comment = b": OPENROUTER PROCESSING\n\n"
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(comment), comment))
+                self.write_chunk(comment)
                 self.wfile.flush()
                 time.sleep(0.05)
         self.wfile.flush()
@@ -255,14 +242,14 @@ class Handler(BaseHTTPRequestHandler):
         else:
             time.sleep(STREAM_GAP)
         if not self.rechunk:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.write_chunk(data)
             self.wfile.flush()
             return
         while data:  # each piece its own HTTP chunk, its own write (TLS record)
             size = RECHUNK_SIZES[self.piece % len(RECHUNK_SIZES)]
             self.piece += 1
             piece, data = data[:size], data[size:]
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.write_chunk(piece)
             self.wfile.flush()
             time.sleep(0.001)
 

@@ -36,9 +36,9 @@ def query_int(query, name, default):
     return int(values[0]) if values else default
 
 
-class Handler(BaseHTTPRequestHandler):
+class BaseHandler(BaseHTTPRequestHandler):
+    """What every test server's handler shares (llm_server.py's too)."""
     protocol_version = "HTTP/1.1"  # keep-alive, so probes see reused connections
-    server_version = "spanprobe-test/1"
     timeout = 30  # a stuck client must not pin a handler thread forever
 
     def setup(self):
@@ -50,6 +50,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         pass  # quiet: the runner only reads our first stdout line
+
+    def write_chunk(self, data):
+        """One HTTP/1.1 chunk (not the last, empty one)."""
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+
+class Handler(BaseHandler):
+    server_version = "spanprobe-test/1"
 
     def reply(self, code, body):
         data = b"" if code in NO_BODY else body.encode()
@@ -70,8 +78,7 @@ class Handler(BaseHTTPRequestHandler):
         for i in range(chunks):
             if i:
                 time.sleep(gap_ms / 1000)
-            data = f"chunk {i}\n".encode()
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.write_chunk(f"chunk {i}\n".encode())
         self.wfile.write(b"0\r\n\r\n")
 
     def do_GET(self):

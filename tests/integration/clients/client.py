@@ -29,18 +29,30 @@ def body_bytes(req):
     return req["body"].encode() if req.get("body") is not None else None
 
 
-def urllib_one(context, req):
+def urllib_open(context, req, method="GET"):
+    """urlopen for one request (method: when the request names none); a
+    4xx/5xx answer (HTTPError) is returned as the response it also is."""
     request = urllib.request.Request(req["url"], data=body_bytes(req),
-                                     method=req.get("method", "GET"),
+                                     method=req.get("method", method),
                                      headers=req.get("headers", {}))
     try:
-        with urllib.request.urlopen(request, context=context, timeout=TIMEOUT) as resp:
-            return {"status": resp.status, "body_len": len(resp.read())}
+        return urllib.request.urlopen(request, context=context, timeout=TIMEOUT)
     except urllib.error.HTTPError as err:  # 4xx/5xx still are answers
-        return {"status": err.code, "body_len": len(err.read())}
+        return err
 
 
-def keepalive_all(context, reqs):
+def urllib_one(context, req):
+    with urllib_open(context, req) as resp:
+        return {"status": resp.status, "body_len": len(resp.read())}
+
+
+def sized(resp, data):
+    return {"status": resp.status, "body_len": len(data)}
+
+
+def keepalive_all(context, reqs, answer=sized, method="GET"):
+    """Every request over one http.client connection to the first one's
+    origin; answer(response, body) makes each result."""
     origin = urlsplit(reqs[0]["url"])
     if origin.scheme == "https":
         conn = http.client.HTTPSConnection(origin.hostname, origin.port,
@@ -51,10 +63,11 @@ def keepalive_all(context, reqs):
     for req in reqs:
         url = urlsplit(req["url"])
         target = url.path + ("?" + url.query if url.query else "")
-        conn.request(req.get("method", "GET"), target, body=body_bytes(req),
+        conn.request(req.get("method", method), target, body=body_bytes(req),
                      headers=req.get("headers", {}))
         resp = conn.getresponse()
-        results.append({"status": resp.status, "body_len": len(resp.read())})
+        # the whole answer, so the connection is free again
+        results.append(answer(resp, resp.read()))
     conn.close()
     return results
 
