@@ -26,6 +26,7 @@ EXIT_LINE = re.compile(
     r"(?P<dropped>\d+) spans dropped \(queue full or flush deadline\), "
     r"(?P<rejected>\d+) rejected by the backend, (?P<refused>\d+) in refused requests, "
     r"(?P<queued>\d+) still queued")
+OWN_EXPORTS = re.compile(r"^spanprobe: debug: .*\b(\d+) own exports seen at a local backend$")
 
 
 # ---- helpers ----
@@ -64,6 +65,21 @@ def exit_counts(probe):
     m = EXIT_LINE.match(lines[-1])
     expect(m, f"spanprobe's OTLP exit line does not read as the contract says: {lines[-1]!r}")
     return {k: int(v) for k, v in m.groupdict().items()}
+
+
+def failed_export(probe, url, what):
+    """Waits for spanprobe's stderr line about an export to url that failed
+    and will be retried (printed for the first such failure)."""
+    return probe.wait_stderr(rf"OTLP export to {re.escape(url)}\S* failed: .*\(will retry\)$",
+                             what, DELIVERY_TIMEOUT)
+
+
+def own_exports_seen(probe):
+    """With -v: how many of its own exports spanprobe saw answered by a
+    local backend, from the stats line it prints at exit."""
+    found = [m for m in (OWN_EXPORTS.search(line) for line in probe.stderr_lines) if m]
+    expect(found, "spanprobe -v printed no 'N own exports seen at a local backend' stats line")
+    return int(found[-1].group(1))
 
 
 def check_exports(reqs, path, content_type, **fields):
@@ -311,19 +327,23 @@ def otlp_receiver_late(ctx):
     probe = ctx.probe(*args, "--otlp-endpoint", f"http://127.0.0.1:{port}", env=otlp_env())
     window, res = traffic(ctx, lambda: ctx.finish(client, go=True))
     expect(statuses(res) == [200, 201], f"client saw {statuses(res)}, want [200, 201]")
-    time.sleep(2)  # spanprobe's first attempts are refused meanwhile
+    failed_export(probe, f"http://127.0.0.1:{port}", "a refused export attempt")
     rcv = ctx.receiver(port=port)
     rcv.wait_for(lambda reqs: len(of_pid(from_receiver(reqs), res.pid)) >= 3,
                  "the client's 3 spans", 20)
-    time.sleep(1.5)  # room for a duplicate to show up
+    # Its exit flush sends all spanprobe still holds, and the receiver logs
+    # a request before it answers: once spanprobe is gone, a duplicate would
+    # be in the log, and the exit line counts every span it had accepted.
     probe.stop()
     out = from_receiver(rcv.requests())  # problems: any span delivered twice
     check_client_process(out, res.pid, srv.https_port, window=window, root_name=PY_ROOT,
                          calls=[dict(path="/code/200", status=200, url=first),
                                 dict(path="/code/201", status=201, url=second)])
     counts = exit_counts(probe)
-    expect(counts["retried"] >= 1 and counts["dropped"] == 0 and counts["exported"] >= 3,
-           f"exit line counts {counts}: want retried >= 1, dropped 0, exported >= 3")
+    expect(counts["retried"] >= 1 and counts["dropped"] == 0
+           and counts["exported"] == len(out.spans) >= 3,
+           f"exit line counts {counts}: want retried >= 1, dropped 0, exported = the "
+           f"{len(out.spans)} spans the receiver accepted (>= 3)")
 
 
 @case
@@ -338,8 +358,7 @@ def otlp_retry_503(ctx):
     window, res = traffic(ctx, lambda: ctx.finish(client, go=True))
     expect(statuses(res) == [200], f"client saw {statuses(res)}, want [200]")
     rcv.wait_for(delivered(res.pid, "GET /code/200"), "the client's spans", DELIVERY_TIMEOUT)
-    time.sleep(1)  # room for a duplicate to show up
-    probe.stop()
+    probe.stop()  # a duplicate, if any, goes out in the exit flush (otlp_receiver_late)
     reqs = exports(rcv.requests())
     out = from_receiver(reqs)  # problems: any span accepted twice
     _, (span,) = check_client_process(out, res.pid, srv.https_port, window=window,
@@ -350,8 +369,10 @@ def otlp_retry_503(ctx):
            f"requests carrying the CLIENT span were answered "
            f"{[r['status'] for r in carrying]}, want [503, 503, 200]")
     counts = exit_counts(probe)
-    expect(counts["retried"] >= 2 and counts["dropped"] == 0 and counts["refused"] == 0,
-           f"exit line counts {counts}: want retried >= 2, dropped 0, refused 0")
+    expect(counts["retried"] >= 2 and counts["dropped"] == 0 and counts["refused"] == 0
+           and counts["exported"] == len(out.spans),
+           f"exit line counts {counts}: want retried >= 2, dropped 0, refused 0, exported = "
+           f"the {len(out.spans)} spans the receiver accepted")
 
 
 @case
@@ -366,7 +387,8 @@ def otlp_permanent_400(ctx):
     res = ctx.finish(client, go=True)
     expect(statuses(res) == [200], f"client saw {statuses(res)}, want [200]")
     rcv.wait_for(lambda reqs: exports(reqs), "a request", DELIVERY_TIMEOUT)
-    time.sleep(2.5)  # a retry (0.5 s backoff, doubling) would come meanwhile
+    # A retry would be counted as soon as the 400 is read, and a pending one
+    # is sent at once by the exit flush: no need to wait for its backoff.
     probe.stop()
     reqs = exports(rcv.requests())
     first = reqs[0]
@@ -430,7 +452,9 @@ def otlp_never_answers(ctx):
     res = ctx.finish(client, go=True)
     expect(statuses(res) == [200] * n, f"client saw {statuses(res)}")
     rcv.wait_for(lambda reqs: exports(reqs), "a request", DELIVERY_TIMEOUT)
-    time.sleep(2)  # requests time out and are retried meanwhile
+    failed_export(probe, rcv.url, "a request timed out (--otlp-timeout 1000)")
+    rcv.wait_for(lambda reqs: len(exports(reqs)) >= 2, "the request again after its timeout",
+                 DELIVERY_TIMEOUT)
     hwm = vm_hwm_kb(probe.proc.pid)
     sent = time.monotonic()
     probe.proc.send_signal(signal.SIGTERM)
@@ -457,15 +481,26 @@ def otlp_no_feedback_loop(ctx):
     second, forever."""
     srv = ctx.servers()
     rcv = ctx.receiver()
-    probe = ctx.probe("--otlp-endpoint", rcv.url, env=otlp_env())
+    probe = ctx.probe("-v", "--otlp-endpoint", rcv.url, env=otlp_env())
     res = run_curl(ctx, curl(srv.url("/code/200")))
     rcv.wait_for(delivered(res.pid, "GET /code/200"), "curl's spans", DELIVERY_TIMEOUT)
-    time.sleep(3)  # a loop shows within a few export rounds
-    probe.stop()
+    # The receiver answered that export before this second curl started: by
+    # the time curl's spans are delivered, spanprobe has seen the answer,
+    # and a span of it would have gone out with them or before.
+    marker = run_curl(ctx, curl(srv.url("/code/201")))
+    rcv.wait_for(delivered(marker.pid, "GET /code/201"), "the second curl's spans",
+                 DELIVERY_TIMEOUT)
+    file_out = probe.stop()
     reqs = exports(rcv.requests())
     own = [sp for r in reqs for sp in r["spans"] or [] if sp["name"] == "POST /v1/traces"]
     expect(not own, f"{len(own)} spans of the receiver answering spanprobe's own exports "
            f"were exported (in {len(reqs)} requests)")
+    in_file = [s for s in file_out.spans if s.name == "POST /v1/traces"]
+    expect(not in_file, f"{len(in_file)} spans of the receiver answering spanprobe's own "
+           f"exports were written to the -o file", in_file)
+    seen = own_exports_seen(probe)
+    expect(seen >= 1, "spanprobe saw none of its own exports answered by the receiver, so "
+           "this test did not exercise the loop it is about")
 
 
 @case
