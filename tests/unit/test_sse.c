@@ -135,6 +135,7 @@ static void test_zero_copy_when_whole(void **state)
 
 static void test_lines_over_the_bound(void **state)
 {
+	static const char bom2[] = "data: 0123456789abcdef\n\xef\xbb\xbf" "data: x\n\n";
 	/* max 16: a data line of 16 bytes is kept, 17 are dropped */
 	static const char body[] = "data: 0123456789\n"	/* 16 */
 				   "data: 0123456789a\n"	/* 17: dropped */
@@ -165,6 +166,10 @@ static void test_lines_over_the_bound(void **state)
 		assert_int_equal(sp_sse__dropped(s), 1);
 		sp_sse__free(s);
 	}
+	/* a BOM is only skipped at the very start, even if that line was dropped */
+	frame(SP_SSE_EVENTS, 16, bom2, sizeof(bom2) - 1, NULL, 0, &g, &dropped);
+	assert_string_equal(g.s, "");
+	assert_int_equal(dropped, 1);
 	errno = 0;
 	assert_null(sp_sse__new(SP_SSE_EVENTS, 0, on_field, &g));
 	assert_int_equal(errno, EINVAL);

@@ -118,6 +118,7 @@ static void line_end(struct sp_sse *s, const char *p, size_t n)
 	} else {
 		line(s, p, n);
 	}
+	s->first = false;	/* only the stream's first line, kept or not */
 }
 
 /* Where the line starting at p ends (n if not in p[0, n)). */
