@@ -17,9 +17,11 @@
 #ifdef SP_DEFINE_MAPS
 #define SP_MAP(name, ...)	struct { __VA_ARGS__ } name SEC(".maps")
 #define SP_RODATA(t, name, v)	const volatile t name = v
+#define SP_BSS(t, name)		volatile t name
 #else
 #define SP_MAP(name, ...)	extern struct { __VA_ARGS__ } name SEC(".maps")
 #define SP_RODATA(t, name, v)	extern const volatile t name
+#define SP_BSS(t, name)		extern volatile t name
 #endif
 
 #define AF_INET		2
@@ -37,6 +39,9 @@ SP_RODATA(__u32, targ_all, 0);		/* trace every process */
 SP_RODATA(__u32, targ_self, 0);		/* spanprobe's own tgid, never traced */
 SP_RODATA(__u32, targ_max_capture, 512 * 1024);	/* bytes per call */
 SP_RODATA(__u64, targ_wakeup_bytes, 1 << 20);	/* wake userspace past this */
+/* Set by userspace when it stops: nothing new is traced, so what the ring
+ * buffer holds then is all there is to read (.bss, writable at run time). */
+SP_BSS(__u32, sp_stopping);
 
 /* Protocol of a socket, decided from its first bytes. */
 enum conn_proto {
@@ -246,7 +251,7 @@ static __always_inline struct tls_call *tls_top(__u32 tid)
 /* Checked first by every program: no work for processes outside the filter. */
 static __always_inline bool traced_tgid(__u32 tgid)
 {
-	if (tgid == targ_self)
+	if (tgid == targ_self || sp_stopping)
 		return false;
 	if (targ_all)
 		return true;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "capture/record.h"
+#include "model/resource.h"
 #include "cli/commands.h"
 #include "cli/sinks.h"
 #include "pipeline.h"
@@ -156,6 +157,8 @@ int sp_replay_cmd(const struct sp_config *c)
 		goto cleanup_err;
 	sp_dbg("replaying %s: recorded by spanprobe %s on %s", c->replay, info.version, info.host);
 	sp_clock_set_offset(info.clock_offset);
+	/* the spans come from the recorded host, not this one */
+	sp_host_name_set(info.host);
 	sp_config_pipeline_opts(c, &po);
 	/* what the recorded run tracked, not what this command line says */
 	po.all = info.flags & SP_REC_F_ALL;

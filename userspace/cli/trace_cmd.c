@@ -36,8 +36,9 @@
  */
 #define ROUND_RECORDS		4096
 #define ROUND_NS		10000000ull
-/* at exit, what is still in the ring buffer gets this long */
-#define DRAIN_NS		300000000ull
+/* at exit, with the programs stopped, what the ring buffer holds gets at
+ * most this long (16 MiB of records take ~0.2 s here) */
+#define DRAIN_NS		700000000ull
 /* the callback's "stop here" (epoll_wait never returns it) */
 #define ROUND_OVER		(-EAGAIN)
 
@@ -151,11 +152,13 @@ static int poll_round(struct trace_run *r, int timeout_ms, uint64_t budget_ns)
 	return err == ROUND_OVER && r->round_over ? 0 : err;
 }
 
-/* At exit: what the ring buffer still holds, for a bounded time. */
+/* At exit: the programs stop tracing, then what the ring buffer holds is
+ * read, for a bounded time. */
 static void drain(struct trace_run *r)
 {
 	uint64_t until = sp_clock_mono_ns() + DRAIN_NS, now;
 
+	sp_loader__quiesce(r->loader);
 	r->draining = true;
 	do {
 		now = sp_clock_mono_ns();
@@ -163,8 +166,8 @@ static void drain(struct trace_run *r)
 			break;
 	} while (r->round_over);
 	if (r->round_over)
-		sp_warn("records were still arriving %llu ms after the end: the rest are not "
-			"read", DRAIN_NS / 1000000);
+		sp_warn("the ring buffer still held records %llu ms after the end: the rest are "
+			"not read", DRAIN_NS / 1000000);
 }
 
 static void on_exec(void *ctx, uint32_t pid)
@@ -320,6 +323,7 @@ int sp_trace_cmd(const struct sp_config *c)
 	uint64_t start, now, last_sweep, last_stats, child_gone = 0;
 	uint64_t kcnt[SP_CNT_MAX];
 	int release = -1, status = 0, exit_code = 0, err;
+	bool forwarded = false;	/* a stop signal went to the command */
 	char exe[PATH_MAX];
 
 	sp_clock_sync();
@@ -430,12 +434,12 @@ int sp_trace_cmd(const struct sp_config *c)
 		if (c->duration && now - start >= (uint64_t)(c->duration * 1e9))
 			break;
 		if (stop_signal) {
-			if (r.child > 0 && !child_gone) {
-				/* let the command end first; a second signal stops us */
+			if (r.child > 0 && !child_gone && !forwarded) {
+				/* let the command end first; a second signal stops
+				 * us, still flushing what we have */
 				kill(r.child, stop_signal);
 				stop_signal = 0;
-				signal(SIGINT, SIG_DFL);
-				signal(SIGTERM, SIG_DFL);
+				forwarded = true;
 				continue;
 			}
 			break;

@@ -244,6 +244,12 @@ int sp_loader__poll(struct sp_loader *l, int timeout_ms)
 	return m < 0 ? m : n + m;
 }
 
+void sp_loader__quiesce(struct sp_loader *l)
+{
+	/* the programs read it on every event; a store is seen at once */
+	__atomic_store_n(&l->skel->bss->sp_stopping, 1, __ATOMIC_RELEASE);
+}
+
 void sp_loader__forget_pid(struct sp_loader *l, uint32_t pid)
 {
 	if (l->ndead == DEAD_PIDS)

@@ -35,6 +35,9 @@ struct spanprobe_bpf *sp_loader__skel(struct sp_loader *l);
 int sp_loader__trace_pid(struct sp_loader *l, uint32_t pid);
 /* Waits up to timeout_ms for records and handles them. Count or -errno. */
 int sp_loader__poll(struct sp_loader *l, int timeout_ms);
+/* Stops the programs from tracing anything new (at exit): after it, the
+ * ring buffer only drains. */
+void sp_loader__quiesce(struct sp_loader *l);
 /* A process is gone: its kernel-side connection state is swept soon. */
 void sp_loader__forget_pid(struct sp_loader *l, uint32_t pid);
 /* Sweeps forgotten processes out of the kernel tables: deletes by key

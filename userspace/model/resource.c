@@ -209,4 +209,5 @@ const char *sp_host_name(void)
 void sp_host_name_set(const char *name)
 {
 	snprintf(host_name, sizeof(host_name), "%s", name ? name : "");
+	sp_utf8_fix(host_name);	/* from a file: not trusted to be UTF-8 */
 }

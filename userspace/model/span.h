@@ -115,10 +115,10 @@ void sp_span__free(struct sp_span *s);
 /*
  * Resets s to an empty span with a fresh span id. Takes a reference on res.
  * s is one from sp_span_pool__get() or sp_span__alloc() (reset in place,
- * keeping its first blocks), or any other memory big enough (calloc'ed,
- * on the stack, malloc'ed and uninitialised), which is taken as raw: it
- * then gets its blocks from malloc, and must be sp_span__release()d before
- * it is initialised again or freed.
+ * keeping its first blocks), or zeroed memory (calloc, = {}), which is
+ * taken as raw: it then gets its blocks from malloc, and must be
+ * sp_span__release()d before it is initialised again or freed. Memory
+ * that was never written is not allowed (its first field is read).
  */
 void sp_span__init(struct sp_span *s, const char *name, size_t name_len,
 		   enum sp_span_kind kind, struct sp_resource *res);
