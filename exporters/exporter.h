@@ -9,7 +9,13 @@
  * two batches except when a bound flushed it early (a trace too big or too
  * old to hold; sp_span.trace_partial is set on the spans of such a group,
  * and later spans of that trace arrive in later groups).
+ *
+ * A group may hold more spans than a request or a line should (the trace
+ * buffer holds up to 1024 per trace): sinks that encode split a batch into
+ * slices of at most SP_EXPORT_SLICE spans (OTEL_BSP_MAX_EXPORT_BATCH_SIZE's
+ * default), so requests stay within what backends accept (gRPC's 4 MiB).
  */
+#define SP_EXPORT_SLICE	512
 #ifndef SP_EXPORTER_H
 #define SP_EXPORTER_H
 

@@ -20,7 +20,22 @@ struct file_sink {
 	uint64_t write_errors;	/* batches lost to the file (the rest: encoding) */
 };
 
+static int file_export_slice(struct sp_exporter *e, struct sp_span *const *spans, size_t n);
+
+/* One line per slice: a line stays a request's size however big the trace. */
 static int file_export(struct sp_exporter *e, struct sp_span *const *spans, size_t n)
+{
+	int err = 0, r;
+
+	for (size_t at = 0; at < n; at += SP_EXPORT_SLICE) {
+		r = file_export_slice(e, spans + at, n - at < SP_EXPORT_SLICE ? n - at : SP_EXPORT_SLICE);
+		if (r && !err)
+			err = r;
+	}
+	return err;
+}
+
+static int file_export_slice(struct sp_exporter *e, struct sp_span *const *spans, size_t n)
 {
 	struct file_sink *fs = e->priv;
 	size_t len;

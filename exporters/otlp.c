@@ -103,7 +103,23 @@ static void drop_oldest(struct otlp *o)
 	o->qn--;
 }
 
+static int otlp_export_slice(struct sp_exporter *e, struct sp_span *const *spans, size_t n);
+
+/* One request per slice (exporter.h: SP_EXPORT_SLICE). */
 static int otlp_export(struct sp_exporter *e, struct sp_span *const *spans, size_t n)
+{
+	int err = 0, r;
+
+	for (size_t at = 0; at < n; at += SP_EXPORT_SLICE) {
+		r = otlp_export_slice(e, spans + at,
+				      n - at < SP_EXPORT_SLICE ? n - at : SP_EXPORT_SLICE);
+		if (r && !err)
+			err = r;
+	}
+	return err;
+}
+
+static int otlp_export_slice(struct sp_exporter *e, struct sp_span *const *spans, size_t n)
 {
 	struct otlp *o = e->priv;
 	struct item it = { .nspans = n };

@@ -443,6 +443,43 @@ static void test_file_lines_and_mode(void **state)
 	fclose(f);
 }
 
+/* A trace group bigger than a request: one line per SP_EXPORT_SLICE
+ * spans, every span once, in order. */
+static void test_file_slices_big_groups(void **state)
+{
+	enum { N = 2 * SP_EXPORT_SLICE + 7 };
+	static struct sp_span *s[N];
+	static char line[4 << 20];
+	char path[128], want[32];
+	struct sp_exporter *e;
+	size_t lines = 0, seen = 0;
+	FILE *f;
+
+	for (int i = 0; i < N; i++)
+		s[i] = mk(1, i + 1, i ? 1 : 0, "x", i, i + 1);
+	snprintf(path, sizeof(path), "%s/big.jsonl", dir);
+	e = sp_file_exporter__new(path);
+	assert_non_null(e);
+	assert_int_equal(e->export(e, s, N), 0);
+	sp_exporter__free(e);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		size_t n = 0;
+
+		for (const char *p = line; (p = strstr(p, "\"spanId\":\"")); p++, n++) {
+			snprintf(want, sizeof(want), "\"spanId\":\"%016zx\"", seen + 1);
+			assert_memory_equal(p, want, strlen(want));
+			seen++;
+		}
+		assert_true(n <= SP_EXPORT_SLICE);
+		lines++;
+	}
+	fclose(f);
+	assert_int_equal(lines, 3);
+	assert_int_equal(seen, N);
+}
+
 static void test_file_refuses_symlink(void **state)
 {
 	char target[128], link[128];
@@ -570,6 +607,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stats_generic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stats_console, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_lines_and_mode, file_setup, file_teardown),
+		cmocka_unit_test_setup_teardown(test_file_slices_big_groups, file_setup, file_teardown),
 		cmocka_unit_test_setup_teardown(test_file_refuses_symlink, file_setup, file_teardown),
 		cmocka_unit_test_setup_teardown(test_file_write_error, file_setup, file_teardown),
 		cmocka_unit_test_setup_teardown(test_stats_otlp, setup, teardown),

@@ -233,6 +233,16 @@ static void test_protocol_sniff(void **state)
 	assert_string_equal(sniffed("GE", SP_DIR_EGRESS, &role), "none");
 }
 
+extern const struct sp_proto sp_http1_proto;
+
+/* What a connection costs: README "Limits" says 1 KiB of HTTP/1 state
+ * (the blocks' 1 KiB class); a change that grows it past that doubles it. */
+static void test_http1_state_fits_its_class(void **state)
+{
+	printf("HTTP/1 state: %zu bytes per connection\n", sp_http1_proto.state_size);
+	assert_true(sp_http1_proto.state_size <= 1024);
+}
+
 static void test_selfconn_reset(void **state)
 {
 	sp_selfconn_add(4318);
@@ -253,6 +263,7 @@ int main(void)
 		cmocka_unit_test(test_url_path),
 		cmocka_unit_test(test_procfs_parse),
 		cmocka_unit_test(test_protocol_sniff),
+		cmocka_unit_test(test_http1_state_fits_its_class),
 		cmocka_unit_test(test_selfconn_reset),
 	};
 

@@ -32,7 +32,7 @@
 /* a trace held past trace_idle_ns by this much is quiet: it leaves */
 #define SP_ASM_QUIET_MARGIN_NS	(30 * 1000000000ull)
 /* no trace is held longer than this */
-#define SP_ASM_MAX_TRACE_AGE_NS	(300 * 1000000000ull)
+#define SP_ASM_MAX_TRACE_AGE_NS	(60 * 1000000000ull)
 /* the span pool's budget when the options leave it 0 */
 #define SP_ASM_MAX_SPANS	16384
 #define SP_ASM_MAX_BYTES	((size_t)16 << 20)
@@ -43,7 +43,7 @@ struct sp_asm_opts {
 	uint32_t max_spans;		/* open + held spans at most */
 	size_t max_bytes;		/* ... in this many bytes (span_pool.h) */
 	uint32_t batch_max;		/* spans per batch at most */
-	uint32_t max_trace_spans;	/* held per trace; 0: 4096 */
+	uint32_t max_trace_spans;	/* held per trace; 0: 1024 */
 	uint64_t max_trace_age_ns;	/* held at most; 0: SP_ASM_MAX_TRACE_AGE_NS */
 };
 

@@ -7,8 +7,8 @@
 #include "assemble/trace_buf.h"
 
 #define DEFAULT_MAX_TRACES	4096
-#define DEFAULT_TRACE_SPANS	4096
-#define DEFAULT_MAX_AGE_NS	(300 * 1000000000ull)
+#define DEFAULT_TRACE_SPANS	1024
+#define DEFAULT_MAX_AGE_NS	(60 * 1000000000ull)
 #define DEFAULT_BATCH_MAX	512
 
 struct link {

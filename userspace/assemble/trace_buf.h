@@ -39,10 +39,10 @@
 
 struct sp_trace_buf_opts {
 	uint32_t max_traces;		/* traces held at once; 0: 4096 */
-	uint32_t max_trace_spans;	/* spans held per trace; 0: 4096 */
+	uint32_t max_trace_spans;	/* spans held per trace; 0: 1024 */
 	uint32_t max_spans;		/* spans held in all; 0: no bound here */
 	uint64_t quiet_ns;		/* no activity this long: leave; 0: off */
-	uint64_t max_age_ns;		/* oldest span waited this long; 0: 5 min */
+	uint64_t max_age_ns;		/* oldest span waited this long; 0: 60 s */
 	uint64_t flush_interval_ns;	/* a batch waits at most this long */
 	uint32_t batch_max;		/* spans per batch; 0: 512 */
 };

@@ -31,6 +31,9 @@ static const char usage[] =
 "      --no-console         do not print the trace tree\n"
 "      --trace-idle SECONDS end a process's trace after SECONDS without\n"
 "                           activity; its next call starts a new trace (30)\n"
+"      --trace-hold SECONDS hold a trace's finished spans at most SECONDS for\n"
+"                           it to end, then send what there is, marked partial\n"
+"                           (60; sinks get whole traces when they end sooner)\n"
 "      --no-content         record no prompts or completions (LLM calls keep\n"
 "                           model, tokens, timing, cost)\n"
 "      --content-max BYTES  prompt/completion bytes kept per message (4096)\n"
@@ -92,6 +95,7 @@ enum {
 	OPT_CONSOLE = 256,
 	OPT_NO_CONSOLE,
 	OPT_TRACE_IDLE,
+	OPT_TRACE_HOLD,
 	OPT_NO_CONTENT,
 	OPT_CONTENT_MAX,
 	OPT_PRICES,
@@ -120,6 +124,7 @@ static const struct option long_opts[] = {
 	{ "pid", required_argument, NULL, 'p' },
 	{ "duration", required_argument, NULL, 'd' },
 	{ "trace-idle", required_argument, NULL, OPT_TRACE_IDLE },
+	{ "trace-hold", required_argument, NULL, OPT_TRACE_HOLD },
 	{ "max-capture", required_argument, NULL, OPT_MAX_CAPTURE },
 	{ "ringbuf-mb", required_argument, NULL, OPT_RINGBUF_MB },
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
@@ -149,6 +154,7 @@ void sp_config_init(struct sp_config *c, enum sp_cmd cmd)
 	c->cmd = cmd;
 	c->console = -1;
 	c->trace_idle = 30;
+	c->trace_hold = 60;
 	c->content_max = 4096;
 	c->flush_interval_ns = 1000000000ull;
 	c->batch_max = 512;
@@ -193,6 +199,8 @@ static int parse_sink_opt(struct sp_config *c, int opt, const char *arg)
 		return 0;
 	case OPT_TRACE_IDLE:
 		return parse_seconds("--trace-idle", arg, &c->trace_idle);
+	case OPT_TRACE_HOLD:
+		return parse_seconds("--trace-hold", arg, &c->trace_hold);
 	case OPT_NO_CONTENT:
 		c->no_content = true;
 		return 0;
@@ -376,6 +384,7 @@ void sp_config_pipeline_opts(const struct sp_config *c, struct sp_pipeline_opts 
 	po->asm_opts.batch_max = c->batch_max;
 	po->asm_opts.max_spans = 16384;
 	po->asm_opts.trace_idle_ns = (uint64_t)(c->trace_idle * 1e9);
+	po->asm_opts.max_trace_age_ns = (uint64_t)(c->trace_hold * 1e9);
 	po->max_sockets = 16384;
 	po->max_procs = c->max_procs;
 	po->max_streams = c->max_streams;

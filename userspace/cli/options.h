@@ -30,6 +30,7 @@ struct sp_config {
 	const char *output;	/* -o; NULL: the default rule (sinks.c) */
 	int console;		/* -1: default (on when no -o) */
 	double trace_idle;
+	double trace_hold;	/* --trace-hold: a trace's spans wait at most this */
 	bool no_content;
 	uint32_t content_max;
 	const char *prices;

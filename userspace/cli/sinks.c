@@ -7,6 +7,8 @@
 #include "cli/sinks.h"
 #include "exporters/exporter.h"
 #include "exporters/otlp.h"
+#include "model/span_pool.h"
+#include "assemble/trace_buf.h"
 #include "pipeline.h"
 #include "spanprobe.h"
 #include "util/log.h"
@@ -87,6 +89,9 @@ void sp_sinks_print_stats(struct sp_pipeline *pl, const uint64_t *kcnt, bool fin
 	uint64_t none[SP_CNT_MAX] = {};
 	const uint64_t *c = kcnt ? kcnt : none;
 	struct sp_exporter *e;
+	const struct sp_trace_buf_stats *tb = sp_span_asm__trace_stats(a);
+	const struct sp_span_pool_stats *pool = sp_span_asm__pool_stats(a);
+	uint64_t pieces;
 	char drops[1024] = "";
 	int level = final ? SP_LOG_INFO : SP_LOG_DEBUG;
 
@@ -101,13 +106,25 @@ void sp_sinks_print_stats(struct sp_pipeline *pl, const uint64_t *kcnt, bool fin
 	add_count(drops, sizeof(drops), sp_pipeline__proc_evictions(pl), "processes evicted");
 	add_count(drops, sizeof(drops), ss->requests_dropped, "pipelined requests past the queue");
 	add_count(drops, sizeof(drops), ss->orphan_responses, "responses without their request");
-	add_count(drops, sizeof(drops), as->spans_dropped, "spans (span table full)");
+	add_count(drops, sizeof(drops), as->spans_dropped, "spans (span pool full)");
+	add_count(drops, sizeof(drops), ss->streams_no_memory,
+		  "connections left undecoded (per-connection memory budget spent)");
 	add_count(drops, sizeof(drops), ps->bad_records, "malformed records");
 	sp_log(level, "%" PRIu64 " spans, %" PRIu64 " HTTP exchanges; dropped: %s", as->spans_finished,
 	       ss->exchanges, drops[0] ? drops : "nothing");
 	sp_dbg("%" PRIu64 " records, %" PRIu64 " not decoded, %" PRIu64 " stream holes, %" PRIu64
 	       " traces split by the idle gap, %" PRIu64 " own exports seen at a local backend",
 	       ps->events, ss->not_decoded, ss->holes, as->traces_split, ps->own_exports);
+	pieces = tb->flushed_trace_spans + tb->flushed_total + tb->flushed_traces +
+		 tb->flushed_quiet + tb->flushed_age + tb->flushed_shutdown;
+	sp_log(pieces && final ? SP_LOG_INFO : SP_LOG_DEBUG,
+	       "trace buffer: %" PRIu64 " traces whole, %" PRIu64 " sent in pieces (%" PRIu64
+	       " too many spans, %" PRIu64 " span pool short, %" PRIu64 " too many traces, %" PRIu64
+	       " quiet, %" PRIu64 " too old, %" PRIu64 " open at exit); spans held at most %" PRIu64
+	       ", span memory at most %" PRIu64 " KiB, per-connection memory at most %" PRIu64 " KiB",
+	       tb->traces_completed, pieces, tb->flushed_trace_spans, tb->flushed_total,
+	       tb->flushed_traces, tb->flushed_quiet, tb->flushed_age, tb->flushed_shutdown,
+	       tb->spans_held_max, (uint64_t)pool->bytes_high_water >> 10, ss->bytes_high >> 10);
 	for (int i = 0; (e = sp_span_asm__sink(a, i)); i++)
 		sp_exporter__log_stats(e, level, final);
 }

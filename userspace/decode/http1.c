@@ -23,12 +23,44 @@ static void head_release(struct sp_h1 *d)
 {
 	struct sp_h1_msg *m = &d->msg;
 
-	if (d->blocks)
+	if (d->blocks) {
 		sp_blocks__put(d->blocks, m->head, m->head_cap);
-	else
+		sp_blocks__put(d->blocks, m->headers, m->headers_cap);
+	} else {
 		free(m->head);
+		free(m->headers);
+	}
 	m->head = NULL;
 	m->head_cap = 0;
+	m->headers = NULL;
+	m->headers_cap = 0;
+}
+
+/* Room for one more header in the index: grown x2 from
+ * SP_H1_HEADERS_FIRST up to SP_H1_MAX_HEADERS entries. */
+static bool headers_reserve(struct sp_h1_msg *m)
+{
+	struct sp_h1 *d = dec_of(m);
+	size_t need = (m->nheaders + 1) * sizeof(*m->headers), cap;
+	void *n;
+
+	if (need <= m->headers_cap)
+		return true;
+	cap = m->headers_cap ? m->headers_cap * 2 : SP_H1_HEADERS_FIRST * sizeof(*m->headers);
+	if (cap > SP_H1_MAX_HEADERS * sizeof(*m->headers))
+		return false;
+	if (d->blocks) {
+		n = sp_blocks__grow(d->blocks, m->headers, &m->headers_cap, cap,
+				    m->nheaders * sizeof(*m->headers));
+	} else {
+		n = realloc(m->headers, cap);
+		if (n)
+			m->headers_cap = cap;
+	}
+	if (!n)
+		return false;
+	m->headers = n;
+	return true;
 }
 
 /* Room for need bytes of head: grown x2 from SP_H1_HEAD_FIRST up to
@@ -131,7 +163,9 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 	if (d->in_value || !m->nheaders) {
 		if (m->nheaders)
 			header_done(m);
-		if (m->nheaders == SP_H1_MAX_HEADERS) {
+		if (m->nheaders == SP_H1_MAX_HEADERS || !headers_reserve(m)) {
+			/* the last kept header has its value, so the
+			 * rest are parsed, not kept */
 			m->head_truncated = true;
 			d->in_value = false;
 			return 0;
@@ -238,6 +272,8 @@ void sp_h1__init(struct sp_h1 *d, bool is_request, sp_h1_msg_fn on_msg,
 	memset(d, 0, offsetof(struct sp_h1, msg));
 	d->msg.head = NULL;	/* a decoder being reused: __fini it first */
 	d->msg.head_cap = 0;
+	d->msg.headers = NULL;
+	d->msg.headers_cap = 0;
 	d->is_request = is_request;
 	d->on_msg = on_msg;
 	d->nobody = nobody;

@@ -18,7 +18,8 @@
 #include <http_parser.h>
 
 #define SP_H1_HEAD_MAX		8192	/* request/status line + headers kept */
-#define SP_H1_HEAD_FIRST	512	/* the head buffer starts this big, grows x2 */
+#define SP_H1_HEAD_FIRST	256	/* the head buffer starts this big, grows x2 */
+#define SP_H1_HEADERS_FIRST	16	/* header index entries at first, grows x2 */
 #define SP_H1_MAX_HEADERS	64
 
 struct sp_h1_header {
@@ -45,8 +46,12 @@ struct sp_h1_msg {
 	uint64_t start_ns;	/* first byte (CLOCK_MONOTONIC) */
 	uint64_t end_ns;	/* last byte, or when it was cut short */
 	uint64_t last_data_ns;	/* when its last captured byte came */
-	struct sp_h1_header headers[SP_H1_MAX_HEADERS];
-	char *head;		/* head_cap bytes, from the decoder's blocks */
+	/* headers_cap entries and head_cap bytes, from the decoder's blocks,
+	 * for the message in progress (fields from here on survive a new
+	 * message's reset) */
+	struct sp_h1_header *headers;
+	size_t headers_cap;	/* in bytes */
+	char *head;
 	size_t head_cap;
 };
 
