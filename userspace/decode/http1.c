@@ -36,60 +36,53 @@ static void head_release(struct sp_h1 *d)
 	m->headers_cap = 0;
 }
 
-/* Room for one more header in the index: grown x2 from
- * SP_H1_HEADERS_FIRST up to SP_H1_MAX_HEADERS entries. */
-static bool headers_reserve(struct sp_h1_msg *m)
+/*
+ * Grows the buffer *buf of capacity *cap to at least want bytes (at most
+ * max, doubling from first), keeping its first keep bytes: from the
+ * decoder's blocks, or malloc when it has none. False when it cannot.
+ */
+static bool buf_reserve(struct sp_h1 *d, void **buf, size_t *cap, size_t want, size_t first,
+			size_t max, size_t keep)
 {
-	struct sp_h1 *d = dec_of(m);
-	size_t need = (m->nheaders + 1) * sizeof(*m->headers), cap;
+	size_t c = *cap ? *cap : first;
 	void *n;
 
-	if (need <= m->headers_cap)
+	if (want <= *cap)
 		return true;
-	cap = m->headers_cap ? m->headers_cap * 2 : SP_H1_HEADERS_FIRST * sizeof(*m->headers);
-	if (cap > SP_H1_MAX_HEADERS * sizeof(*m->headers))
+	while (c < want)
+		c *= 2;
+	if (c > max)
+		c = max;
+	if (c <= *cap || c < want)
 		return false;
 	if (d->blocks) {
-		n = sp_blocks__grow(d->blocks, m->headers, &m->headers_cap, cap,
-				    m->nheaders * sizeof(*m->headers));
+		n = sp_blocks__grow(d->blocks, *buf, cap, c, keep);
 	} else {
-		n = realloc(m->headers, cap);
+		n = realloc(*buf, c);
 		if (n)
-			m->headers_cap = cap;
+			*cap = c;
 	}
 	if (!n)
 		return false;
-	m->headers = n;
+	*buf = n;
 	return true;
 }
 
-/* Room for need bytes of head: grown x2 from SP_H1_HEAD_FIRST up to
- * SP_H1_HEAD_MAX. False when that much cannot be had. */
+/* Room for one more header in the index (SP_H1_MAX_HEADERS at most). */
+static bool headers_reserve(struct sp_h1_msg *m)
+{
+	size_t e = sizeof(*m->headers);
+
+	return buf_reserve(dec_of(m), (void **)&m->headers, &m->headers_cap,
+			   (m->nheaders + 1) * e, SP_H1_HEADERS_FIRST * e, SP_H1_MAX_HEADERS * e,
+			   m->nheaders * e);
+}
+
+/* Room for need bytes of head (SP_H1_HEAD_MAX at most). */
 static bool head_reserve(struct sp_h1_msg *m, size_t need)
 {
-	struct sp_h1 *d = dec_of(m);
-	size_t cap = m->head_cap ? m->head_cap : SP_H1_HEAD_FIRST;
-	char *n;
-
-	if (need <= m->head_cap)
-		return true;
-	while (cap < need)
-		cap *= 2;
-	if (cap > SP_H1_HEAD_MAX)
-		cap = SP_H1_HEAD_MAX;
-	if (cap <= m->head_cap)
-		return false;
-	if (d->blocks) {
-		n = sp_blocks__grow(d->blocks, m->head, &m->head_cap, cap, m->head_len);
-	} else {
-		n = realloc(m->head, cap);
-		if (n)
-			m->head_cap = cap;
-	}
-	if (!n)
-		return false;
-	m->head = n;
-	return true;
+	return buf_reserve(dec_of(m), (void **)&m->head, &m->head_cap, need, SP_H1_HEAD_FIRST,
+			   SP_H1_HEAD_MAX, m->head_len);
 }
 
 /* Appends to the head copy; a head past SP_H1_HEAD_MAX (or past what
