@@ -312,3 +312,13 @@ def replay_as_nobody(ctx, rec, rdir, live_spans, live_shape):
     lines = err.strip().splitlines()
     expect(rc == 1 and len(lines) == 1 and "not a spanprobe recording" in lines[0],
            f"replay of a non-recording: exit {rc}, stderr {err!r}; want 1 and one line")
+
+    # a damaged header (table sizes no run could have had): refused at
+    # once, not a 2^31-entry table (header layout: capture/record.h, off 36)
+    bad = os.path.join(rdir, "bad-size.rec")
+    with open(bad, "wb") as f:
+        f.write(data[:36] + (0x7FFFFFFF).to_bytes(4, "little") + data[40:])
+    os.chown(bad, NOBODY, NOBODY)
+    rc, err = run_as_nobody(ctx, rdir, [binary, "replay", bad, "-o", "/dev/null", "--no-console"])
+    expect(rc == 1 and "is damaged" in err,
+           f"replay of a recording with a damaged header: exit {rc}, stderr {err!r}; want 1")

@@ -268,9 +268,9 @@ static int parse_trace_opt(struct sp_config *c, int opt, const char *arg)
 		}
 		return err;
 	case OPT_MAX_CONNECTIONS:
-		return sp_parse_u32("--max-connections", arg, 16, 1 << 20, &c->max_streams);
+		return sp_parse_u32("--max-connections", arg, 16, SP_MAX_CONNS_CEIL, &c->max_streams);
 	case OPT_MAX_PROCESSES:
-		return sp_parse_u32("--max-processes", arg, 16, 1 << 22, &c->max_procs);
+		return sp_parse_u32("--max-processes", arg, 16, SP_MAX_PROCS_CEIL, &c->max_procs);
 	case OPT_RECORD:
 		if (c->record && strcmp(c->record, arg)) {
 			sp_err("one recording at a time: '%s' and '%s'", c->record, arg);

@@ -23,6 +23,11 @@ enum sp_cmd {
 	SP_CMD_REPLAY,		/* spanprobe replay FILE [SINK OPTIONS] */
 };
 
+/* The largest --max-connections and --max-processes (and what a recording
+ * may say it used). */
+#define SP_MAX_CONNS_CEIL	(1u << 20)
+#define SP_MAX_PROCS_CEIL	(1u << 22)
+
 struct sp_config {
 	enum sp_cmd cmd;
 

@@ -164,6 +164,14 @@ int sp_replay_cmd(const struct sp_config *c)
 	po.all = info.flags & SP_REC_F_ALL;
 	po.max_procs = info.max_procs;
 	po.max_streams = info.max_streams;
+	/* a file is not trusted: its table sizes are held to the flags' ranges */
+	if (po.max_procs < 16 || po.max_procs > SP_MAX_PROCS_CEIL ||
+	    po.max_streams < 16 || po.max_streams > SP_MAX_CONNS_CEIL) {
+		sp_err("the recording %s is damaged: it says %u processes and %u connections "
+		       "were tracked (16 to %u and 16 to %u are possible)", c->replay, po.max_procs,
+		       po.max_streams, SP_MAX_PROCS_CEIL, SP_MAX_CONNS_CEIL);
+		goto cleanup_err;
+	}
 	po.proc_read = recorded_proc_read;
 	po.proc_read_ctx = &r;
 	if (sp_sinks_pipeline(&r.pl, &po, c))

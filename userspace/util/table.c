@@ -47,7 +47,8 @@ struct sp_table *sp_table__new(uint32_t capacity, size_t entry_size,
 {
 	struct sp_table *t = calloc(1, sizeof(*t));
 
-	if (!t || !capacity)
+	/* the bucket count below is capacity * 2 rounded up, in 32 bits */
+	if (!t || !capacity || capacity > (1u << 30))
 		goto err_out;
 	t->cap = capacity;
 	t->entry_size = entry_size;
