@@ -337,6 +337,29 @@ static void test_mid_stream_join(void **state)
 	sp_pipeline__free(p);
 }
 
+/* Joined mid-stream on a record that merely looks like another protocol
+ * (a JSON-RPC body, a TLS-record-like byte run): it does not decide the
+ * stream; the next message start does. */
+static void test_lookalike_does_not_stick(void **state)
+{
+	static const char body[] = "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{}}";
+	struct sp_pipeline *p = new_pipeline(true);
+	uint64_t seq = 0;
+
+	proc_ev(p, SP_EV_PROC_EXEC, 510, 1, "client", 7, 0, 1 * MS);
+	data_ev(p, 510, 4, 0, SP_DIR_INGRESS, 0, body, 2 * MS, 3 * MS);
+	data_ev(p, 510, 4, 0, SP_DIR_EGRESS, seq, "\x17\x03\x03\x00\x10", 3 * MS, 3 * MS);
+	seq += 5;
+	data_ev(p, 510, 4, 0, SP_DIR_EGRESS, seq, REQ, 4 * MS, 5 * MS);
+	data_ev(p, 510, 4, 0, SP_DIR_INGRESS, strlen(body), RESP, 6 * MS, 7 * MS);
+	sp_pipeline__shutdown(p, 20 * MS);
+
+	assert_int_equal(find("GET /delay")->status_code, 200);
+	assert_int_equal(sp_pipeline__streams_stats(p)->exchanges, 1);
+	assert_int_equal(sp_pipeline__streams_stats(p)->undecoded_streams, 1);
+	sp_pipeline__free(p);
+}
+
 /* The process read the head and closed: its choice, not an error. */
 static void test_client_abandons_body(void **state)
 {
@@ -550,6 +573,34 @@ static void exchange(struct sp_pipeline *p, uint32_t pid, int fd, uint64_t t0, u
 static const struct sp_trace_buf_stats *tstats(struct sp_pipeline *p)
 {
 	return sp_span_asm__trace_stats(sp_pipeline__asm(p));
+}
+
+/* A child outlives its parent, whose pid a new process then takes (with a
+ * child of its own): the old child's end must not count against the new
+ * process, whose trace the idle rule would then end under a running child. */
+static void test_parent_pid_reused(void **state)
+{
+	struct sp_pipeline *p;
+
+	idle_ns = 100 * MS;
+	p = new_pipeline(true);
+	/* A (700) makes a call, so it has a span; its child C (701) gets one */
+	proc_ev(p, SP_EV_PROC_EXEC, 700, 1, "agent", 6, 0, 1 * MS);
+	exchange(p, 700, 3, 2 * MS, 3 * MS);
+	proc_ev(p, SP_EV_PROC_FORK, 701, 700, NULL, 0, 0, 4 * MS);
+	proc_ev(p, SP_EV_PROC_EXIT, 700, 0, NULL, 0, 0, 5 * MS);
+	/* B takes pid 700, makes a call, and forks D (702) */
+	proc_ev(p, SP_EV_PROC_EXEC, 700, 1, "other", 6, 0, 6 * MS);
+	exchange(p, 700, 4, 7 * MS, 8 * MS);
+	proc_ev(p, SP_EV_PROC_FORK, 702, 700, NULL, 0, 0, 9 * MS);
+	proc_ev(p, SP_EV_PROC_EXIT, 701, 0, NULL, 0, 0, 10 * MS);	/* C, not B's */
+	sp_pipeline__tick(p, 500 * MS);	/* long idle, but D runs under B */
+	sp_pipeline__tick(p, 1600 * MS);	/* past the batch interval */
+	for (int i = 0; i < ngot; i++)
+		assert_string_equal(got[i].trace_end, "");
+	sp_pipeline__shutdown(p, 1700 * MS);
+	idle_ns = 0;
+	sp_pipeline__free(p);
 }
 
 /* Children end first, yet nothing reaches the sink before the root ends;
@@ -965,6 +1016,8 @@ int main(void)
 		cmocka_unit_test(test_command_tree),
 		cmocka_unit_test(test_reset_and_close_fail_pending),
 		cmocka_unit_test(test_mid_stream_join),
+		cmocka_unit_test(test_lookalike_does_not_stick),
+		cmocka_unit_test(test_parent_pid_reused),
 		cmocka_unit_test(test_client_abandons_body),
 		cmocka_unit_test(test_kernel_stream_restart),
 		cmocka_unit_test(test_request_cut_at_cap),

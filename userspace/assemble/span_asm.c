@@ -19,6 +19,8 @@ struct asm_proc {
 	uint64_t last_activity_ns;
 	uint32_t open_children;	/* child process spans under span */
 	uint32_t parent_span_pid;	/* pid whose span is our parent, 0 if root */
+	/* that span's id: the pid may be a new process's by the time we end */
+	uint8_t parent_span_id[8];
 };
 
 struct sp_span_asm {
@@ -62,8 +64,10 @@ struct sp_span_asm *sp_span_asm__new(const struct sp_asm_opts *opts, uint32_t ma
 	a->o = *opts;
 	if (!a->o.batch_max)
 		a->o.batch_max = 512;
+	/* by default, room for a span per process on top, so that open
+	 * process spans never leave none for exchanges */
 	if (!a->o.max_spans)
-		a->o.max_spans = SP_ASM_MAX_SPANS;
+		a->o.max_spans = SP_ASM_MAX_SPANS + max_procs;
 	if (!a->o.max_bytes)
 		a->o.max_bytes = SP_ASM_MAX_BYTES;
 	to.max_traces = a->o.max_spans;
@@ -223,6 +227,7 @@ static struct sp_span *open_proc_span(struct sp_span_asm *a, struct sp_proc *p,
 		parent->open_children++;
 		parent->last_activity_ns = ts;
 		e->parent_span_pid = parent_pid;
+		memcpy(e->parent_span_id, parent->span->span_id, sizeof(e->parent_span_id));
 	} else {
 		sp_random_id(s->trace_id, sizeof(s->trace_id));
 		e->parent_span_pid = 0;
@@ -275,7 +280,9 @@ static void close_proc_span(struct sp_span_asm *a, struct asm_proc *e, struct sp
 	}
 	if (e->parent_span_pid) {
 		parent = proc_get(a, e->parent_span_pid);
-		if (parent && parent->open_children) {
+		/* the same span we started under, not a later process's */
+		if (parent && parent->span && parent->open_children &&
+		    !memcmp(parent->span->span_id, e->parent_span_id, sizeof(e->parent_span_id))) {
 			parent->open_children--;
 			parent->last_activity_ns = end;
 		}

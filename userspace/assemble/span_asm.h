@@ -40,7 +40,8 @@
 struct sp_asm_opts {
 	uint64_t trace_idle_ns;		/* idle gap that ends a trace */
 	uint64_t flush_interval_ns;	/* how often batches go to sinks */
-	uint32_t max_spans;		/* open + held spans at most */
+	uint32_t max_spans;		/* open + held spans at most; 0: 16384 + one
+					 * per process (max_procs) */
 	size_t max_bytes;		/* ... in this many bytes (span_pool.h) */
 	uint32_t batch_max;		/* spans per batch at most */
 	uint32_t max_trace_spans;	/* held per trace; 0: 1024 */

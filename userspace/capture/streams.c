@@ -204,29 +204,42 @@ static void stream_set_fd(struct stream *st, int32_t fd)
 		si->ssl = st->id.ssl;
 }
 
-/* The first bytes of a message tell the protocol, and who is the client.
- * False while they do not (a stream joined mid-message). */
+/*
+ * The first bytes of a message tell the protocol, and who is the client.
+ * False while they do not: a stream joined mid-message, bytes after a hole,
+ * or a protocol that is only recognised; each later record is tried again
+ * (a record that merely looks like one, a JSON body mid-stream, must not
+ * decide a stream for good). False too when the memory budget refuses the
+ * protocol's state (counted): the next message start tries again.
+ */
 static bool stream_pick_proto(struct stream *st, uint8_t dir, const uint8_t *data, uint32_t len)
 {
 	struct sp_streams *s = st->owner;
-	const struct sp_proto *p = sp_proto_sniff(data, len, dir, &st->id.role);
+	uint8_t role = 0;
+	const struct sp_proto *p = sp_proto_sniff(data, len, dir, &role);
 
 	if (!p)
 		return false;
-	st->proto = p;
 	if (!p->init) {
+		if (!st->undecoded)
+			s->stats.undecoded_streams++;
 		st->undecoded = true;
-		s->stats.undecoded_streams++;
-		return true;
+		return false;
 	}
 	st->pstate = sp_blocks__get(s->blocks, p->state_size, &st->pstate_cap);
-	if (!st->pstate || p->init(st->pstate, &st->id, &s->env, &s->pstats)) {
-		/* out of the memory budget: this stream is not decoded */
+	if (!st->pstate) {
+		s->stats.streams_no_memory++;
+		return false;
+	}
+	st->id.role = role;
+	if (p->init(st->pstate, &st->id, &s->env, &s->pstats)) {
 		sp_blocks__put(s->blocks, st->pstate, st->pstate_cap);
 		st->pstate = NULL;
-		st->undecoded = true;
+		st->id.role = 0;
 		s->stats.streams_no_memory++;
+		return false;
 	}
+	st->proto = p;
 	return true;
 }
 
@@ -292,10 +305,6 @@ void sp_streams__data(struct sp_streams *s, const struct sp_data_event *ev, cons
 		return;		/* a marker: the call's tail was not captured */
 	st->expect[dir] = seq + len;
 	if (!st->proto && !stream_pick_proto(st, dir, data, len)) {
-		s->stats.not_decoded++;
-		return;
-	}
-	if (!st->pstate) {
 		s->stats.not_decoded++;
 		return;
 	}

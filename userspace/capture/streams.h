@@ -25,7 +25,7 @@ struct sp_streams_stats {
 	uint64_t bytes_lost;		/* bytes in those gaps */
 	uint64_t not_decoded;		/* data records no decoder took */
 	uint64_t undecoded_streams;	/* recognised protocols without a decoder */
-	uint64_t streams_no_memory;	/* streams left undecoded: budget spent */
+	uint64_t streams_no_memory;	/* message starts not decoded: budget spent */
 	uint64_t bytes_in_use;		/* per-stream memory now */
 	uint64_t bytes_high;		/* and its high-water */
 	uint64_t memory_refused;	/* blocks refused by the budget */

@@ -382,7 +382,7 @@ void sp_config_pipeline_opts(const struct sp_config *c, struct sp_pipeline_opts 
 	memset(po, 0, sizeof(*po));
 	po->asm_opts.flush_interval_ns = c->flush_interval_ns;
 	po->asm_opts.batch_max = c->batch_max;
-	po->asm_opts.max_spans = 16384;
+	po->asm_opts.max_spans = 0;	/* span_asm.h: 16384 + one per process */
 	po->asm_opts.trace_idle_ns = (uint64_t)(c->trace_idle * 1e9);
 	po->asm_opts.max_trace_age_ns = (uint64_t)(c->trace_hold * 1e9);
 	po->max_sockets = 16384;

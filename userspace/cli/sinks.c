@@ -108,7 +108,7 @@ void sp_sinks_print_stats(struct sp_pipeline *pl, const uint64_t *kcnt, bool fin
 	add_count(drops, sizeof(drops), ss->orphan_responses, "responses without their request");
 	add_count(drops, sizeof(drops), as->spans_dropped, "spans (span pool full)");
 	add_count(drops, sizeof(drops), ss->streams_no_memory,
-		  "connections left undecoded (per-connection memory budget spent)");
+		  "message starts not decoded (per-connection memory budget spent)");
 	add_count(drops, sizeof(drops), ps->bad_records, "malformed records");
 	sp_log(level, "%" PRIu64 " spans, %" PRIu64 " HTTP exchanges; dropped: %s", as->spans_finished,
 	       ss->exchanges, drops[0] ? drops : "nothing");

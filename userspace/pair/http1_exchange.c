@@ -90,7 +90,8 @@ static const char *msg_header(const void *msg, const char *name, size_t *len)
 static struct sp_head_view head_view(const struct sp_h1_msg *m)
 {
 	return (struct sp_head_view){
-		.method = m->method, .target = m->head + m->url_off, .target_len = m->url_len,
+		.method = m->method, .target = m->head ? m->head + m->url_off : "",
+		.target_len = m->head ? m->url_len : 0,
 		.status = m->status, .header = msg_header, .msg = m,
 	};
 }
@@ -118,7 +119,9 @@ static void req_copy_strings(struct h1_stream *h, struct sp_http_req *rq,
 	const char *host = sp_h1_msg__header(m, "host", &hl);
 	const char *ua = sp_h1_msg__header(m, "user-agent", &ul);
 
-	tl = sp_redact_url(m->head + m->url_off, m->url_len, target, sizeof(target));
+	/* a request cut before its target was kept has no head at all */
+	tl = m->head ? sp_redact_url(m->head + m->url_off, m->url_len, target, sizeof(target)) : 0;
+	target[tl] = 0;
 	if (!host)
 		hl = 0;
 	if (!ua)
