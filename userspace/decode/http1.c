@@ -133,13 +133,18 @@ static int on_message_begin(http_parser *p)
 	d->state = SP_H1_IN_MSG;
 	d->in_value = false;
 	d->in_body = false;
+	d->head_gone = false;
 	return 0;
 }
 
 static int on_url(http_parser *p, const char *at, size_t len)
 {
 	struct sp_h1_msg *m = &dec(p)->msg;
-	uint16_t off = head_append(m, at, len);
+	uint16_t off;
+
+	if (dec(p)->head_gone)
+		return 0;
+	off = head_append(m, at, len);
 
 	if (!m->url_len)
 		m->url_off = off;
@@ -153,6 +158,8 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 	struct sp_h1_msg *m = &d->msg;
 	struct sp_h1_header *h;
 
+	if (d->head_gone)
+		return 0;	/* chunked trailers, after the head went */
 	if (d->in_value || !m->nheaders) {
 		if (m->nheaders)
 			header_done(m);
@@ -182,7 +189,7 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 	struct sp_h1_msg *m = &d->msg;
 	struct sp_h1_header *h;
 
-	if (!m->nheaders)
+	if (d->head_gone || !m->nheaders)
 		return 0;
 	h = &m->headers[m->nheaders - 1];
 	if (!d->in_value) {
@@ -211,6 +218,14 @@ static int on_headers_complete(http_parser *p)
 	}
 	if (d->on_head)
 		d->on_head(d->ctx, d, m);
+	if (d->blocks) {
+		/* the caller took what it needs of the head */
+		head_release(d);
+		m->nheaders = 0;
+		m->url_off = m->url_len = 0;
+		m->head_len = 0;
+		d->head_gone = true;
+	}
 	if (!d->is_request && d->nobody && d->nobody(d->ctx, d))
 		return 1;	/* response to HEAD: no body follows */
 	d->in_body = true;

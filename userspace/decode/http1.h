@@ -84,6 +84,7 @@ struct sp_h1 {
 	bool in_value;		/* last header callback was a value */
 	bool in_body;
 	bool skipping;		/* feeding a hole's placeholder byte */
+	bool head_gone;		/* this message's head was given back early */
 	sp_h1_msg_fn on_msg;
 	sp_h1_nobody_fn nobody;
 	sp_h1_head_fn on_head;		/* optional */
@@ -99,8 +100,15 @@ struct sp_h1 {
 /* d may be uninitialised memory (a decoder in use must be __fini'd first). */
 void sp_h1__init(struct sp_h1 *d, bool is_request, sp_h1_msg_fn on_msg,
 		 sp_h1_nobody_fn nobody, void *ctx);
-/* Head buffers come from blocks (borrowed; it must outlive d) instead of
- * malloc. Call right after __init. */
+/*
+ * Head buffers come from blocks (borrowed; it must outlive d) instead of
+ * malloc, and are given back as soon as the head callback (sp_h1__watch's
+ * on_head) has returned: a message then spends its body holding no head,
+ * and is delivered at its end without one (head NULL, no headers, no url;
+ * what the caller needs of the head it takes in on_head). A message cut
+ * before its head was complete still has what it had. Call right after
+ * __init.
+ */
 void sp_h1__use_blocks(struct sp_h1 *d, struct sp_blocks *blocks);
 /* Gives back the head buffer of a message in progress (the decoder may be
  * initialised again after). */

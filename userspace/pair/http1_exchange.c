@@ -33,9 +33,14 @@ struct h1_stream {
 	uint8_t req_head, req_n;
 	bool have_resp;		/* a response that came before its request */
 	bool resp_lost;		/* a response may be missing: pair by time */
-	/* the body consumer of the request being read */
+	/* the request being read: its body consumer, and what a span needs
+	 * of its head (taken at the head: the decoder gives the head back
+	 * before the body) */
 	const struct sp_body_sub *cur_sub;
 	void *cur_sub_st;
+	char *cur_strs;		/* target, Host, User-Agent: NUL-separated */
+	size_t cur_strs_cap;
+	bool cur_truncated;	/* the memory budget refused them */
 	struct sp_http_resp early_resp;
 };
 
@@ -110,11 +115,12 @@ static void put_str(char *buf, size_t cap, size_t *at, const char *v, size_t len
 	*at += len + 1;
 }
 
-/* Copies what a span needs of the request head into one block. */
-static void req_copy_strings(struct h1_stream *h, struct sp_http_req *rq,
-			     const struct sp_h1_msg *m)
+/* Copies what a span needs of the request head (target, Host,
+ * User-Agent) into one block, NUL-separated in that order; NULL (and
+ * *cap 0) when the memory budget refuses it. */
+static char *head_strings(struct h1_stream *h, const struct sp_h1_msg *m, size_t *cap)
 {
-	char target[SP_HTTP_TARGET_MAX];
+	char target[SP_HTTP_TARGET_MAX], *strs;
 	size_t tl, hl = 0, ul = 0, need, at = 0;
 	const char *host = sp_h1_msg__header(m, "host", &hl);
 	const char *ua = sp_h1_msg__header(m, "user-agent", &ul);
@@ -128,19 +134,37 @@ static void req_copy_strings(struct h1_stream *h, struct sp_http_req *rq,
 		ul = 0;
 	need = tl + 1 + (hl < SP_HTTP_HOST_MAX ? hl : SP_HTTP_HOST_MAX) + 1 +
 	       (ul < SP_HTTP_UA_MAX ? ul : SP_HTTP_UA_MAX) + 1;
-	rq->strs = sp_blocks__get(h->env->blocks, need, &rq->strs_cap);
-	if (!rq->strs) {
-		/* out of the memory budget: the span keeps method and times */
+	strs = sp_blocks__get(h->env->blocks, need, cap);
+	if (!strs)
+		return NULL;
+	put_str(strs, *cap, &at, target, tl, SP_HTTP_TARGET_MAX);
+	put_str(strs, *cap, &at, host ? host : "", hl, SP_HTTP_HOST_MAX);
+	put_str(strs, *cap, &at, ua ? ua : "", ul, SP_HTTP_UA_MAX);
+	return strs;
+}
+
+/* rq takes the block of head_strings() (rq holds none); NULL: the budget
+ * refused it, the span keeps method and times. */
+static void req_take_strings(struct sp_http_req *rq, char *strs, size_t cap)
+{
+	if (!strs) {
 		rq->target = rq->host = rq->user_agent = "";
 		rq->truncated = true;
 		return;
 	}
-	rq->target = rq->strs + at;
-	put_str(rq->strs, rq->strs_cap, &at, target, tl, SP_HTTP_TARGET_MAX);
-	rq->host = rq->strs + at;
-	put_str(rq->strs, rq->strs_cap, &at, host ? host : "", hl, SP_HTTP_HOST_MAX);
-	rq->user_agent = rq->strs + at;
-	put_str(rq->strs, rq->strs_cap, &at, ua ? ua : "", ul, SP_HTTP_UA_MAX);
+	rq->strs = strs;
+	rq->strs_cap = cap;
+	rq->target = strs;
+	rq->host = rq->target + strlen(rq->target) + 1;
+	rq->user_agent = rq->host + strlen(rq->host) + 1;
+}
+
+static void cur_release(struct h1_stream *h)
+{
+	sp_blocks__put(h->env->blocks, h->cur_strs, h->cur_strs_cap);
+	h->cur_strs = NULL;
+	h->cur_strs_cap = 0;
+	h->cur_truncated = false;
 }
 
 static void on_request(struct h1_stream *h, const struct sp_h1_msg *m)
@@ -160,14 +184,26 @@ static void on_request(struct h1_stream *h, const struct sp_h1_msg *m)
 	rq->sub_st = h->cur_sub_st;
 	h->cur_sub = NULL;
 	h->cur_sub_st = NULL;
+	/* the strings taken at its head, if it got that far; else what a
+	 * request cut before its head was complete kept */
+	if (h->cur_strs || h->cur_truncated) {
+		req_take_strings(rq, h->cur_strs, h->cur_strs_cap);
+		h->cur_strs = NULL;
+		h->cur_strs_cap = 0;
+		h->cur_truncated = false;
+	} else {
+		size_t cap = 0;
+		char *strs = head_strings(h, m, &cap);
+
+		req_take_strings(rq, strs, cap);
+	}
 	memcpy(rq->method, m->method, sizeof(rq->method));
 	rq->http_minor = m->http_minor;
 	rq->incomplete = m->incomplete;
-	rq->truncated = m->body_truncated || m->head_truncated;
+	rq->truncated |= m->body_truncated || m->head_truncated;
 	rq->start_ns = m->start_ns;
 	rq->end_ns = m->end_ns;
 	rq->body_len = m->body_len;
-	req_copy_strings(h, rq, m);
 	if (!h->have_resp)
 		return;
 	/* the response that came first answers the oldest request waiting */
@@ -263,6 +299,9 @@ static void on_head(void *ctx, struct sp_h1 *d, const struct sp_h1_msg *m)
 	if (d->is_request) {
 		sub_drop(&h->cur_sub, &h->cur_sub_st);
 		h->cur_sub = sp_body_sub_open(h->env->sem, &v, &h->cur_sub_st);
+		cur_release(h);
+		h->cur_strs = head_strings(h, m, &h->cur_strs_cap);
+		h->cur_truncated = !h->cur_strs;
 	} else {
 		struct sp_http_req *rq = req_front(h);
 
@@ -390,6 +429,7 @@ static void h1_end(void *st, enum sp_stream_end how, const char *why, uint64_t t
 	fail_pending(h, why, ts);
 	/* a request still being read when the stream ended */
 	sub_drop(&h->cur_sub, &h->cur_sub_st);
+	cur_release(h);
 }
 
 static bool h1_busy(const void *st)
@@ -405,6 +445,7 @@ static void h1_fini(void *st)
 	struct h1_stream *h = st;
 
 	sub_drop(&h->cur_sub, &h->cur_sub_st);
+	cur_release(h);
 	for (int i = 0; i < REQ_QUEUE; i++)
 		req_release(h, &h->reqs[i]);
 	h->req_n = 0;
