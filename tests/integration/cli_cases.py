@@ -2,8 +2,10 @@
 """The command line's own contract: an event loop that stops on time
 whatever the load, and record/replay (spanprobe record FILE ... then
 spanprobe replay FILE gives the same spans, with no BPF and no root)."""
+import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import stat
@@ -12,9 +14,11 @@ import tempfile
 import time
 
 import otlp
-from cases import case, curl
+from cases import case, curl, exe_base, single_root
 from checks import expect
-from harness import PYTHON, READY, Fail, Probe, Skip, kill_group
+from harness import NODE, PYTHON, READY, Fail, Probe, Skip, kill_group, request
+from llm_cases import CHAT, LLMServer, chat_body, curl_post
+from llm_server import STREAM_USAGE
 
 STATS_LINE = re.compile(r"^spanprobe: \d+ spans, \d+ HTTP exchanges; dropped: ")
 STOP_BUDGET_S = 2.0  # the contract says a second; CI noise gets the rest
@@ -229,6 +233,34 @@ def run_as_nobody(ctx, cwd, argv):
     return proc.returncode, err.decode(errors="replace")
 
 
+def record(ctx, rec, live, command, what):
+    """spanprobe record REC -o LIVE -- COMMAND, to its end; checks the
+    command's 0 exit, the recording's mode and the credentials notice.
+    Returns the live run's spans in comparable form (span_set)."""
+    probe = Probe(ctx, ["record", rec, "-o", live, "--no-console", "--", *command],
+                  output=False)
+    probe.wait_ready()
+    rc = probe.wait(90)
+    expect(rc == 0, f"spanprobe record -- {what} exited {rc}, want {what}'s 0: "
+           f"{probe.stderr_lines[-5:]}")
+    mode = stat.S_IMODE(os.stat(rec).st_mode)
+    expect(mode == 0o600, f"the recording's mode is {mode:o}, want 600")
+    expect(any("recorded" in line and "credentials" in line for line in probe.stderr_lines),
+           "spanprobe record did not say what it recorded, and that it holds credentials")
+    live_out = otlp.load(live)
+    return live_out, *span_set(live_out)
+
+
+def replay_elsewhere(ctx, rec, live_spans, live_shape):
+    """replay_as_nobody from a directory nobody owns: no root, no BPF (the
+    suite's scratch directory is root's alone, so one of its own in /tmp)."""
+    rdir = tempfile.mkdtemp(prefix="spanprobe-replay-")
+    try:
+        replay_as_nobody(ctx, rec, rdir, live_spans, live_shape)
+    finally:
+        shutil.rmtree(rdir, ignore_errors=True)
+
+
 @case
 def record_replay(ctx):
     """spanprobe record FILE -- curl ... (over a second, so a clock re-sync
@@ -242,28 +274,53 @@ def record_replay(ctx):
     live = os.path.join(ctx.dir, "live.jsonl")
     urls = [srv.url("/delay?ms=1200"), srv.url("/status/404"), srv.url("/chunked?n=3&gap=20"),
             srv.url("/delay?ms=10", tls=False)]
-    probe = Probe(ctx, ["record", rec, "-o", live, "--no-console", "--", *curl(*urls)],
-                  output=False)
-    probe.wait_ready()
-    rc = probe.wait(60)
-    expect(rc == 0, f"spanprobe record -- curl exited {rc}, want curl's 0")
-    mode = stat.S_IMODE(os.stat(rec).st_mode)
-    expect(mode == 0o600, f"the recording's mode is {mode:o}, want 600")
-    expect(any("recorded" in line and "credentials" in line for line in probe.stderr_lines),
-           "spanprobe record did not say what it recorded, and that it holds credentials")
-    live_out = otlp.load(live)
-    live_spans, live_shape = span_set(live_out)
+    _, live_spans, live_shape = record(ctx, rec, live, curl(*urls), "curl")
     expect(len(live_spans) >= 1 + len(urls),
            f"the live run made {len(live_spans)} spans, want curl's root and {len(urls)} calls",
            live_spans)
+    replay_elsewhere(ctx, rec, live_spans, live_shape)
 
-    # replay as nobody, from a directory nobody owns: no root, no BPF (the
-    # suite's scratch directory is root's alone, so one of its own in /tmp)
-    rdir = tempfile.mkdtemp(prefix="spanprobe-replay-")
-    try:
-        replay_as_nobody(ctx, rec, rdir, live_spans, live_shape)
-    finally:
-        shutil.rmtree(rdir, ignore_errors=True)
+
+@case
+def record_replay_clients(ctx):
+    """Issue 7: a recording of real clients, all to 127.0.0.1, in one
+    command: python3 urllib over HTTPS and plain HTTP, node's https module,
+    and curl streaming an OpenAI chat (SSE) from the fake LLM server over
+    HTTPS. The replay, unprivileged and without BPF, gives the live run's
+    spans exactly, the LLM span and both interpreters' process spans among
+    them."""
+    if os.geteuid() != 0:
+        raise Skip("needs root (to trace, and to replay as another user)")
+    srv = ctx.servers()
+    llm = LLMServer(ctx)
+    py_cfg = ctx.config([request(srv.url("/delay?ms=50")),
+                         request(srv.url("/echo", tls=False), "POST", body="ping " * 50)])
+    node_cfg = ctx.config([request(srv.url("/chunked?n=3&gap=20"))])
+    body = chat_body("gpt-4o-mini", stream=True, stream_options={"include_usage": True})
+    llm_argv = curl_post(ctx, llm.url(CHAT), body)
+    # each client's answer to a file of its own: set -e makes any failure
+    # the command's exit status, and the answers are checked after the run
+    script = (f"set -e; {PYTHON} client.py {py_cfg} > py.out; {NODE} client.js {node_cfg} "
+              f"> node.out; {shlex.join(llm_argv)} > llm.out")
+    rec = os.path.join(ctx.dir, "run.rec")
+    live = os.path.join(ctx.dir, "live.jsonl")
+    live_out, live_spans, live_shape = record(ctx, rec, live, ["sh", "-c", script], "the clients")
+    for name, want in (("py.out", [200, 200]), ("node.out", [200])):
+        with open(os.path.join(ctx.dir, name)) as f:
+            got = [r["status"] for r in json.loads(f.read().strip().splitlines()[-1])]
+        expect(got == want, f"{name}: the client saw {got}, want {want}")
+    with open(os.path.join(ctx.dir, "llm.out")) as f:
+        expect("[DONE]" in f.read(), "curl did not read the whole LLM stream")
+
+    for what, pred in (("python3", lambda s: os.path.realpath(
+            str(s.attrs.get("process.executable.path"))) == os.path.realpath(PYTHON)),
+                       ("node", lambda s: exe_base(s) == "node")):
+        single_root(live_out, what, pred)
+    llms = [s for s in live_spans if s.name.startswith("chat ")]
+    expect(len(llms) == 1 and llms[0].attrs.get("gen_ai.usage.output_tokens") == STREAM_USAGE[1],
+           f"the live run has {len(llms)} LLM spans named 'chat ...', want one with "
+           f"gen_ai.usage.output_tokens {STREAM_USAGE[1]}", llms or live_spans)
+    replay_elsewhere(ctx, rec, live_spans, live_shape)
 
 
 def replay_as_nobody(ctx, rec, rdir, live_spans, live_shape):
