@@ -244,6 +244,7 @@ static bool pid_busy(void *ctx, uint32_t pid)
 void sp_pipeline__tick(struct sp_pipeline *p, uint64_t now)
 {
 	sp_span_asm__tick(p->asm_, p->procs, now, pid_busy, p->streams);
+	sp_streams__tick(p->streams, now);
 }
 
 void sp_pipeline__shutdown(struct sp_pipeline *p, uint64_t now)

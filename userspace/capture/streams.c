@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,11 @@
  * strings), and the idle blocks kept for reuse. */
 #define STREAM_BYTES_MAX	(48u << 20)
 #define STREAM_BYTES_IDLE	(1u << 20)
+/* Once this much more was in use than now, the heap is trimmed (at most
+ * once a second): 10,000 connections that closed give their memory back
+ * to the system, not only to malloc. */
+#define STREAM_TRIM_BYTES	(4u << 20)
+#define STREAM_TRIM_NS		1000000000ull
 
 struct stream {
 	struct sp_streams *owner;
@@ -40,6 +46,8 @@ struct sp_streams {
 	struct sp_proto_stats pstats;
 	sp_exchange_fn on_exchange;
 	void *ctx;
+	uint64_t trim_high;		/* bytes in use at most since the last trim */
+	uint64_t trim_ns;		/* when it was */
 	struct sp_streams_stats stats;
 };
 
@@ -470,4 +478,19 @@ void sp_streams__end_all(struct sp_streams *s, uint64_t ts)
 
 	while ((st = sp_table__next(s->streams, &it)))
 		close_and_forget(s, st, "spanprobe_stopped", ts);
+}
+
+void sp_streams__tick(struct sp_streams *s, uint64_t now)
+{
+	const struct sp_blocks_stats *b = sp_blocks__stats(s->blocks);
+
+	if (b->bytes_in_use > s->trim_high)
+		s->trim_high = b->bytes_in_use;
+	if (s->trim_high - b->bytes_in_use < STREAM_TRIM_BYTES || now - s->trim_ns < STREAM_TRIM_NS)
+		return;
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+	s->trim_high = b->bytes_in_use;
+	s->trim_ns = now;
 }

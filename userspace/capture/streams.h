@@ -60,6 +60,9 @@ void sp_streams__proc_exit(struct sp_streams *s, uint32_t pid, uint64_t ts);
 void sp_streams__proc_exec(struct sp_streams *s, uint32_t pid, uint64_t ts);
 /* True while pid has a request in flight (for the idle rule). */
 bool sp_streams__pid_busy(struct sp_streams *s, uint32_t pid);
+/* Timers: gives memory back to the system after a wave of connections
+ * ended. now is CLOCK_MONOTONIC. */
+void sp_streams__tick(struct sp_streams *s, uint64_t now);
 /* Ends every stream (at shutdown). */
 void sp_streams__end_all(struct sp_streams *s, uint64_t ts);
 

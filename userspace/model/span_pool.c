@@ -8,6 +8,7 @@
 #endif
 #include "model/span.h"
 #include "model/span_pool.h"
+#include "util/clock.h"
 
 #define WINDOW_NS (60ull * 1000000000ull)
 #define CLOCK_EVERY 64		/* block returns between two clock reads */
@@ -35,14 +36,6 @@ struct sp_span_pool {
 	uint32_t puts;
 	struct sp_span_pool_stats st;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 /* Gives up to n cached blocks of class c back to malloc. */
 static void cache_drop(struct sp_span_pool *p, enum sp_blk_class c, uint32_t n)
@@ -112,7 +105,7 @@ static void blk_give(struct sp_span_pool *p, enum sp_blk_class c, void *b)
 
 void sp_span_pool__tick(struct sp_span_pool *p)
 {
-	if (mono_ns() - p->window_start >= WINDOW_NS)
+	if (sp_clock_mono_ns() - p->window_start >= WINDOW_NS)
 		sp_span_pool__trim(p);
 }
 
@@ -129,7 +122,7 @@ void sp_span_pool__trim(struct sp_span_pool *p)
 		if (k->nused + k->nfree > keep)
 			cache_drop(p, c, k->nused + k->nfree - keep);
 	}
-	p->window_start = mono_ns();
+	p->window_start = sp_clock_mono_ns();
 #ifdef __GLIBC__
 	if (p->st.bytes_released - released >= MALLOC_TRIM_MIN)
 		malloc_trim(0);
@@ -169,7 +162,7 @@ struct sp_span_pool *sp_span_pool__new(uint32_t max_spans, size_t max_bytes)
 		return NULL;
 	p->max_spans = max_spans;
 	p->max_bytes = max_bytes;
-	p->window_start = mono_ns();
+	p->window_start = sp_clock_mono_ns();
 	return p;
 }
 

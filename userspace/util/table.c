@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include "util/table.h"
 
 #define NIL UINT32_MAX
@@ -10,12 +11,17 @@ struct slot {
 	uint32_t hnext;		/* hash chain */
 	uint32_t prev, next;	/* LRU list, or free list (next) */
 	int used;
-	void *entry;
 };
 
 struct sp_table {
 	uint32_t cap, nbuckets, count;
 	size_t entry_size;
+	/* entries, stride bytes each, in one anonymous mapping: pages are
+	 * zero and take memory only once a slot is used, and the malloc heap
+	 * is not shot through with long-lived entries (which would keep it
+	 * from giving freed memory back) */
+	char *entries;
+	size_t stride, map_len;
 	uint32_t *buckets;
 	struct slot *slots;
 	uint32_t lru_head, lru_tail;	/* head = most recent */
@@ -25,12 +31,6 @@ struct sp_table {
 	void *ctx;
 };
 
-/* The entry pointer leads back to its slot: entries sit after a header. */
-struct entry_hdr {
-	uint32_t slot;
-	uint32_t pad;
-	max_align_t align[];
-};
 
 static uint32_t hash(const struct sp_table *t, uint64_t k1, uint64_t k2)
 {
@@ -60,6 +60,18 @@ struct sp_table *sp_table__new(uint32_t capacity, size_t entry_size,
 	t->slots = calloc(capacity, sizeof(*t->slots));
 	if (!t->buckets || !t->slots)
 		goto err_out;
+	/* aligned for any type (the mapping is page-aligned) */
+	t->stride = (entry_size + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
+	if (!t->stride)
+		t->stride = _Alignof(max_align_t);
+	t->map_len = t->stride * capacity;
+	t->entries = mmap(NULL, t->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			  -1, 0);
+	if (t->entries == MAP_FAILED) {
+		t->entries = NULL;
+		goto err_out;
+	}
+
 	memset(t->buckets, 0xff, t->nbuckets * sizeof(*t->buckets));
 	for (uint32_t i = 0; i < capacity; i++)
 		t->slots[i].next = i + 1 < capacity ? i + 1 : NIL;
@@ -75,8 +87,8 @@ void sp_table__free(struct sp_table *t)
 {
 	if (!t)
 		return;
-	for (uint32_t i = 0; t->slots && i < t->cap; i++)
-		free(t->slots[i].entry);
+	if (t->entries)
+		munmap(t->entries, t->map_len);
 	free(t->slots);
 	free(t->buckets);
 	free(t);
@@ -109,14 +121,15 @@ static void lru_push(struct sp_table *t, uint32_t i)
 		t->lru_tail = i;
 }
 
-static void *entry_of(struct slot *s)
+/* An entry's place in the mapping gives its slot. */
+static void *entry_of(const struct sp_table *t, uint32_t i)
 {
-	return ((struct entry_hdr *)s->entry)->align;
+	return t->entries + (size_t)i * t->stride;
 }
 
-static uint32_t slot_of(void *entry)
+static uint32_t slot_of(const struct sp_table *t, void *entry)
 {
-	return ((struct entry_hdr *)((char *)entry - offsetof(struct entry_hdr, align)))->slot;
+	return ((char *)entry - t->entries) / t->stride;
 }
 
 void *sp_table__get(struct sp_table *t, uint64_t k1, uint64_t k2)
@@ -129,7 +142,7 @@ void *sp_table__get(struct sp_table *t, uint64_t k1, uint64_t k2)
 				lru_unlink(t, i);
 				lru_push(t, i);
 			}
-			return entry_of(s);
+			return entry_of(t, i);
 		}
 	}
 	return NULL;
@@ -137,7 +150,7 @@ void *sp_table__get(struct sp_table *t, uint64_t k1, uint64_t k2)
 
 void sp_table__del(struct sp_table *t, void *entry)
 {
-	uint32_t i = slot_of(entry), *pp;
+	uint32_t i = slot_of(t, entry), *pp;
 	struct slot *s = &t->slots[i];
 
 	for (pp = &t->buckets[hash(t, s->k1, s->k2)]; *pp != NIL; pp = &t->slots[*pp].hnext) {
@@ -159,7 +172,7 @@ void *sp_table__add(struct sp_table *t, uint64_t k1, uint64_t k2)
 	uint32_t i, b;
 
 	if (t->free_head == NIL) {
-		void *victim = entry_of(&t->slots[t->lru_tail]);
+		void *victim = entry_of(t, t->lru_tail);
 
 		t->evictions++;
 		if (t->evict)
@@ -170,12 +183,6 @@ void *sp_table__add(struct sp_table *t, uint64_t k1, uint64_t k2)
 	}
 	i = t->free_head;
 	s = &t->slots[i];
-	if (!s->entry) {
-		s->entry = malloc(sizeof(struct entry_hdr) + t->entry_size);
-		if (!s->entry)
-			return NULL;
-		((struct entry_hdr *)s->entry)->slot = i;
-	}
 	t->free_head = s->next;
 	s->k1 = k1;
 	s->k2 = k2;
@@ -185,17 +192,17 @@ void *sp_table__add(struct sp_table *t, uint64_t k1, uint64_t k2)
 	t->buckets[b] = i;
 	lru_push(t, i);
 	t->count++;
-	memset(entry_of(s), 0, t->entry_size);
-	return entry_of(s);
+	memset(entry_of(t, i), 0, t->entry_size);
+	return entry_of(t, i);
 }
 
 void *sp_table__next(struct sp_table *t, uint32_t *it)
 {
 	while (*it < t->cap) {
-		struct slot *s = &t->slots[(*it)++];
+		uint32_t i = (*it)++;
 
-		if (s->used)
-			return entry_of(s);
+		if (t->slots[i].used)
+			return entry_of(t, i);
 	}
 	return NULL;
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * A bounded hash table with LRU eviction, for per-process, per-connection
- * and per-socket state. Keys are two u64. Entry memory is allocated the
- * first time a slot is used and then reused, so the steady state allocates
- * nothing; the table never holds more than its capacity.
+ * and per-socket state. Keys are two u64. Entries live in one anonymous
+ * mapping of capacity slots, which takes memory page by page as slots are
+ * first used; nothing is allocated after creation, and the table never
+ * holds more than its capacity.
  */
 #ifndef SP_TABLE_H
 #define SP_TABLE_H
