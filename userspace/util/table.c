@@ -71,7 +71,6 @@ struct sp_table *sp_table__new(uint32_t capacity, size_t entry_size,
 		t->entries = NULL;
 		goto err_out;
 	}
-
 	memset(t->buckets, 0xff, t->nbuckets * sizeof(*t->buckets));
 	for (uint32_t i = 0; i < capacity; i++)
 		t->slots[i].next = i + 1 < capacity ? i + 1 : NIL;
