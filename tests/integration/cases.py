@@ -11,7 +11,7 @@ import subprocess
 from checks import (Window, check_child, check_client_process, check_http,
                     check_resource, check_root, check_trace_root, client_call, expect, http_spans,
                     no_problems, of_pid, process_root, server_call)
-from harness import PYTHON, READY, Fail, Probe, ProbeUnavailable, kill_group, request, statuses
+from harness import PYTHON, READY, Fail, Probe, ProbeUnavailable, request, statuses
 from otlp import KIND_CLIENT, KIND_INTERNAL, KIND_SERVER
 
 CASES = {}
@@ -364,14 +364,7 @@ def redaction(ctx):
 def bad_args(ctx):
     """Usage errors fail fast, with a short message and no tracing."""
     def attempt(args):
-        proc = ctx.spawn([ctx.suite.binary, *args], stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            _, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            kill_group(proc)
-            raise Fail(f"spanprobe {' '.join(args)} did not exit within 30 s")
-        return proc.returncode, err.decode(errors="replace")
+        return ctx.run_to_end([ctx.suite.binary, *args], 30, f"spanprobe {' '.join(args)}")
 
     out = os.path.join(ctx.dir, "out.jsonl")
     rc, err = attempt(["--no-such-flag", "-o", out])
@@ -398,16 +391,9 @@ def not_root(ctx):
     os.chmod(ctx.dir, 0o755)
     os.chmod(binary, 0o755)
     out = os.path.join("/tmp", f"spanprobe-notroot-{os.getpid()}.jsonl")
-    proc = ctx.spawn(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                      binary, "-o", out], stdin=subprocess.DEVNULL,
-                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        _, err = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        kill_group(proc)
-        raise Fail("unprivileged spanprobe did not exit within 30 s")
-    err = err.decode(errors="replace")
-    expect(proc.returncode > 0, f"exit status {proc.returncode}, want non-zero ({err!r})")
+    rc, err = ctx.run_to_end(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                              binary, "-o", out], 30, "unprivileged spanprobe")
+    expect(rc > 0, f"exit status {rc}, want non-zero ({err!r})")
     lines = err.strip().splitlines()
     expect(len(lines) == 1 and "root" in lines[0] and "permission" in lines[0],
            f"want one line saying root is needed, got {err!r}")

@@ -221,16 +221,10 @@ def cut_inside_a_frame(data):
 
 
 def run_as_nobody(ctx, cwd, argv):
-    proc = ctx.spawn(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-                      *argv], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                     stderr=subprocess.PIPE, cwd=cwd,
-                     env={k: v for k, v in os.environ.items() if not k.startswith("SPANPROBE")})
-    try:
-        _, err = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        kill_group(proc)
-        raise Fail(f"{' '.join(argv)} did not finish within 60 s")
-    return proc.returncode, err.decode(errors="replace")
+    return ctx.run_to_end(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
+                           "--clear-groups", *argv], 60, " ".join(argv), cwd=cwd,
+                          env={k: v for k, v in os.environ.items()
+                               if not k.startswith("SPANPROBE")})
 
 
 def record(ctx, rec, live, command, what):

@@ -334,6 +334,18 @@ class Context:
         self.procs.append(proc)
         return proc
 
+    def run_to_end(self, argv, timeout, what, **kwargs):
+        """Runs argv (no stdin, stdout discarded) to its end; returns (exit
+        status, stderr as text). Fails, naming what, if it runs past timeout."""
+        proc = self.spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, **kwargs)
+        try:
+            _, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            raise Fail(f"{what} did not exit within {timeout} s")
+        return proc.returncode, err.decode(errors="replace")
+
     def cleanup(self):
         for proc in reversed(self.procs):
             if proc.stdin:

@@ -11,12 +11,11 @@ import os
 import re
 import signal
 import socket
-import subprocess
 import time
 
 from cases import CURL_UA, PY_ROOT, PY_EXE_NAME, case, curl, run_curl, traffic
 from checks import check_client_process, check_resource, expect, no_problems, of_pid
-from harness import PYTHON, READY, Fail, Probe, ProbeUnavailable, kill_group, request, statuses
+from harness import PYTHON, READY, Fail, Probe, ProbeUnavailable, request, statuses
 from otlp import KIND_INTERNAL, accepted, from_receiver
 
 GRPC_PATH = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -555,17 +554,10 @@ def otlp_bad_config(ctx):
     ]
     for name, args, extra in attempts:
         argv = [ctx.suite.binary, "-o", out, "--duration", "3", *args]
-        proc = ctx.spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=otlp_env(**extra))
         what = f"{' '.join(f'{k}={v}' for k, v in extra.items())} {' '.join(args)}".strip()
-        try:
-            _, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            kill_group(proc)
-            raise Fail(f"{what}: spanprobe did not exit within 30 s")
-        err = err.decode(errors="replace")
+        rc, err = ctx.run_to_end(argv, 30, f"{what}: spanprobe", env=otlp_env(**extra))
         lines = err.strip().splitlines()
-        expect(proc.returncode > 0, f"{what}: exit status {proc.returncode}, want non-zero "
+        expect(rc > 0, f"{what}: exit status {rc}, want non-zero "
                f"(stderr {err!r})")
         expect(READY not in err, f"{what}: spanprobe got ready: {err!r}")
         expect(len(lines) == 1 and name in lines[0],
