@@ -139,9 +139,17 @@ asan:
 	$(Q)ASAN_OPTIONS=detect_leaks=1 tests/run-unit.sh \
 		$(patsubst $(BUILD)/%,$(BUILD)/asan/%,$(UNIT_BINS))
 
-# kernel-selftest style: real BPF on the test binary's own functions (root)
-bpftest: $(BUILD)/spanprobe
-	$(Q)$(MAKE) --no-print-directory -f tests/bpf/bpf.mk BUILD=$(BUILD) run
+# kernel-selftest style: real BPF on the test binary's own functions (root);
+# tests/bpf/sweep_bench (what a kernel-table sweep costs) is built beside it
+BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(wildcard tests/bpf/*.c))
+
+$(BUILD)/tests/bpf/%: tests/bpf/%.c $(CORE_OBJS) $(BUILD)/spanprobe.skel.h
+	$(call msg,TEST,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(CORE_OBJS) $(LDLIBS) -o $@
+
+bpftest: $(BPFT_BINS)
+	$(Q)$(BUILD)/tests/bpf/test_tls_probe
 
 integration: $(BUILD)/spanprobe
 	$(Q)python3 tests/integration/run.py
