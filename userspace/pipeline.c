@@ -161,8 +161,6 @@ static void handle_exec(struct sp_pipeline *p, const struct sp_proc_event *ev)
 	memcpy(args, ev->args, args_len);
 	args[args_len] = 0;
 	sp_procs__exec(p->procs, pr, filename, args, args_len);
-	if (sp_span_asm__has_span(p->asm_, pr->pid))
-		sp_procs__ensure(p->procs, pr);
 	sp_span_asm__exec(p->asm_, pr, ev->ts);
 }
 

@@ -249,15 +249,10 @@ void sp_procs__exec(struct sp_procs *t, struct sp_proc *p, const char *filename,
 	 * executable, and those are read from /proc now, once: waiting until
 	 * a span needs them loses a short-lived process's own
 	 * OTEL_SERVICE_NAME (curl is gone before its exchange is decoded) */
-	p->facts = SP_PROC_FACTS_EXEC;
-	snprintf(p->exec_file, sizeof(p->exec_file), "%s", filename);
-	p->exec_args_len = args_len < sizeof(p->exec_args) ? args_len : sizeof(p->exec_args);
-	memcpy(p->exec_args, args, p->exec_args_len);
-	snprintf(exe, sizeof(exe), "%s", filename);
-	sp_proc_name(exe, args, args_len, p->name, sizeof(p->name));
-	sp_resource__put(p->res);
-	p->res = NULL;
-	sp_procs__ensure(t, p);
+	if (!t->read(t->read_ctx, p->pid, "exe", exe, sizeof(exe)))
+		snprintf(exe, sizeof(exe), "%s", filename);	/* gone already */
+	fill_resource(t, p, exe, args, args_len);
+	p->facts_known = true;
 }
 
 struct sp_proc *sp_procs__add(struct sp_procs *t, uint32_t pid, uint32_t ppid, uint64_t now)
@@ -300,25 +295,11 @@ static void facts_from_proc(struct sp_procs *t, struct sp_proc *p)
 	fill_resource(t, p, exe, buf, n);
 }
 
-/* Completes what an exec record told: the resolved executable and the
- * process's own OTEL_* variables. */
-static void facts_after_exec(struct sp_procs *t, struct sp_proc *p)
-{
-	char exe[256];
-
-	/* gone already: the path exec was given */
-	if (!t->read(t->read_ctx, p->pid, "exe", exe, sizeof(exe)))
-		snprintf(exe, sizeof(exe), "%s", p->exec_file);
-	fill_resource(t, p, exe, p->exec_args, p->exec_args_len);
-}
-
 void sp_procs__ensure(struct sp_procs *t, struct sp_proc *p)
 {
-	if (p->facts == SP_PROC_FACTS_NONE)
+	if (!p->facts_known)
 		facts_from_proc(t, p);
-	else if (p->facts == SP_PROC_FACTS_EXEC)
-		facts_after_exec(t, p);
-	p->facts = SP_PROC_FACTS_ALL;
+	p->facts_known = true;
 }
 
 void sp_procs__exit(struct sp_procs *t, struct sp_proc *p, int wstatus, uint64_t ts)

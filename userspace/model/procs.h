@@ -11,14 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "model/span.h"
-#include "spanprobe.h"
 #include "util/procfs.h"
-
-enum sp_proc_facts {
-	SP_PROC_FACTS_NONE = 0,	/* only pid (and maybe ppid): read /proc */
-	SP_PROC_FACTS_EXEC,	/* from its exec record; /proc adds exe, env */
-	SP_PROC_FACTS_ALL,	/* read once: name and res are final */
-};
 
 struct sp_proc {
 	uint32_t pid, ppid;
@@ -29,11 +22,9 @@ struct sp_proc {
 	char comm[16];
 	char name[128];		/* span name: "python3 agent.py" */
 	struct sp_resource *res;	/* owned reference; NULL until __ensure */
-	uint8_t facts;		/* enum sp_proc_facts */
-	/* the exec record, kept until the facts are complete */
-	char exec_file[256];
-	uint32_t exec_args_len;
-	char exec_args[SP_ARGS_LEN];
+	/* ppid, name and res are final (from exec, or read once from
+	 * /proc by __ensure) */
+	bool facts_known;
 };
 
 struct sp_procs;
