@@ -69,23 +69,16 @@ static void pid_ref(struct sp_streams *s, uint32_t pid, int delta)
 		sp_table__del(s->pids, c);
 }
 
-static struct stream *stream_of(const struct sp_stream_id *sid)
-{
-	return (struct stream *)((char *)sid - offsetof(struct stream, id));
-}
-
 /* A protocol finished an exchange: say whose it is, and pass it on. */
 static void emit(const struct sp_proto_env *env, const struct sp_stream_id *sid,
 		 struct sp_http_exchange *ex)
 {
 	struct sp_streams *s = env->ctx;
-	struct stream *st = stream_of(sid);
 
 	ex->pid = sid->pid;
 	ex->role = sid->role;
 	ex->tls = sid->ssl != 0;
 	ex->sock = sid->fd >= 0 ? sp_table__get(s->socks, fd_key(sid->pid, sid->fd), 1) : NULL;
-	(void)st;
 	s->on_exchange(s->ctx, ex);
 }
 
