@@ -32,6 +32,9 @@ enum sp_event_type {
 	SP_EV_PROC_FORK,
 	SP_EV_PROC_EXEC,
 	SP_EV_PROC_EXIT,
+	SP_EV_CONNECT_FAIL,	/* a TCP connect failed (refused, unreachable, timed out) */
+	SP_EV_FUNC,		/* a --probe/--usdt function entry or return */
+	SP_EV_PIPE,		/* a pipe between processes of an agent's tree */
 };
 
 enum sp_source {

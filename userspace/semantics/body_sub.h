@@ -30,6 +30,34 @@ struct sp_head_view {
 	const void *msg;
 };
 
+/*
+ * What an agent needs of one model call: the tool calls the response asks
+ * for, and the tool results the request sends back (which close the tool
+ * windows of earlier calls). Protocol- and provider-neutral; strings are
+ * borrowed from the consumer's state until it is freed.
+ */
+#define SP_TOOLS_MAX 16
+struct sp_tool_ref {
+	const char *id;		/* call id ("" if the API gives none) */
+	const char *name;	/* tool name ("" if the result does not say) */
+	const char *args;	/* calls: the arguments as JSON text (maybe cut),
+				 * NULL for results */
+	uint32_t args_len;
+	bool args_cut;
+	bool is_error;		/* results: the API marks the result an error */
+	uint64_t ts;		/* calls: when the call was seen (CLOCK_MONOTONIC) */
+};
+
+struct sp_tool_view {
+	struct sp_tool_ref calls[SP_TOOLS_MAX];		/* the response asks for these */
+	int ncalls;
+	struct sp_tool_ref results[SP_TOOLS_MAX];	/* the request answers these */
+	int nresults;
+	/* the request's last input message is the user's own (not a tool
+	 * result): a new turn of the conversation starts here */
+	bool last_is_user;
+};
+
 /* Which consumers run, and how (from the CLI). */
 struct sp_sem_opts {
 	bool llm;			/* decode LLM API calls */
@@ -38,6 +66,8 @@ struct sp_sem_opts {
 
 struct sp_body_sub {
 	const char *name;
+	/* its calls are model calls: the process making them is an agent */
+	bool model_calls;
 	/* The consumer's state for this request, or NULL if it is not one
 	 * of its own (or memory ran out). */
 	void *(*open)(const struct sp_sem_opts *o, const struct sp_head_view *req);
@@ -49,6 +79,9 @@ struct sp_body_sub {
 	void (*span_name)(void *st, char *out, size_t cap);
 	/* Fills the consumer's span (a child of the exchange's span). */
 	void (*fill)(void *st, struct sp_span *s);
+	/* Tool calls and results of the call, after the exchange (NULL: the
+	 * consumer has none). Fills *out; borrowed strings (above). */
+	void (*tools)(void *st, struct sp_tool_view *out);
 	void (*free)(void *st);
 };
 

@@ -66,6 +66,7 @@ static void llm_free(void *st)
 
 static const struct sp_body_sub llm_sub = {
 	.name = "llm",
+	.model_calls = true,
 	.open = llm_open,
 	.request_body = llm_request_body,
 	.response_head = llm_response_head,
