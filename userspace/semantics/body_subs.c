@@ -59,6 +59,11 @@ static void llm_fill(void *st, struct sp_span *s)
 	sp_llm__fill(st, s);
 }
 
+static void llm_tools(void *st, struct sp_tool_view *out)
+{
+	sp_llm__tools(st, out);
+}
+
 static void llm_free(void *st)
 {
 	sp_llm__free(st);
@@ -74,6 +79,7 @@ static const struct sp_body_sub llm_sub = {
 	.is_call = llm_is_call,
 	.span_name = llm_span_name,
 	.fill = llm_fill,
+	.tools = llm_tools,
 	.free = llm_free,
 };
 

@@ -12,8 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "semantics/body_sub.h"
 #include "semantics/llm_internal.h"
 #include "semantics/prices.h"
+
+_Static_assert(LLM_MAX_TOOLS <= SP_TOOLS_MAX && LLM_MAX_RESULTS <= SP_TOOLS_MAX,
+	       "the tool view holds every call and result kept");
 
 /* key spaces for messages: system text, then the messages array */
 #define KEY_SYSTEM	-2
@@ -75,19 +79,68 @@ static double dbl(const char *s, size_t n)
 
 /* ---- request ---- */
 
+static struct llm_msg *msg_of(struct sp_llm *l, int key)
+{
+	for (int i = 0; i < l->nin; i++)
+		if (l->in[i].key == key)
+			return &l->in[i];
+	return NULL;
+}
+
 static struct llm_msg *msg_at(struct sp_llm *l, int key)
 {
-	if (l->nin && l->last_in_key == key)
+	struct llm_msg *m;
+
+	if (l->nin && l->in[l->nin - 1].key == key)
 		return &l->in[l->nin - 1];
-	if (l->nin == LLM_MAX_MSGS) {
+	if (l->nin == LLM_MAX_MSGS && key == KEY_SYSTEM && !msg_of(l, KEY_SYSTEM)) {
+		/* the system prompt comes first whatever the JSON order, so
+		 * it takes the place of the last message kept */
+		free(l->in[--l->nin].content.buf);
 		l->in_dropped++;
+	}
+	if (l->nin == LLM_MAX_MSGS) {
+		if (l->last_in_key != key)
+			l->in_dropped++;	/* once per message */
 		l->last_in_key = key;
 		return NULL;
 	}
 	l->last_in_key = key;
-	memset(&l->in[l->nin], 0, sizeof(l->in[0]));
-	l->in[l->nin].key = key;
-	return &l->in[l->nin++];
+	m = &l->in[l->nin++];
+	memset(m, 0, sizeof(*m));
+	m->key = key;
+	return m;
+}
+
+/* The system prompt first among the input messages (Responses
+ * "instructions", Anthropic "system", Gemini "systemInstruction" may come
+ * after the messages). */
+static void system_first(struct sp_llm *l)
+{
+	for (int i = 1; i < l->nin; i++) {
+		if (l->in[i].key != KEY_SYSTEM)
+			continue;
+		struct llm_msg sys = l->in[i];
+
+		memmove(&l->in[1], &l->in[0], i * sizeof(l->in[0]));
+		l->in[0] = sys;
+		return;
+	}
+}
+
+/* Which message the request is in now: the last one decides last_is_user. */
+static void last_at(struct sp_llm *l, int key)
+{
+	if (key == l->last_key)
+		return;
+	l->last_key = key;
+	l->last_role = -1;
+	l->last_typed = l->last_result = l->last_other = false;
+}
+
+static bool is(const char *s, size_t n, const char *want)
+{
+	return strlen(want) == n && !memcmp(s, want, n);
 }
 
 static void in_role(struct sp_llm *l, int key, const char *s, size_t n)
@@ -96,6 +149,7 @@ static void in_role(struct sp_llm *l, int key, const char *s, size_t n)
 
 	if (m)
 		llm_copy(m->role, sizeof(m->role), s, n);
+	l->last_role = is(s, n, "user");
 }
 
 static void in_text(struct sp_llm *l, int key, const char *role, const char *s, size_t n)
@@ -110,6 +164,82 @@ static void in_text(struct sp_llm *l, int key, const char *role, const char *s, 
 		text_add(&m->content, l->o.content_max, s, n);
 }
 
+/* "{namespace}__{name}" (Claude Code's "mcp__{server}__{tool}"), or name. */
+static void full_name(char *out, size_t cap, const char *ns, const char *name)
+{
+	size_t k = strlen(ns);
+
+	if (!k || (!strncmp(name, ns, k) && !strncmp(name + k, "__", 2)))
+		snprintf(out, cap, "%s", name);
+	else
+		snprintf(out, cap, "%s__%s", ns, name);
+}
+
+/* The item ended: a tool result goes to the results (the last ones kept),
+ * a call or result that is a message of its own to that message. */
+static void item_end(struct sp_llm *l)
+{
+	struct llm_msg *m;
+	struct llm_result *r;
+
+	if (l->item.key < 0 || l->item.kind == LM_TEXT)
+		goto out;
+	if (l->item.kind == LM_TOOL_RESULT) {
+		if (l->nresults == LLM_MAX_RESULTS) {
+			memmove(&l->results[0], &l->results[1],
+				(LLM_MAX_RESULTS - 1) * sizeof(l->results[0]));
+			l->nresults--;
+			l->results_dropped++;
+		}
+		r = &l->results[l->nresults++];
+		r->key = l->item.key;
+		r->is_error = l->item.is_error;
+		snprintf(r->id, sizeof(r->id), "%s", l->item.id);
+		snprintf(r->name, sizeof(r->name), "%s", l->item.name);
+	}
+	/* parts of a message (Anthropic, Gemini) are not messages */
+	if (l->item.key != l->item.msg * 4096 || !(m = msg_at(l, l->item.msg)))
+		goto out;
+	m->tool = l->item.kind;
+	if (!m->role[0])
+		snprintf(m->role, sizeof(m->role), "%s",
+			 m->tool == LM_TOOL_CALL ? "assistant" : "tool");
+	snprintf(m->tool_id, sizeof(m->tool_id), "%s", l->item.id);
+	full_name(m->tool_name, sizeof(m->tool_name), l->item.ns, l->item.name);
+out:
+	memset(&l->item, 0, sizeof(l->item));
+	l->item.key = -1;
+}
+
+/* The item a value is in: message [i], or part [j] of it. */
+static void item_at(struct sp_llm *l, const struct jwalk *w, const struct llm_path *e)
+{
+	int msg = jw_index(w, 0);
+	int key = msg * 4096 + (e->key == LK_ARRAY01 ? (jw_index(w, 1) & 4095) + 1 : 0);
+
+	if (key == l->item.key)
+		return;
+	item_end(l);
+	l->item.key = key;
+	l->item.msg = msg;
+}
+
+static void in_type(struct sp_llm *l, const char *s, size_t n)
+{
+	if (is(s, n, "message"))
+		return;
+	l->last_typed = true;	/* not the user's: the model's, or a tool's */
+	if (is(s, n, "function_call") || is(s, n, "custom_tool_call"))
+		l->item.kind = LM_TOOL_CALL;
+	else if (is(s, n, "function_call_output") || is(s, n, "custom_tool_call_output"))
+		l->item.kind = LM_TOOL_RESULT;
+}
+
+static bool is_item_field(int f)
+{
+	return f == LF_IN_ROLE || f == LF_IN_TEXT || (f >= LF_IN_TYPE && f <= LF_RESULT_ERROR_ANY);
+}
+
 static void req_value(void *ctx, struct jwalk *w, const char *p, int type, const char *s,
 		      size_t n)
 {
@@ -118,6 +248,10 @@ static void req_value(void *ctx, struct jwalk *w, const char *p, int type, const
 
 	if (!e)
 		return;
+	if (is_item_field(e->field)) {
+		item_at(l, w, e);
+		last_at(l, l->item.msg);
+	}
 	switch (e->field) {
 	case LF_MAX_TOKENS:
 		if (type == JW_NUM) {
@@ -141,6 +275,17 @@ static void req_value(void *ctx, struct jwalk *w, const char *p, int type, const
 		if (type == JW_BOOL)
 			l->stream = s[0] == 't';
 		return;
+	case LF_RESULT_ERROR:
+		l->item.kind = LM_TOOL_RESULT;
+		l->last_result = true;
+		if (type == JW_BOOL)
+			l->item.is_error = s[0] == 't';
+		return;
+	case LF_RESULT_ERROR_ANY:
+		l->item.kind = LM_TOOL_RESULT;
+		l->last_result = true;
+		l->item.is_error = type != JW_NULL;
+		return;
 	default:
 		break;
 	}
@@ -152,19 +297,46 @@ static void req_value(void *ctx, struct jwalk *w, const char *p, int type, const
 		llm_copy(l->req_model, sizeof(l->req_model), s, n);
 		break;
 	case LF_IN_ROLE:
-		in_role(l, jw_index(w, 0), s, n);
+		in_role(l, l->item.msg, s, n);
+		if (is(s, n, "tool")) {
+			l->item.kind = LM_TOOL_RESULT;
+			l->last_result = true;
+		}
 		break;
 	case LF_IN_TEXT:
-		in_text(l, jw_index(w, 0), NULL, s, n);
+		in_text(l, l->item.msg, NULL, s, n);
+		l->last_other |= n > 0;
+		break;
+	case LF_IN_TYPE:
+		in_type(l, s, n);
+		l->last_result |= l->item.kind == LM_TOOL_RESULT;
+		break;
+	case LF_IN_CALL_ID:
+	case LF_RESULT_ID:
+		llm_copy(l->item.id, sizeof(l->item.id), s, n);
+		break;
+	case LF_IN_CALL_NAME:
+	case LF_RESULT_NAME:
+		llm_copy(l->item.name, sizeof(l->item.name), s, n);
+		break;
+	case LF_IN_CALL_NS:
+		llm_copy(l->item.ns, sizeof(l->item.ns), s, n);
 		break;
 	case LF_SYSTEM:
 		in_text(l, KEY_SYSTEM, "system", s, n);
 		break;
 	case LF_PROMPT:
 		in_text(l, KEY_PROMPT, "user", s, n);
+		last_at(l, KEY_PROMPT);
+		l->last_role = 1;
+		l->last_other = true;
 		break;
 	default:
 		return;
+	}
+	if (e->field == LF_RESULT_ID || e->field == LF_RESULT_NAME) {
+		l->item.kind = LM_TOOL_RESULT;
+		l->last_result = true;
 	}
 	/* The API's own fields: with the path, that is the shape of a call.
 	 * Gemini and Azure deployments name the model in the path, not the
@@ -241,13 +413,27 @@ static void tool_field(struct sp_llm *l, const struct jwalk *w, const struct llm
 
 	if (!t)
 		return;
-	first_chunk(l);
-	if (e->field == LF_TOOL_ID)
+	if (n)
+		first_chunk(l);
+	switch (e->field) {
+	case LF_TOOL_ID:
 		llm_copy(t->id, sizeof(t->id), s, n);
-	else if (e->field == LF_TOOL_NAME)
+		break;
+	case LF_TOOL_NAME:
 		llm_copy(t->name, sizeof(t->name), s, n);
-	else
+		break;
+	case LF_TOOL_NS:
+		llm_copy(t->ns, sizeof(t->ns), s, n);
+		break;
+	case LF_TOOL_ARGS_FULL:
+		/* the whole again (an item done, the response completed):
+		 * it replaces the pieces streamed before */
+		t->args.len = 0;
+		t->args.cut = false;
+		/* fall through */
+	default:
 		text_add(&t->args, LLM_TOOL_ARGS_MAX, s, n);
+	}
 }
 
 static void add_finish(struct sp_llm *l, const char *s, size_t n)
@@ -259,11 +445,6 @@ static void add_finish(struct sp_llm *l, const char *s, size_t n)
 		if (strlen(l->finish[i]) == n && !memcmp(l->finish[i], s, n))
 			return;
 	llm_copy(l->finish[l->nfinish++], sizeof(l->finish[0]), s, n);
-}
-
-static bool is(const char *s, size_t n, const char *want)
-{
-	return strlen(want) == n && !memcmp(s, want, n);
 }
 
 static int64_t *counter(struct sp_llm *l, int field)
@@ -290,10 +471,10 @@ static void resp_value(void *ctx, struct jwalk *w, const char *p, int type, cons
 		       size_t n)
 {
 	struct sp_llm *l = ctx;
-	const struct llm_path *e = llm_find(&l->reg->resp, w->hash, p);
+	const struct llm_path *e = llm_find_in(&l->reg->resp, w->hash, p, l->rec_type);
 	int64_t *c;
 
-	if (!e || (e->when && strcmp(l->rec_type, e->when)))
+	if (!e)
 		return;
 	if (type == JW_NUM) {
 		if ((c = counter(l, e->field)))
@@ -344,9 +525,15 @@ static void resp_value(void *ctx, struct jwalk *w, const char *p, int type, cons
 	case LF_OUT_TEXT:
 		out_text(l, s, n);
 		break;
+	case LF_OUT_MARK:
+		if (n)
+			first_chunk(l);
+		break;
 	case LF_TOOL_ID:
 	case LF_TOOL_NAME:
+	case LF_TOOL_NS:
 	case LF_TOOL_ARGS:
+	case LF_TOOL_ARGS_FULL:
 		tool_field(l, w, e, s, n);
 		break;
 	}
@@ -356,7 +543,7 @@ static void resp_value(void *ctx, struct jwalk *w, const char *p, int type, cons
 static bool resp_want_raw(void *ctx, const char *path)
 {
 	struct sp_llm *l = ctx;
-	const struct llm_path *e = llm_find(&l->reg->resp, l->resp.hash, path);
+	const struct llm_path *e = llm_find_in(&l->reg->resp, l->resp.hash, path, l->rec_type);
 
 	return e && e->field == LF_TOOL_ARGS_JSON;
 }
@@ -364,7 +551,7 @@ static bool resp_want_raw(void *ctx, const char *path)
 static void resp_raw(void *ctx, struct jwalk *w, const char *path, const char *json, size_t n)
 {
 	struct sp_llm *l = ctx;
-	const struct llm_path *e = llm_find(&l->reg->resp, w->hash, path);
+	const struct llm_path *e = llm_find_in(&l->reg->resp, w->hash, path, l->rec_type);
 
 	if (e && e->field == LF_TOOL_ARGS_JSON)
 		tool_field(l, w, e, json, n);
@@ -375,6 +562,7 @@ static void resp_record(void *ctx, struct jwalk *w)
 	struct sp_llm *l = ctx;
 
 	l->rec_type[0] = 0;
+	l->rec_index = -1;	/* a record without one is not the last one's */
 }
 
 static int resp_walk(struct sp_llm *l)
@@ -478,6 +666,11 @@ void llm_finish(struct sp_llm *l)
 		return;
 	l->finished = true;
 	jw_finish(&l->req);
+	item_end(l);
+	system_first(l);
+	for (int i = 0; i < l->ntools; i++)
+		full_name(l->tools[i].full, sizeof(l->tools[i].full), l->tools[i].ns,
+			  l->tools[i].name);
 	if (l->lines)
 		sp_sse__finish(l->lines);
 	if (l->resp_init)
@@ -504,6 +697,9 @@ struct sp_llm *sp_llm__new(enum sp_llm_api api, const char *host, const char *pa
 	l->stream = -1;
 	l->in_tok = l->out_tok = l->total_tok = l->cache_read = l->cache_write = l->reasoning = -1;
 	l->last_in_key = -100;
+	l->last_key = -100;
+	l->last_role = -1;
+	l->item.key = -1;
 	snprintf(l->host, sizeof(l->host), "%s", host ? host : "");
 	if (path_model && *path_model)
 		snprintf(l->req_model, sizeof(l->req_model), "%s", path_model);
@@ -533,4 +729,43 @@ void sp_llm__free(struct sp_llm *l)
 bool sp_llm__is_llm(struct sp_llm *l)
 {
 	return l->req_shape;
+}
+
+/* The last input message is the user's own, not a tool result: its role
+ * is "user" (or not said, in an API where it may go unsaid: Gemini), and
+ * it is not only tool results (Anthropic tool_result blocks, Gemini
+ * functionResponse parts). */
+bool llm_last_is_user(const struct sp_llm *l)
+{
+	bool user = l->last_role == 1 || (l->last_role < 0 && !l->last_typed && l->last_key != -100);
+
+	return user && !(l->last_result && !l->last_other);
+}
+
+void sp_llm__tools(struct sp_llm *l, struct sp_tool_view *out)
+{
+	memset(out, 0, sizeof(*out));
+	llm_finish(l);
+	for (int i = 0; i < l->ntools && out->ncalls < SP_TOOLS_MAX; i++) {
+		const struct llm_tool *t = &l->tools[i];
+		struct sp_tool_ref *c = &out->calls[out->ncalls];
+
+		if (!t->name[0] && !t->id[0])
+			continue;
+		c->id = t->id;
+		c->name = t->full;
+		c->args = t->args.buf ? t->args.buf : "";
+		c->args_len = t->args.len;
+		c->args_cut = t->args.cut;
+		c->ts = t->ts;
+		out->ncalls++;
+	}
+	for (int i = 0; i < l->nresults && out->nresults < SP_TOOLS_MAX; i++) {
+		struct sp_tool_ref *r = &out->results[out->nresults++];
+
+		r->id = l->results[i].id;
+		r->name = l->results[i].name;
+		r->is_error = l->results[i].is_error;
+	}
+	out->last_is_user = llm_last_is_user(l);
 }

@@ -57,6 +57,7 @@ void sp_llm_reset(void);
 enum sp_llm_api sp_llm_api_of(const char *method, const char *target, char *model, size_t cap);
 
 struct sp_llm;
+struct sp_tool_view;
 
 /* Owned: free with sp_llm__free. NULL with errno ENOMEM, or EINVAL for an
  * api sp_llm_api_of does not return. host: the Host header (for the
@@ -80,5 +81,11 @@ bool sp_llm__is_llm(struct sp_llm *l);
 void sp_llm__span_name(struct sp_llm *l, char *out, size_t cap);
 /* Sets the GenAI and OpenInference attributes, events and status. */
 void sp_llm__fill(struct sp_llm *l, struct sp_span *s);
+/* After the exchange: the tool calls of the response (names with their
+ * namespace: "mcp__filesystem__list_directory") and the tool results of
+ * the request (the last SP_TOOLS_MAX: older ones were answered by earlier
+ * calls), into *out (semantics/body_sub.h). Strings borrowed from l until
+ * sp_llm__free. */
+void sp_llm__tools(struct sp_llm *l, struct sp_tool_view *out);
 
 #endif

@@ -13,6 +13,9 @@ static const struct llm_path req[] = {
 	{ "messages[].role", LF_IN_ROLE },
 	{ "messages[].content", LF_IN_TEXT },
 	{ "messages[].content[].text", LF_IN_TEXT },
+	/* tool_result blocks of a user message answer tool_use blocks */
+	{ "messages[].content[].tool_use_id", LF_RESULT_ID, LK_ARRAY01 },
+	{ "messages[].content[].is_error", LF_RESULT_ERROR, LK_ARRAY01 },
 };
 
 /* The message object; a stream sends it in pieces: "message_start" (the
@@ -40,6 +43,9 @@ static const struct llm_path resp[] = {
 	{ "message.role", LF_OUT_ROLE },
 	{ "content[].text", LF_OUT_TEXT },
 	{ "delta.text", LF_OUT_TEXT },
+	/* thinking is output too (for the first chunk), not kept */
+	{ "delta.thinking", LF_OUT_MARK },
+	{ "content_block.data", LF_OUT_MARK },	/* redacted_thinking */
 	/* tool_use blocks: by position, or by the stream's index */
 	{ "content[].id", LF_TOOL_ID, LK_ARRAY0 },
 	{ "content[].name", LF_TOOL_NAME, LK_ARRAY0 },

@@ -36,7 +36,8 @@ static int index_add(struct llm_index *ix, const struct llm_table *t, const char
 			sp_err("LLM tables: %s has more than %d paths", what, LLM_SLOTS / 2);
 			return -E2BIG;
 		}
-		if (llm_find(ix, h, e->path)) {
+		/* once, or once per record type */
+		if (llm_find_in(ix, h, e->path, e->when)) {
 			sp_err("LLM tables: %s lists \"%s\" twice", what, e->path);
 			return -EEXIST;
 		}

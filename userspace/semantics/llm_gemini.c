@@ -18,6 +18,15 @@ static const struct llm_path generate_req[] = {
 	{ "generation_config.top_p", LF_TOP_P },
 	{ "contents[].role", LF_IN_ROLE },
 	{ "contents[].parts[].text", LF_IN_TEXT },
+	/* the results of functionCalls; "error" in the response, by the
+	 * API's own convention, marks a failure */
+	{ "contents[].parts[].functionResponse.id", LF_RESULT_ID, LK_ARRAY01 },
+	{ "contents[].parts[].functionResponse.name", LF_RESULT_NAME, LK_ARRAY01 },
+	{ "contents[].parts[].functionResponse.response.error", LF_RESULT_ERROR_ANY, LK_ARRAY01 },
+	{ "contents[].parts[].functionResponse.response.error.message", LF_RESULT_ERROR_ANY,
+	  LK_ARRAY01 },
+	{ "contents[].parts[].function_response.id", LF_RESULT_ID, LK_ARRAY01 },
+	{ "contents[].parts[].function_response.name", LF_RESULT_NAME, LK_ARRAY01 },
 	{ "systemInstruction.parts[].text", LF_SYSTEM },
 	{ "system_instruction.parts[].text", LF_SYSTEM },
 };

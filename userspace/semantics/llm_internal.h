@@ -43,6 +43,14 @@ enum llm_field {
 	LF_IN_TEXT,		/* str: (part of) the text of input message [i] */
 	LF_SYSTEM,		/* str: system text, a message of its own */
 	LF_PROMPT,		/* str: a prompt or input without messages */
+	LF_IN_TYPE,		/* str: the "type" of input item [i] (Responses) */
+	LF_IN_CALL_ID,		/* str: input item [i] echoes the model's call of this id */
+	LF_IN_CALL_NAME,	/* str: ... of this tool */
+	LF_IN_CALL_NS,		/* str: ... in this namespace */
+	LF_RESULT_ID,		/* str: a tool result answers the call of this id */
+	LF_RESULT_NAME,		/* str: ... of this tool */
+	LF_RESULT_ERROR,	/* bool: ... and the API marks it an error */
+	LF_RESULT_ERROR_ANY,	/* any: ... and its presence marks it one */
 	/* response */
 	LF_REC_TYPE,		/* str: the "type" of a stream record */
 	LF_REC_INDEX,		/* num: the "index" of a stream record */
@@ -63,16 +71,21 @@ enum llm_field {
 	LF_STATUS,		/* str: a finish reason unless still in progress */
 	LF_OUT_ROLE,		/* str */
 	LF_OUT_TEXT,		/* str: generated text */
+	LF_OUT_MARK,		/* str: output not kept (reasoning): only its time */
 	LF_TOOL_ID,		/* str */
 	LF_TOOL_NAME,		/* str */
+	LF_TOOL_NS,		/* str: the namespace of the tool (Codex: "mcp__{server}") */
 	LF_TOOL_ARGS,		/* str: (a piece of) the arguments */
+	LF_TOOL_ARGS_FULL,	/* str: all of the arguments, again (replaces the pieces) */
 	LF_TOOL_ARGS_JSON,	/* an object or array: the arguments as JSON text */
 };
 
-/* Which tool call a LF_TOOL_* value belongs to. */
+/* Which tool call a LF_TOOL_* value belongs to (and which tool result
+ * a LF_RESULT_* one). */
 enum llm_tool_key {
 	LK_ARRAY0,		/* the element of the outermost array on the path */
 	LK_ARRAY1,		/* of the second array */
+	LK_ARRAY01,		/* of the outermost and the second array (a part of a message) */
 	LK_DELTA,		/* the last LF_TOOL_INDEX */
 	LK_RECORD,		/* the record's LF_REC_INDEX */
 	LK_RECORD_ARRAY0,	/* the record, and the element of the outermost array */
@@ -83,7 +96,8 @@ struct llm_path {
 	const char *path;
 	uint8_t field;		/* enum llm_field */
 	uint8_t key;		/* enum llm_tool_key, for LF_TOOL_* */
-	const char *when;	/* only in stream records of this "type" */
+	const char *when;	/* only in stream records of this "type" (a path
+				 * may be listed once for each) */
 };
 
 struct llm_table {
@@ -147,13 +161,25 @@ struct llm_reg {
 /* The registered API id, or NULL. Builds the registry on first use. */
 const struct llm_reg *llm_reg_of(enum sp_llm_api id);
 
+/* The entry for path in records of type rec (NULL: outside a stream
+ * record, or any), or NULL. */
+static inline const struct llm_path *llm_find_in(const struct llm_index *ix, uint32_t hash,
+						 const char *path, const char *rec)
+{
+	for (unsigned i = hash & (LLM_SLOTS - 1); ix->e[i]; i = (i + 1) & (LLM_SLOTS - 1)) {
+		const struct llm_path *e = ix->e[i];
+
+		if (ix->hash[i] == hash && !strcmp(e->path, path) &&
+		    (!rec || !e->when || !strcmp(e->when, rec)))
+			return e;
+	}
+	return NULL;
+}
+
 static inline const struct llm_path *llm_find(const struct llm_index *ix, uint32_t hash,
 					      const char *path)
 {
-	for (unsigned i = hash & (LLM_SLOTS - 1); ix->e[i]; i = (i + 1) & (LLM_SLOTS - 1))
-		if (ix->hash[i] == hash && !strcmp(ix->e[i]->path, path))
-			return ix->e[i];
-	return NULL;
+	return llm_find_in(ix, hash, path, NULL);
 }
 
 /* ---- one call (llm.c) ---- */
@@ -165,19 +191,46 @@ struct llm_text {
 	bool cut;
 };
 
+#define LLM_ID_MAX	96
+#define LLM_NAME_MAX	96
+#define LLM_NS_MAX	64
+/* "{namespace}__{name}" */
+#define LLM_FULL_NAME_MAX	(LLM_NS_MAX + 2 + LLM_NAME_MAX)
+
+/* An input message that is one tool call or one tool result (Responses
+ * items, Chat and Ollama "tool" messages): its content is the call's
+ * arguments, or the result. */
+enum llm_msg_tool { LM_TEXT, LM_TOOL_CALL, LM_TOOL_RESULT };
+
 struct llm_msg {
 	char role[16];
 	int key;		/* which JSON element it came from */
+	uint8_t tool;		/* enum llm_msg_tool */
+	char tool_id[LLM_ID_MAX];
+	char tool_name[LLM_FULL_NAME_MAX];
+	char tool_ns[LLM_NS_MAX];
 	struct llm_text content;
 };
 
 struct llm_tool {
 	int key;
-	char id[96];
-	char name[96];
+	char id[LLM_ID_MAX];
+	char name[LLM_NAME_MAX];	/* as the API names it */
+	char ns[LLM_NS_MAX];		/* its namespace, if any */
+	char full[LLM_FULL_NAME_MAX];	/* ns__name, or name (at llm_finish) */
 	struct llm_text args;
 	uint64_t ts;
 };
+
+/* A tool result the request sends back. */
+struct llm_result {
+	int key;
+	char id[LLM_ID_MAX];
+	char name[LLM_NAME_MAX];
+	bool is_error;
+};
+
+#define LLM_MAX_RESULTS	16	/* the last ones kept: the older are answered already */
 
 enum llm_body { LLM_BODY_JSON, LLM_BODY_SSE, LLM_BODY_NDJSON };
 
@@ -198,6 +251,23 @@ struct sp_llm {
 	struct llm_msg in[LLM_MAX_MSGS];
 	int nin, in_dropped, last_in_key;
 	struct llm_text input_value;
+	/* the tool call or result the request is in (an item, a message or
+	 * a part of one), kept whole until the next begins: its fields come
+	 * in any order */
+	struct {
+		int key;	/* -1: none */
+		int msg;	/* the message it is in */
+		uint8_t kind;	/* enum llm_msg_tool */
+		bool is_error;
+		char id[LLM_ID_MAX], name[LLM_NAME_MAX], ns[LLM_NS_MAX];
+	} item;
+	struct llm_result results[LLM_MAX_RESULTS];
+	int nresults, results_dropped;
+	/* the last input message, however many there are */
+	int last_key;
+	int8_t last_role;	/* -1: not said, 1: user, 0: another */
+	bool last_typed;	/* an item of another type than "message" */
+	bool last_result, last_other;	/* it holds a tool result, other content */
 
 	/* response */
 	uint16_t status;
@@ -228,5 +298,7 @@ struct sp_llm {
 void llm_copy(char *dst, size_t cap, const char *s, size_t n);
 /* Ends both walks (a body cut short yields what it held); once. */
 void llm_finish(struct sp_llm *l);
+/* After llm_finish: the request's last input message is the user's own. */
+bool llm_last_is_user(const struct sp_llm *l);
 
 #endif

@@ -21,6 +21,9 @@ static const struct llm_path errors[] = {
 static const struct llm_path chat_req[] = {
 	{ "messages[].role", LF_IN_ROLE },
 	{ "messages[].content", LF_IN_TEXT },
+	/* {"role": "tool", "tool_name", "content"}: a tool's result */
+	{ "messages[].tool_name", LF_RESULT_NAME },
+	{ "messages[].tool_call_id", LF_RESULT_ID },
 };
 
 /* One object, or one per line; the last has "done": true and the counts. */
@@ -28,6 +31,7 @@ static const struct llm_path chat_resp[] = {
 	{ "model", LF_RESP_MODEL },
 	{ "message.role", LF_OUT_ROLE },
 	{ "message.content", LF_OUT_TEXT },
+	{ "message.thinking", LF_OUT_MARK },
 	{ "done_reason", LF_FINISH },
 	{ "prompt_eval_count", LF_IN_TOKENS },
 	{ "eval_count", LF_OUT_TOKENS },
@@ -45,6 +49,7 @@ static const struct llm_path generate_req[] = {
 static const struct llm_path generate_resp[] = {
 	{ "model", LF_RESP_MODEL },
 	{ "response", LF_OUT_TEXT },
+	{ "thinking", LF_OUT_MARK },
 	{ "done_reason", LF_FINISH },
 	{ "prompt_eval_count", LF_IN_TOKENS },
 	{ "eval_count", LF_OUT_TOKENS },

@@ -30,6 +30,8 @@ static const struct llm_path chat_req[] = {
 	{ "messages[].role", LF_IN_ROLE },
 	{ "messages[].content", LF_IN_TEXT },
 	{ "messages[].content[].text", LF_IN_TEXT },
+	/* {"role": "tool", "tool_call_id", "content"}: a tool's result */
+	{ "messages[].tool_call_id", LF_RESULT_ID },
 };
 
 /* The chat.completion object, and the chat.completion.chunk of a stream. */
@@ -49,6 +51,11 @@ static const struct llm_path chat_resp[] = {
 	{ "choices[].message.tool_calls[].function.arguments", LF_TOOL_ARGS, LK_ARRAY1 },
 	{ "choices[].delta.role", LF_OUT_ROLE },
 	{ "choices[].delta.content", LF_OUT_TEXT },
+	/* output too, for the first chunk: reasoning (DeepSeek, vLLM,
+	 * OpenRouter), a refusal */
+	{ "choices[].delta.reasoning_content", LF_OUT_MARK },
+	{ "choices[].delta.reasoning", LF_OUT_MARK },
+	{ "choices[].delta.refusal", LF_OUT_MARK },
 	/* a stream names the call each piece is for by its index */
 	{ "choices[].delta.tool_calls[].index", LF_TOOL_INDEX },
 	{ "choices[].delta.tool_calls[].id", LF_TOOL_ID, LK_DELTA },
@@ -94,6 +101,17 @@ static const struct llm_path responses_req[] = {
 	{ "input[].role", LF_IN_ROLE },
 	{ "input[].content", LF_IN_TEXT },
 	{ "input[].content[].text", LF_IN_TEXT },
+	/* items: the model's earlier calls ("function_call", and Codex's
+	 * freeform "custom_tool_call"), echoed back, and their results
+	 * ("function_call_output", "custom_tool_call_output"), by call_id */
+	{ "input[].type", LF_IN_TYPE },
+	{ "input[].call_id", LF_IN_CALL_ID },
+	{ "input[].name", LF_IN_CALL_NAME },
+	{ "input[].namespace", LF_IN_CALL_NS },
+	{ "input[].arguments", LF_IN_TEXT },
+	{ "input[].input", LF_IN_TEXT },
+	{ "input[].output", LF_IN_TEXT },
+	{ "input[].output[].text", LF_IN_TEXT },
 };
 
 /* The response object, and the events of a stream: those that carry the
@@ -101,6 +119,7 @@ static const struct llm_path responses_req[] = {
  * and the text deltas. */
 static const struct llm_path responses_resp[] = {
 	{ "type", LF_REC_TYPE },
+	{ "output_index", LF_REC_INDEX },
 	{ "id", LF_ID_FIRST },
 	{ "response.id", LF_ID_FIRST },
 	{ "model", LF_RESP_MODEL },
@@ -124,13 +143,37 @@ static const struct llm_path responses_resp[] = {
 	{ "output[].role", LF_OUT_ROLE },
 	{ "output[].content[].text", LF_OUT_TEXT },
 	{ "delta", LF_OUT_TEXT, 0, "response.output_text.delta" },
-	/* function_call output items */
+	{ "delta", LF_OUT_MARK, 0, "response.reasoning_summary_text.delta" },
+	{ "delta", LF_OUT_MARK, 0, "response.reasoning_text.delta" },
+	{ "delta", LF_OUT_MARK, 0, "response.refusal.delta" },
+	/* encrypted reasoning (Codex asks for it) has no deltas */
+	{ "item.encrypted_content", LF_OUT_MARK, 0, "response.output_item.done" },
+	/* function_call output items ("custom_tool_call": "input", not
+	 * "arguments"); Codex names MCP tools by "namespace" and "name".
+	 * A stream announces each as it begins, by output_index, sends its
+	 * arguments in pieces, then the item whole, then the response. */
 	{ "output[].call_id", LF_TOOL_ID, LK_ARRAY0 },
 	{ "output[].name", LF_TOOL_NAME, LK_ARRAY0 },
-	{ "output[].arguments", LF_TOOL_ARGS, LK_ARRAY0 },
+	{ "output[].namespace", LF_TOOL_NS, LK_ARRAY0 },
+	{ "output[].arguments", LF_TOOL_ARGS_FULL, LK_ARRAY0 },
+	{ "output[].input", LF_TOOL_ARGS_FULL, LK_ARRAY0 },
 	{ "response.output[].call_id", LF_TOOL_ID, LK_ARRAY0 },
 	{ "response.output[].name", LF_TOOL_NAME, LK_ARRAY0 },
-	{ "response.output[].arguments", LF_TOOL_ARGS, LK_ARRAY0 },
+	{ "response.output[].namespace", LF_TOOL_NS, LK_ARRAY0 },
+	{ "response.output[].arguments", LF_TOOL_ARGS_FULL, LK_ARRAY0 },
+	{ "response.output[].input", LF_TOOL_ARGS_FULL, LK_ARRAY0 },
+	{ "item.call_id", LF_TOOL_ID, LK_RECORD, "response.output_item.added" },
+	{ "item.name", LF_TOOL_NAME, LK_RECORD, "response.output_item.added" },
+	{ "item.namespace", LF_TOOL_NS, LK_RECORD, "response.output_item.added" },
+	{ "item.arguments", LF_TOOL_ARGS_FULL, LK_RECORD, "response.output_item.added" },
+	{ "item.input", LF_TOOL_ARGS_FULL, LK_RECORD, "response.output_item.added" },
+	{ "delta", LF_TOOL_ARGS, LK_RECORD, "response.function_call_arguments.delta" },
+	{ "delta", LF_TOOL_ARGS, LK_RECORD, "response.custom_tool_call_input.delta" },
+	{ "item.call_id", LF_TOOL_ID, LK_RECORD, "response.output_item.done" },
+	{ "item.name", LF_TOOL_NAME, LK_RECORD, "response.output_item.done" },
+	{ "item.namespace", LF_TOOL_NS, LK_RECORD, "response.output_item.done" },
+	{ "item.arguments", LF_TOOL_ARGS_FULL, LK_RECORD, "response.output_item.done" },
+	{ "item.input", LF_TOOL_ARGS_FULL, LK_RECORD, "response.output_item.done" },
 };
 
 static const struct llm_api apis[] = {

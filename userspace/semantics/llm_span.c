@@ -192,7 +192,13 @@ static void fill_tools(struct sp_llm *l, struct sp_span *s)
 		e = sp_span__add_event(s, "gen_ai.tool.call", sp_clock_to_unix(t->ts));
 		if (!e)
 			break;
-		event_str(e, "gen_ai.tool.name", sp_span__strdup(s, t->name, strlen(t->name)));
+		/* the name the agent knows the tool by: "{namespace}__{name}" */
+		event_str(e, "gen_ai.tool.name", sp_span__strdup(s, t->full, strlen(t->full)));
+		if (t->ns[0]) {
+			event_str(e, "spanprobe.tool.namespace", sp_span__strdup(s, t->ns, strlen(t->ns)));
+			event_str(e, "spanprobe.tool.function_name",
+				  sp_span__strdup(s, t->name, strlen(t->name)));
+		}
 		if (t->id[0])
 			event_str(e, "gen_ai.tool.call.id", sp_span__strdup(s, t->id, strlen(t->id)));
 		if (t->args.buf)
@@ -200,8 +206,15 @@ static void fill_tools(struct sp_llm *l, struct sp_span *s)
 				  sp_span__strdup(s, t->args.buf, t->args.len));
 		k = dyn_key(s, "llm.output_messages.0.message.tool_calls.%d.tool_call.function.name", i);
 		if (k)
-			set_cstr(s, k, t->name);
+			set_cstr(s, k, t->full);
+		k = dyn_key(s, "llm.output_messages.0.message.tool_calls.%d.tool_call.id", i);
+		if (k && t->id[0])
+			set_cstr(s, k, t->id);
 	}
+	if (l->tools_dropped)
+		sp_span__set_int(s, "spanprobe.llm.tool_calls_dropped", l->tools_dropped);
+	if (l->results_dropped)
+		sp_span__set_int(s, "spanprobe.llm.tool_results_dropped", l->results_dropped);
 }
 
 /* Cost, from the price table only. */
@@ -241,10 +254,126 @@ static void fill_error(struct sp_llm *l, struct sp_span *s)
 	sp_span__set_status(s, SP_STATUS_ERROR, l->err_msg[0] ? l->err_msg : NULL);
 }
 
+/* A bounded JSON writer for gen_ai.input.messages: what does not fit
+ * ends the writing (ok goes false). */
+struct jbuf {
+	char *b;
+	size_t len, cap;
+	bool ok;
+};
+
+static void jb_raw(struct jbuf *j, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!j->ok || j->len + n >= j->cap) {
+		j->ok = false;
+		return;
+	}
+	memcpy(j->b + j->len, s, n);
+	j->len += n;
+}
+
+static void jb_str(struct jbuf *j, const char *s, size_t n)
+{
+	char esc[8];
+
+	jb_raw(j, "\"");
+	for (size_t i = 0; i < n && j->ok; i++) {
+		unsigned char c = s[i];
+
+		if (c == '"' || c == '\\' || c < 0x20) {
+			if (c == '"' || c == '\\')
+				snprintf(esc, sizeof(esc), "\\%c", c);
+			else
+				snprintf(esc, sizeof(esc), "\\u%04x", c);
+			jb_raw(j, esc);
+		} else if (j->len + 1 < j->cap) {
+			j->b[j->len++] = c;
+		} else {
+			j->ok = false;
+		}
+	}
+	jb_raw(j, "\"");
+}
+
+static void jb_field(struct jbuf *j, const char *key, const char *s, size_t n)
+{
+	jb_raw(j, ",\"");
+	jb_raw(j, key);
+	jb_raw(j, "\":");
+	jb_str(j, s, n);
+}
+
+/* One message as OTel GenAI writes it, {role, parts: [{type, ...}]},
+ * without the content: that is in llm.input_messages.N (the span keeps
+ * one copy of it, as output.value and llm.output_messages.0 share one). */
+static void jb_msg(struct jbuf *j, const struct llm_msg *m)
+{
+	const char *role = m->role[0] ? m->role : "user";
+
+	jb_raw(j, "{\"role\":");
+	jb_str(j, role, strlen(role));
+	jb_raw(j, ",\"parts\":[{\"type\":");
+	switch (m->tool) {
+	case LM_TOOL_CALL:
+		jb_str(j, "tool_call", 9);
+		jb_field(j, "id", m->tool_id, strlen(m->tool_id));
+		jb_field(j, "name", m->tool_name, strlen(m->tool_name));
+		break;
+	case LM_TOOL_RESULT:
+		jb_str(j, "tool_call_response", 18);
+		jb_field(j, "id", m->tool_id, strlen(m->tool_id));
+		break;
+	default:
+		jb_str(j, "text", 4);
+	}
+	jb_raw(j, "}]}");
+}
+
+/* gen_ai.input.messages: the conversation's shape, in the room left. */
+static void fill_genai_messages(struct sp_llm *l, struct sp_span *s)
+{
+	char buf[LLM_MAX_MSGS * (48 + LLM_ID_MAX * 2 + LLM_FULL_NAME_MAX * 2) + 8];
+	struct jbuf j = { .b = buf, .cap = sizeof(buf), .ok = true };
+
+	if (!l->nin)
+		return;
+	jb_raw(&j, "[");
+	for (int i = 0; i < l->nin; i++) {
+		if (i)
+			jb_raw(&j, ",");
+		jb_msg(&j, &l->in[i]);
+	}
+	jb_raw(&j, "]");
+	if (j.ok && sp_span__arena_left(s) > j.len + 256)
+		sp_span__set_str(s, "gen_ai.input.messages", j.b, j.len);
+}
+
+/* Input message i, OpenInference: a tool call's id and name (its
+ * arguments are content), a tool result's call id. */
+static void fill_msg_tool(struct sp_span *s, const struct llm_msg *m, int i)
+{
+	const char *k;
+
+	if (m->tool == LM_TOOL_CALL) {
+		k = dyn_key(s, "llm.input_messages.%d.message.tool_calls.0.tool_call.id", i);
+		if (k && m->tool_id[0])
+			set_cstr(s, k, m->tool_id);
+		k = dyn_key(s, "llm.input_messages.%d.message.tool_calls.0.tool_call.function.name", i);
+		if (k && m->tool_name[0])
+			set_cstr(s, k, m->tool_name);
+	} else if (m->tool == LM_TOOL_RESULT && m->tool_id[0]) {
+		k = dyn_key(s, "llm.input_messages.%d.message.tool_call_id", i);
+		if (k)
+			set_cstr(s, k, m->tool_id);
+	}
+}
+
 /* Content last, most useful first, within the room the span has: the
  * completion (one copy for both attributes), the roles, the raw request,
  * then each input message while it fits. None with --no-content, except
- * roles: they are not content. */
+ * roles, tool ids and names (gen_ai.input.messages): they are not content. */
 static void fill_content(struct sp_llm *l, struct sp_span *s)
 {
 	int left = 0;
@@ -265,7 +394,9 @@ static void fill_content(struct sp_llm *l, struct sp_span *s)
 
 		if (k)
 			set_cstr(s, k, l->in[i].role[0] ? l->in[i].role : "user");
+		fill_msg_tool(s, &l->in[i], i);
 	}
+	fill_genai_messages(l, s);
 	if (l->in_dropped)
 		sp_span__set_int(s, "spanprobe.llm.input_messages_dropped", l->in_dropped);
 	if (!l->o.content)
@@ -285,7 +416,9 @@ static void fill_content(struct sp_llm *l, struct sp_span *s)
 			left++;
 			continue;
 		}
-		k = dyn_key(s, "llm.input_messages.%d.message.content", i);
+		k = dyn_key(s, l->in[i].tool == LM_TOOL_CALL ?
+			    "llm.input_messages.%d.message.tool_calls.0.tool_call.function.arguments" :
+			    "llm.input_messages.%d.message.content", i);
 		if (k)
 			set_text(s, k, &l->in[i].content);
 	}
