@@ -637,8 +637,15 @@ struct sp_proc *sp_span_asm__model_call(struct sp_span_asm *a, struct sp_procs *
 	struct asm_proc *e;
 
 	sp_span_asm__agent(a, procs, agent, ts);
-	if (agent != p && (e = proc_get(a, p->pid)))
+	if (agent != p && (e = proc_get(a, p->pid))) {
+		struct asm_proc *ae = span_parent_entry(a, e);
+
 		e->model_client = true;
+		/* curl sending tool results back ran inside their windows, but
+		 * it is the agent thinking, not the tools acting */
+		if (e->span && ae && ae->agent)
+			memcpy(e->span->parent_id, ae->span->span_id, sizeof(e->span->parent_id));
+	}
 	return agent;
 }
 
