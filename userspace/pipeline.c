@@ -6,6 +6,7 @@
 #include "pipeline.h"
 #include "model/procs.h"
 #include "util/selfconn.h"
+#include "semantics/trace_context.h"
 
 struct sp_pipeline {
 	struct sp_pipeline_opts o;
@@ -39,6 +40,25 @@ static void agent_tools(struct sp_pipeline *pl, struct sp_proc *agent,
 			v.calls[i].args_len = 0;
 		}
 	sp_span_asm__tools(pl->asm_, agent, &v, start, end);
+}
+
+/* A request carrying W3C trace context: its span (and what nests under it)
+ * joins the caller's trace. */
+static void adopt_trace_context(struct sp_pipeline *pl, struct sp_span *s,
+				const struct sp_http_req *rq)
+{
+	const char *tp, *ts;
+	struct sp_trace_ctx tc;
+
+	sp_http_req_trace_context(rq, &tp, &ts);
+	if (!tp[0])
+		return;
+	if (!sp_traceparent_parse(tp, strlen(tp), &tc)) {
+		pl->stats.bad_traceparent++;
+		return;
+	}
+	sp_trace_ctx_adopt(s, &tc, ts);
+	pl->stats.trace_context++;
 }
 
 static void on_exchange(void *ctx, const struct sp_http_exchange *ex)
@@ -78,6 +98,7 @@ static void on_exchange(void *ctx, const struct sp_http_exchange *ex)
 	if (!s)
 		return;
 	sp_http_span_fill(s, ex);
+	adopt_trace_context(pl, s, ex->req);
 	if (sub && ex->role == SP_ROLE_CLIENT && sub->is_call(ex->req->sub_st)) {
 		/* the consumer's call (an LLM call), a child of its HTTP span,
 		 * over the same time */
