@@ -150,8 +150,14 @@ def agent_shell(ctx):
     flaky = [s for s in trace if s.attrs.get("url.path") == "/flaky"]
     expect(len(flaky) == 2, f"want 2 /flaky HTTP spans in the agent's trace, got {len(flaky)}",
            trace)
-    expect(sorted(s.attrs.get("http.response.status_code") for s in flaky) == [200, 429],
+    flaky.sort(key=lambda s: s.start)
+    expect([s.attrs.get("http.response.status_code") for s in flaky] == [429, 200],
            "the tool API answered 429 then 200", flaky)
+    expect(flaky[0].status_code == STATUS_ERROR and "http.request.resend_count" not in flaky[0].attrs
+           and flaky[1].attrs.get("http.request.resend_count") == 1,
+           "the failed attempt is not ERROR, or the repeat is not marked as its resend", flaky)
+    expect('"name":"retry"' in out.text, "no retry event on the span the agent retried in",
+           flaky)
     curls = [s for s in trace if s.attrs.get("process.executable.name") == "curl"]
     expect(len(curls) == 4, f"want 4 curl process spans, got {len(curls)}", trace)
     for c in curls:

@@ -39,6 +39,7 @@ struct got_span {
 	char oi_kind[16];	/* openinference.span.kind */
 	char tool_id[64];	/* gen_ai.tool.call.id */
 	int64_t pid;		/* process.pid */
+	int64_t resends;	/* http.request.resend_count */
 	bool remote_parent;
 	char trace_state[64];
 	int call;		/* which export() call held it */
@@ -94,6 +95,7 @@ static int capture_export(struct sp_exporter *e, struct sp_span *const *spans, s
 		attr_str(s, "openinference.span.kind", g->oi_kind, sizeof(g->oi_kind));
 		attr_str(s, "gen_ai.tool.call.id", g->tool_id, sizeof(g->tool_id));
 		g->pid = attr_int(s, "process.pid");
+		g->resends = attr_int(s, "http.request.resend_count");
 		g->remote_parent = s->remote_parent;
 		snprintf(g->trace_state, sizeof(g->trace_state), "%s",
 			 s->trace_state ? s->trace_state : "");
@@ -1160,6 +1162,47 @@ static void test_subshell_named_after_parent(void **state)
 	sp_pipeline__free(p);
 }
 
+/* A request repeated after a 429, and once more after a 503: resends 1 and
+ * 2; a repeat after a success, or of another path, is no resend. */
+static void test_retries_marked(void **state)
+{
+	static const char r429[] = "HTTP/1.1 429 Slow\r\nContent-Length: 0\r\n\r\n";
+	static const char r503[] = "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n";
+	static const char rq[] = "GET /api?n=1 HTTP/1.1\r\nHost: h\r\n\r\n";
+	static const char rq2[] = "GET /api?n=2 HTTP/1.1\r\nHost: h\r\n\r\n";
+	static const char other[] = "GET /other HTTP/1.1\r\nHost: h\r\n\r\n";
+	const char *resp[] = { r429, r503, RESP, RESP };
+	const char *reqs[] = { rq, rq2, rq, other };
+	int64_t want[] = { -1, 1, 2, -1 };
+	struct sp_pipeline *p = new_pipeline(true);
+	uint64_t out = 0, in = 0;
+
+	proc_ev(p, SP_EV_PROC_EXEC, 810, 1, "client", 7, 0, 1 * MS);
+	for (int i = 0; i < 4; i++) {
+		data_ev(p, 810, 3, 0, SP_DIR_EGRESS, out, reqs[i], (10 + 10 * i) * MS,
+			(10 + 10 * i) * MS);
+		data_ev(p, 810, 3, 0, SP_DIR_INGRESS, in, resp[i], (15 + 10 * i) * MS,
+			(15 + 10 * i) * MS);
+		out += strlen(reqs[i]);
+		in += strlen(resp[i]);
+	}
+	/* a success ends the run of failures: the next is a first attempt */
+	data_ev(p, 810, 3, 0, SP_DIR_EGRESS, out, rq, 60 * MS, 60 * MS);
+	data_ev(p, 810, 3, 0, SP_DIR_INGRESS, in, RESP, 65 * MS, 65 * MS);
+	sp_pipeline__shutdown(p, 100 * MS);
+	for (int i = 0, k = 0; i < ngot; i++) {
+		if (got[i].kind != SP_KIND_CLIENT)
+			continue;
+		if (k < 4)
+			assert_int_equal(got[i].resends, want[k]);
+		else
+			assert_int_equal(got[i].resends, -1);
+		k++;
+	}
+	assert_int_equal(sp_pipeline__stats(p)->retries, 2);
+	sp_pipeline__free(p);
+}
+
 /* ---- trace context ---- */
 
 static void test_traceparent_parse(void **state)
@@ -1357,6 +1400,7 @@ int main(void)
 		cmocka_unit_test(test_shell_agent_tree),
 		cmocka_unit_test(test_agent_leaves_launcher_trace),
 		cmocka_unit_test(test_subshell_named_after_parent),
+		cmocka_unit_test(test_retries_marked),
 		cmocka_unit_test(test_traceparent_parse),
 		cmocka_unit_test(test_traceparent_joins_trace),
 		cmocka_unit_test(test_malformed_records),
