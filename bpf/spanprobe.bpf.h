@@ -33,6 +33,10 @@
 #define EPIPE		32
 #define ETIMEDOUT	110
 #define ECONNABORTED	103
+#define EINTR		4
+#define EISCONN		106
+#define EALREADY	114
+#define EINPROGRESS	115
 
 /* Configuration, set by userspace before load (rodata). */
 SP_RODATA(__u32, targ_all, 0);		/* trace every process */
@@ -57,11 +61,18 @@ struct conn_state {
 	__u64 sk;		/* struct sock *, for inet_sock_set_state */
 	__u64 gen;		/* creation time: tells userspace it is new */
 	__u64 ssl;		/* the SSL* whose ciphertext this socket carries */
+	/* entry of the connect(2) that returned -EINPROGRESS (or -EINTR) on
+	 * it, 0 if none: the start of its span should the handshake fail
+	 * later (SP_EV_CONNECT_FAIL) */
+	__u64 connect_ts;
 	__u32 exec_id;		/* task's self_exec_id when created */
 	__u8 proto;		/* enum conn_proto */
 	__u8 role;		/* enum sp_role */
 	__u8 sniffs;
-	__u8 pad;
+	/* its connect failed later and was reported: the next connect(2) on
+	 * it returns that error again (sock_error() in __inet_stream_connect),
+	 * which is not a second failure */
+	__u8 connect_echo;
 };
 
 struct tls_key {
@@ -112,11 +123,11 @@ enum sock_mode {
 
 /* A socket syscall in flight on one thread. */
 struct sock_call {
-	__u64 buf;		/* buffer, or struct iovec * */
+	__u64 buf;		/* buffer, or struct iovec *; connect: struct sockaddr * */
 	__u64 ts;
 	__u64 ssl;		/* SOCK_NESTED: the enclosing TLS call */
 	__s32 fd;
-	__u32 vlen;		/* iovec count, 0 for a flat buffer */
+	__u32 vlen;		/* iovec count, 0 for a flat buffer; connect: addrlen */
 	__u8 dir;
 	__u8 mode;		/* enum sock_mode */
 	__u8 pad[6];

@@ -112,6 +112,32 @@ struct sp_conn_event {
 	struct sp_addr remote;
 };
 
+/* How a failed connect ended (sp_connect_fail_event.how). */
+enum sp_connect_how {
+	SP_CONNECT_RETURNED = 1,	/* connect(2) itself returned the error */
+	SP_CONNECT_LATER,		/* non-blocking: the handshake failed later */
+	SP_CONNECT_ABANDONED,		/* the process closed it still connecting */
+};
+
+/*
+ * A TCP connect that failed: refused, unreachable, timed out. Only for
+ * AF_INET/AF_INET6 stream sockets (never AF_UNIX: glibc probes nscd's
+ * socket from every process).
+ */
+struct sp_connect_fail_event {
+	__u32 type;		/* SP_EV_CONNECT_FAIL */
+	__u32 tgid;
+	__u32 tid;		/* the thread in connect(2) or close(2); 0 when the
+				 * failure came later, in softirq */
+	__s32 fd;
+	__s32 err;		/* -errno: -ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH... */
+	__u8 how;		/* enum sp_connect_how */
+	__u8 pad[3];
+	__u64 ts_start;		/* connect(2) entry */
+	__u64 ts_end;		/* when it failed (or was given up) */
+	struct sp_addr remote;	/* where it was going */
+};
+
 struct sp_tls_bind_event {
 	__u32 type;		/* SP_EV_TLS_BIND */
 	__u32 tgid;

@@ -8,6 +8,7 @@
 #include "util/selfconn.h"
 #include "semantics/retries.h"
 #include "semantics/trace_context.h"
+#include "semantics/conn_span.h"
 
 struct sp_pipeline {
 	struct sp_pipeline_opts o;
@@ -140,6 +141,26 @@ static void on_exchange(void *ctx, const struct sp_http_exchange *ex)
 		agent_tools(pl, agent, sub, ex->req->sub_st, start, end);
 }
 
+/* A failed connect: an ERROR span under the process's current span, as
+ * an exchange's. spanprobe's own (an exporter's backend down) never get
+ * here: BPF skips its tgid (targ_self). */
+static void on_connect_fail(void *ctx, const struct sp_connect_fail_event *ev)
+{
+	struct sp_pipeline *pl = ctx;
+	struct sp_proc *p = sp_procs__get_or_add(pl->procs, ev->tgid, 0, ev->ts_start);
+	struct sp_span *s;
+
+	if (!p)
+		return;
+	sp_procs__ensure(pl->procs, p);
+	s = sp_span_asm__child(pl->asm_, pl->procs, p, SP_CONN_SPAN_NAME, SP_KIND_CLIENT,
+			       ev->ts_start, ev->ts_end < ev->ts_start ? ev->ts_start : ev->ts_end);
+	if (!s)
+		return;
+	sp_conn_span_fill(s, ev);
+	sp_span_asm__finish(pl->asm_, s);
+}
+
 struct sp_pipeline *sp_pipeline__new(const struct sp_pipeline_opts *opts)
 {
 	struct sp_pipeline *p = calloc(1, sizeof(*p));
@@ -160,6 +181,7 @@ struct sp_pipeline *sp_pipeline__new(const struct sp_pipeline_opts *opts)
 		errno = ENOMEM;
 		return NULL;
 	}
+	sp_streams__set_connect_fail(p->streams, on_connect_fail, p);
 	return p;
 }
 
@@ -292,6 +314,11 @@ int sp_pipeline__handle(struct sp_pipeline *p, const void *rec, size_t size)
 			sp_streams__close(p->streams, c->tgid, c->fd, c->ts);
 		else
 			sp_streams__error(p->streams, c);
+		return 0;
+	case SP_EV_CONNECT_FAIL:
+		if (size < sizeof(struct sp_connect_fail_event))
+			goto bad;
+		sp_streams__connect_fail(p->streams, rec);
 		return 0;
 	case SP_EV_TLS_BIND:
 		if (size < sizeof(*b))

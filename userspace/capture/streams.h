@@ -34,9 +34,13 @@ struct sp_streams_stats {
 	uint64_t requests_dropped;	/* pipelined past the queue */
 	uint64_t exchanges;
 	uint64_t orphan_responses;	/* responses to requests never seen */
+	uint64_t connect_fails;		/* failed TCP connects seen */
 };
 
 typedef void (*sp_exchange_fn)(void *ctx, const struct sp_http_exchange *ex);
+
+/* A TCP connect failed (refused, unreachable, timed out); ev is borrowed. */
+typedef void (*sp_connect_fail_fn)(void *ctx, const struct sp_connect_fail_event *ev);
 
 struct sp_streams;
 
@@ -47,12 +51,17 @@ struct sp_streams *sp_streams__new(uint32_t max_streams, uint32_t max_sockets,
 				   const struct sp_sem_opts *sem, sp_exchange_fn on_exchange,
 				   void *ctx);
 void sp_streams__free(struct sp_streams *s);
+/* Who hears of failed connects (NULL: nobody); set before the first record. */
+void sp_streams__set_connect_fail(struct sp_streams *s, sp_connect_fail_fn fn, void *ctx);
 
 /* ev is followed by ev->len payload bytes (data). */
 void sp_streams__data(struct sp_streams *s, const struct sp_data_event *ev, const uint8_t *data);
 void sp_streams__conn(struct sp_streams *s, const struct sp_conn_event *ev);
 void sp_streams__close(struct sp_streams *s, uint32_t pid, int32_t fd, uint64_t ts);
 void sp_streams__error(struct sp_streams *s, const struct sp_conn_event *ev);
+/* A connect on a socket failed: it never carried a stream (counted, and
+ * passed to the connect-fail callback). */
+void sp_streams__connect_fail(struct sp_streams *s, const struct sp_connect_fail_event *ev);
 void sp_streams__tls_bind(struct sp_streams *s, uint32_t pid, uint64_t ssl, int32_t fd);
 /* The process is gone: end its streams (requests in flight fail). */
 void sp_streams__proc_exit(struct sp_streams *s, uint32_t pid, uint64_t ts);
