@@ -16,9 +16,10 @@ from otlp import KIND_CLIENT, STATUS_ERROR
 
 MS = 1_000_000
 
-# argv[1]: a closed port. A blocking refused connect, a non-blocking one
-# (connect_ex -> EINPROGRESS, select, SO_ERROR), a successful one to a
-# listener of our own, and a connect to an AF_UNIX path that is not there.
+# argv[1]: a closed port. A blocking refused connect, two non-blocking
+# ones (connect_ex -> EINPROGRESS, select, then SO_ERROR or a second
+# connect), a successful one to a listener of our own, and a connect to an
+# AF_UNIX path that is not there.
 REFUSED = r'''
 import errno, os, select, socket, sys
 port = int(sys.argv[1])
@@ -38,6 +39,16 @@ select.select([], [s], [], 5)
 err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
 if err != errno.ECONNREFUSED:
     sys.exit(f"SO_ERROR {err}, want ECONNREFUSED")
+s.close()
+# the same, but checked on with a second connect(2), which returns the
+# error again: still one failure
+s = socket.socket()
+s.setblocking(False)
+s.connect_ex(("127.0.0.1", port))
+select.select([], [s], [], 5)
+rc = s.connect_ex(("127.0.0.1", port))
+if rc != errno.ECONNREFUSED:
+    sys.exit(f"the second connect returned {rc}, want ECONNREFUSED")
 s.close()
 ls = socket.socket()
 ls.bind(("127.0.0.1", 0))
@@ -103,6 +114,43 @@ UNREACHABLE_MSG = {"ENETUNREACH": "network unreachable",
                    "EADDRNOTAVAIL": "no local address or port free"}
 
 
+# Inside `unshare --net` with lo up and tcp_syn_retries=1 (the netns's
+# own): a listener whose queue a first client fills drops the SYNs of the
+# next, which give up after 1 + 2 s. Blocking: connect(2) returns
+# ETIMEDOUT; non-blocking: the kernel's retransmit timer ends it later
+# (tcp_write_err, in softirq), SO_ERROR says ETIMEDOUT. Prints the port.
+SYN_TIMEOUT = r'''
+import errno, select, socket, subprocess, sys, time
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+with open("/proc/sys/net/ipv4/tcp_syn_retries", "w") as f:
+    f.write("1")
+ls = socket.socket()
+ls.bind(("127.0.0.1", 0))
+ls.listen(0)
+port = ls.getsockname()[1]
+first = socket.create_connection(("127.0.0.1", port))
+time.sleep(0.1)
+s = socket.socket()
+try:
+    s.connect(("127.0.0.1", port))
+    sys.exit("the blocking connect succeeded: the listen queue was not full")
+except TimeoutError:
+    pass
+s.close()
+s = socket.socket()
+s.setblocking(False)
+rc = s.connect_ex(("127.0.0.1", port))
+if rc != errno.EINPROGRESS:
+    sys.exit(f"non-blocking connect returned {rc}, want EINPROGRESS")
+select.select([], [s], [], 15)
+err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+if err != errno.ETIMEDOUT:
+    sys.exit(f"SO_ERROR {err}, want ETIMEDOUT")
+s.close()
+print(port)
+'''
+
+
 def closed_port():
     """A 127.0.0.1 port nobody listens on (bound, then let go)."""
     s = socket.socket()
@@ -140,9 +188,9 @@ def run_script(ctx, script, *args, wrap=()):
 
 @case
 def connect_refused(ctx):
-    """System-wide: a blocking and a non-blocking connect to a closed port
-    are one ERROR span each (ECONNREFUSED); a successful connect and an
-    AF_UNIX one make none."""
+    """System-wide: a blocking and two non-blocking connects to a closed
+    port are one ERROR span each (ECONNREFUSED); a successful connect and
+    an AF_UNIX one make none."""
     port = closed_port()
     probe = ctx.probe()
     window = Window()
@@ -151,7 +199,7 @@ def connect_refused(ctx):
     out = probe.stop()
     no_problems(out)
     spans = connect_spans(out, res.pid)
-    expect(len(spans) == 2, f"want 2 connect spans of pid {res.pid}, got {len(spans)}",
+    expect(len(spans) == 3, f"want 3 connect spans of pid {res.pid}, got {len(spans)}",
            spans or of_pid(out, res.pid))
     root = process_root(out, res.pid)
     for span in spans:
@@ -159,7 +207,7 @@ def connect_refused(ctx):
         check_child(span, root)
         window.check(span)
     others = [s for s in of_pid(out, res.pid) if s is not root and s not in spans]
-    expect(not others, "spans besides the two failed connects and the process", others)
+    expect(not others, "spans besides the three failed connects and the process", others)
 
 
 @case
@@ -210,6 +258,34 @@ def connect_unreachable(ctx):
 
 
 @case
+def connect_syn_timeout(ctx):
+    """The kernel gives up on the handshake (SYN retries run out): a
+    blocking connect and a non-blocking one, whose failure comes later
+    from the retransmit timer, are each one span, error.type=timeout."""
+    unshare, ip = shutil.which("unshare"), shutil.which("ip")
+    if not unshare or not ip:
+        raise Skip("needs unshare(1) and ip(8)")
+    probe = ctx.probe()
+    res = ctx.run([unshare, "--net", PYTHON, "-c", SYN_TIMEOUT])
+    if res.rc != 0 and "unshare" in res.stderr:
+        raise Skip(f"unshare --net failed: {res.stderr.strip()[-200:]}")
+    expect(res.rc == 0, f"the test program exited {res.rc}: {res.stderr.strip()[-400:]}")
+    port = int(res.stdout.split()[0])
+    out = probe.stop()
+    no_problems(out)
+    spans = connect_spans(out, res.pid)
+    expect(len(spans) == 2, f"want 2 connect spans of pid {res.pid}, got {len(spans)}",
+           spans or of_pid(out, res.pid))
+    root = process_root(out, res.pid)
+    for span in spans:
+        check_connect(span, port=port, error_type="timeout", message="connection timed out",
+                      min_ms=2900, max_ms=6000)
+        expect("spanprobe.connect.abandoned" not in span.attrs,
+               "the kernel's timeout is marked abandoned", [span])
+        check_child(span, root)
+
+
+@case
 def connect_refused_command(ctx):
     """`-- CMD`: the failed connects land in the command's trace, under its
     process span; spanprobe's own export to a dead backend makes none."""
@@ -225,7 +301,7 @@ def connect_refused_command(ctx):
     out = probe.output()
     no_problems(out)
     spans = [s for s in out.spans if s.name == "connect"]
-    expect(len(spans) == 2, f"want 2 connect spans, got {len(spans)}", spans)
+    expect(len(spans) == 3, f"want 3 connect spans, got {len(spans)}", spans)
     pid = spans[0].pid
     root = process_root(out, pid)
     for span in spans:
