@@ -7,14 +7,13 @@ route inside a network namespace of its own, so nothing is ever sent)."""
 import os
 import shutil
 import socket
-import subprocess
 
 from cases import case
+from cli_cases import record, replay_elsewhere
 from checks import Window, check_child, expect, no_problems, of_pid, process_root
 from harness import PYTHON, READY, Fail, Probe, ProbeUnavailable, Skip
 from otlp import KIND_CLIENT, STATUS_ERROR
 
-MS = 1_000_000
 
 # argv[1]: a closed port. A blocking refused connect, two non-blocking
 # ones (connect_ex -> EINPROGRESS, select, then SO_ERROR or a second
@@ -310,3 +309,19 @@ def connect_refused_command(ctx):
         check_child(span, root)
     own = [s for s in out.spans if s.attrs.get("server.port") == dead]
     expect(not own, "spanprobe's own connects to the dead OTLP backend made spans", own)
+
+
+@case
+def connect_record_replay(ctx):
+    """spanprobe record FILE -- (refused connects); replay gives the live
+    run's connect spans exactly (the record travels as it was read)."""
+    if os.geteuid() != 0:
+        raise Skip("needs root (to trace, and to replay as another user)")
+    port = closed_port()
+    rec = os.path.join(ctx.dir, "run.rec")
+    live = os.path.join(ctx.dir, "live.jsonl")
+    out, live_spans, live_shape = record(ctx, rec, live, [PYTHON, "-c", REFUSED, str(port)],
+                                         "python3")
+    spans = [s for s in out.spans if s.name == "connect"]
+    expect(len(spans) == 3, f"the live run made {len(spans)} connect spans, want 3", live_spans)
+    replay_elsewhere(ctx, rec, live_spans, live_shape)
