@@ -197,8 +197,12 @@ static void item_end(struct sp_llm *l)
 		snprintf(r->id, sizeof(r->id), "%s", l->item.id);
 		snprintf(r->name, sizeof(r->name), "%s", l->item.name);
 	}
-	/* parts of a message (Anthropic, Gemini) are not messages */
-	if (l->item.key != l->item.msg * 4096 || !(m = msg_at(l, l->item.msg)))
+	/* parts of a message (Anthropic, Gemini) are not messages; the
+	 * message may be before the system prompt that came after it */
+	if (l->item.key != l->item.msg * 4096)
+		goto out;
+	m = msg_of(l, l->item.msg);
+	if (!m && !(m = msg_at(l, l->item.msg)))
 		goto out;
 	m->tool = l->item.kind;
 	if (!m->role[0])
