@@ -1776,6 +1776,50 @@ static void test_system_first_when_full(void **state)
 	assert_false(view.last_is_user);	/* m17: the assistant's */
 }
 
+/* Tools the provider runs (Anthropic's web search, OpenAI's MCP calls)
+ * stay events, but are no calls for the agent to answer; text blocks
+ * with citations, many of them, take no tool's place. */
+static void test_server_tools_are_not_the_agents(void **state)
+{
+	static char resp[8192];
+	int n = snprintf(resp, sizeof(resp),
+			 "{\"id\":\"msg_S\",\"type\":\"message\",\"role\":\"assistant\","
+			 "\"model\":\"claude-sonnet-4-5\",\"content\":[{\"type\":\"server_tool_use\","
+			 "\"id\":\"srvtoolu_1\",\"name\":\"web_search\",\"input\":{\"query\":\"x\"}},"
+			 "{\"type\":\"web_search_tool_result\",\"tool_use_id\":\"srvtoolu_1\","
+			 "\"content\":[]}");
+
+	for (int i = 0; i < 20; i++)
+		n += snprintf(resp + n, sizeof(resp) - n, ",{\"type\":\"text\",\"text\":\"t%d \","
+			      "\"citations\":[{\"type\":\"web_search_result_location\"}]}", i);
+	snprintf(resp + n, sizeof(resp) - n, ",{\"type\":\"tool_use\",\"id\":\"toolu_W\",\"name\":"
+		 "\"Write\",\"input\":{\"f\":1}}],\"stop_reason\":\"tool_use\"}");
+	struct chunk c[] = { { resp, 0, 300 } };
+
+	assert_true(run("POST", "/v1/messages", "api.anthropic.com", ANTHROPIC_REQ, 200,
+			"application/json", NULL, NULL, c, 1, NULL, 0));
+	assert_int_equal(events_named("gen_ai.tool.call"), 2);
+	assert_string_equal(event_attr("gen_ai.tool.call", 0, "gen_ai.tool.name"), "web_search");
+	assert_string_equal(event_attr("gen_ai.tool.call", 0, "spanprobe.tool.executed_by"),
+			    "provider");
+	assert_null(event_attr("gen_ai.tool.call", 1, "spanprobe.tool.executed_by"));
+	assert_null(attr("spanprobe.llm.tool_calls_dropped"));
+	assert_int_equal(view.ncalls, 1);
+	call_is(0, "toolu_W", "Write", "{\"f\":1}", 300);
+
+	/* Responses: an mcp_call item is OpenAI's */
+	assert_true(run("POST", "/v1/responses", "api.openai.com", "{\"model\":\"gpt-4.1\","
+			"\"input\":\"hi\"}", 200, "application/json", NULL, NULL,
+			(struct chunk[]){ { "{\"id\":\"resp_M\",\"status\":\"completed\",\"output\":["
+					    "{\"type\":\"mcp_call\",\"id\":\"mcp_1\",\"name\":\"roll\","
+					    "\"server_label\":\"dice\",\"arguments\":\"{}\"},{\"type\":"
+					    "\"function_call\",\"call_id\":\"call_F\",\"name\":\"f\","
+					    "\"arguments\":\"{}\"}]}", 0, 20 } }, 1, NULL, 0));
+	assert_int_equal(events_named("gen_ai.tool.call"), 2);
+	assert_int_equal(view.ncalls, 1);
+	call_is(0, "call_F", "f", "{}", 20);
+}
+
 static int setup(void **state)
 {
 	res = sp_resource__new();
@@ -1836,6 +1880,7 @@ int main(void)
 		cmocka_unit_test(test_ollama_tool_results),
 		cmocka_unit_test(test_openai_stream_ttfc_reasoning),
 		cmocka_unit_test(test_system_first_when_full),
+		cmocka_unit_test(test_server_tools_are_not_the_agents),
 	};
 
 	return cmocka_run_group_tests_name("llm", tests, setup, teardown);

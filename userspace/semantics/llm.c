@@ -410,11 +410,23 @@ static int tool_key(const struct sp_llm *l, const struct jwalk *w, int key)
 	}
 }
 
+/* Tools the provider runs itself (Anthropic server tools, its MCP
+ * connector; Responses MCP calls): the agent gets no call to answer. */
+static bool server_tool(const char *s, size_t n)
+{
+	return is(s, n, "server_tool_use") || is(s, n, "mcp_tool_use") || is(s, n, "mcp_call");
+}
+
 static void tool_field(struct sp_llm *l, const struct jwalk *w, const struct llm_path *e,
 		       const char *s, size_t n)
 {
-	struct llm_tool *t = tool_at(l, tool_key(l, w, e->key));
+	struct llm_tool *t;
 
+	/* the type of every block: only these make it a tool (text
+	 * blocks, dozens with citations, take no place) */
+	if (e->field == LF_TOOL_TYPE && !server_tool(s, n))
+		return;
+	t = tool_at(l, tool_key(l, w, e->key));
 	if (!t)
 		return;
 	if (n)
@@ -428,6 +440,9 @@ static void tool_field(struct sp_llm *l, const struct jwalk *w, const struct llm
 		break;
 	case LF_TOOL_NS:
 		llm_copy(t->ns, sizeof(t->ns), s, n);
+		break;
+	case LF_TOOL_TYPE:
+		t->server = true;
 		break;
 	case LF_TOOL_ARGS_FULL:
 		/* the whole again (an item done, the response completed):
@@ -536,6 +551,7 @@ static void resp_value(void *ctx, struct jwalk *w, const char *p, int type, cons
 	case LF_TOOL_ID:
 	case LF_TOOL_NAME:
 	case LF_TOOL_NS:
+	case LF_TOOL_TYPE:
 	case LF_TOOL_ARGS:
 	case LF_TOOL_ARGS_FULL:
 		tool_field(l, w, e, s, n);
@@ -754,7 +770,7 @@ void sp_llm__tools(struct sp_llm *l, struct sp_tool_view *out)
 		const struct llm_tool *t = &l->tools[i];
 		struct sp_tool_ref *c = &out->calls[out->ncalls];
 
-		if (!t->name[0] && !t->id[0])
+		if ((!t->name[0] && !t->id[0]) || t->server)
 			continue;
 		c->id = t->id;
 		c->name = t->full;

@@ -46,7 +46,10 @@ static const struct llm_path resp[] = {
 	/* thinking is output too (for the first chunk), not kept */
 	{ "delta.thinking", LF_OUT_MARK },
 	{ "content_block.data", LF_OUT_MARK },	/* redacted_thinking */
-	/* tool_use blocks: by position, or by the stream's index */
+	/* tool_use blocks: by position, or by the stream's index
+	 * (server_tool_use and mcp_tool_use ones run at Anthropic's) */
+	{ "content[].type", LF_TOOL_TYPE, LK_ARRAY0 },
+	{ "content_block.type", LF_TOOL_TYPE, LK_RECORD },
 	{ "content[].id", LF_TOOL_ID, LK_ARRAY0 },
 	{ "content[].name", LF_TOOL_NAME, LK_ARRAY0 },
 	{ "content[].input", LF_TOOL_ARGS_JSON, LK_ARRAY0 },

@@ -75,6 +75,8 @@ enum llm_field {
 	LF_TOOL_ID,		/* str */
 	LF_TOOL_NAME,		/* str */
 	LF_TOOL_NS,		/* str: the namespace of the tool (Codex: "mcp__{server}") */
+	LF_TOOL_TYPE,		/* str: the block's or item's type: the provider's own
+				 * tools (web search, MCP connectors) run on its side */
 	LF_TOOL_ARGS,		/* str: (a piece of) the arguments */
 	LF_TOOL_ARGS_FULL,	/* str: all of the arguments, again (replaces the pieces) */
 	LF_TOOL_ARGS_JSON,	/* an object or array: the arguments as JSON text */
@@ -218,6 +220,7 @@ struct llm_tool {
 	char name[LLM_NAME_MAX];	/* as the API names it */
 	char ns[LLM_NS_MAX];		/* its namespace, if any */
 	char full[LLM_FULL_NAME_MAX];	/* ns__name, or name (at llm_finish) */
+	bool server;			/* the provider runs it: no result comes back */
 	struct llm_text args;
 	uint64_t ts;
 };

@@ -201,6 +201,8 @@ static void fill_tools(struct sp_llm *l, struct sp_span *s)
 		}
 		if (t->id[0])
 			event_str(e, "gen_ai.tool.call.id", sp_span__strdup(s, t->id, strlen(t->id)));
+		if (t->server)
+			event_str(e, "spanprobe.tool.executed_by", "provider");
 		if (t->args.buf)
 			event_str(e, "gen_ai.tool.call.arguments",
 				  sp_span__strdup(s, t->args.buf, t->args.len));
