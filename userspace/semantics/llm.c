@@ -186,12 +186,13 @@ static void item_end(struct sp_llm *l)
 		goto out;
 	if (l->item.kind == LM_TOOL_RESULT) {
 		if (l->nresults == LLM_MAX_RESULTS) {
-			memmove(&l->results[0], &l->results[1],
-				(LLM_MAX_RESULTS - 1) * sizeof(l->results[0]));
-			l->nresults--;
+			/* the oldest goes: it answered a call long done */
+			r = &l->results[l->results_at];
+			l->results_at = (l->results_at + 1) % LLM_MAX_RESULTS;
 			l->results_dropped++;
+		} else {
+			r = &l->results[(l->results_at + l->nresults++) % LLM_MAX_RESULTS];
 		}
-		r = &l->results[l->nresults++];
 		r->key = l->item.key;
 		r->is_error = l->item.is_error;
 		snprintf(r->id, sizeof(r->id), "%s", l->item.id);
@@ -218,8 +219,9 @@ out:
 /* The item a value is in: message [i], or part [j] of it. */
 static void item_at(struct sp_llm *l, const struct jwalk *w, const struct llm_path *e)
 {
-	int msg = jw_index(w, 0);
-	int key = msg * 4096 + (e->key == LK_ARRAY01 ? (jw_index(w, 1) & 4095) + 1 : 0);
+	/* a million messages share a key, harmlessly: no overflow */
+	int msg = jw_index(w, 0) & 0xfffff;
+	int key = msg * 4096 + (e->key == LK_ARRAY01 ? jw_index(w, 1) % 4095 + 1 : 0);
 
 	if (key == l->item.key)
 		return;
@@ -781,11 +783,12 @@ void sp_llm__tools(struct sp_llm *l, struct sp_tool_view *out)
 		out->ncalls++;
 	}
 	for (int i = 0; i < l->nresults && out->nresults < SP_TOOLS_MAX; i++) {
+		const struct llm_result *lr = &l->results[(l->results_at + i) % LLM_MAX_RESULTS];
 		struct sp_tool_ref *r = &out->results[out->nresults++];
 
-		r->id = l->results[i].id;
-		r->name = l->results[i].name;
-		r->is_error = l->results[i].is_error;
+		r->id = lr->id;
+		r->name = lr->name;
+		r->is_error = lr->is_error;
 	}
 	out->last_is_user = llm_last_is_user(l);
 }

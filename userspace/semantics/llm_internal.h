@@ -264,8 +264,8 @@ struct sp_llm {
 		bool is_error;
 		char id[LLM_ID_MAX], name[LLM_NAME_MAX], ns[LLM_NS_MAX];
 	} item;
-	struct llm_result results[LLM_MAX_RESULTS];
-	int nresults, results_dropped;
+	struct llm_result results[LLM_MAX_RESULTS];	/* a ring: the oldest at results_at */
+	int nresults, results_at, results_dropped;
 	/* the last input message, however many there are */
 	int last_key;
 	int8_t last_role;	/* -1: not said, 1: user, 0: another */
