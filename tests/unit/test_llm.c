@@ -1820,6 +1820,45 @@ static void test_server_tools_are_not_the_agents(void **state)
 	call_is(0, "call_F", "f", "{}", 20);
 }
 
+/* Requests with tool items, bytes changed at random: the view stays
+ * bounded, its strings whole UTF-8 (run under ASan and UBSan). */
+static void test_mutated_tool_requests(void **state)
+{
+	static const char *const reqs[][2] = {
+		{ "/v1/responses", CODEX_REQ },
+		{ "/v1/messages", "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"
+				  "[{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_1\",\"is_error\":"
+				  "true},{\"type\":\"text\",\"text\":\"\u00e9t\u00e9\"}]}],\"system\":\"s\"}" },
+		{ "/v1beta/models/g:generateContent",
+		  "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"functionResponse\":{\"id\":"
+		  "\"a\",\"name\":\"b\",\"response\":{\"error\":\"x\"}}}]}]}" },
+	};
+	char buf[2048];
+	unsigned seed = 7;
+
+	for (size_t r = 0; r < sizeof(reqs) / sizeof(reqs[0]); r++) {
+		size_t len = strlen(reqs[r][1]);
+
+		for (int k = 0; k < 600; k++) {
+			memcpy(buf, reqs[r][1], len + 1);
+			for (int f = 0; f < 1 + k % 4; f++) {
+				seed = seed * 1103515245 + 12345;
+				buf[(seed >> 8) % len] = (char)(seed >> 20);
+			}
+			if (!run("POST", reqs[r][0], "h", buf, 200, "application/json", NULL, NULL,
+				 NULL, 0, NULL, 0))
+				continue;
+			assert_true(view.nresults >= 0 && view.nresults <= SP_TOOLS_MAX);
+			assert_int_equal(view.ncalls, 0);
+			for (int i = 0; i < view.nresults; i++) {
+				assert_true(utf8_ok(view.results[i].id));
+				assert_true(utf8_ok(view.results[i].name));
+			}
+			span_utf8_ok();
+		}
+	}
+}
+
 static int setup(void **state)
 {
 	res = sp_resource__new();
@@ -1881,6 +1920,7 @@ int main(void)
 		cmocka_unit_test(test_openai_stream_ttfc_reasoning),
 		cmocka_unit_test(test_system_first_when_full),
 		cmocka_unit_test(test_server_tools_are_not_the_agents),
+		cmocka_unit_test(test_mutated_tool_requests),
 	};
 
 	return cmocka_run_group_tests_name("llm", tests, setup, teardown);
