@@ -1302,6 +1302,9 @@ static void test_openai_chat_tool_results(void **state)
 	assert_false(view.last_is_user);
 	assert_int_equal(view.ncalls, 1);
 	call_is(0, "call_N", "notify", "{\"to\":\"me\"}", 700);
+	str_is("llm.input_messages.2.message.tool_calls.0.tool_call.id", "call_P");
+	str_is("llm.input_messages.2.message.tool_calls.1.tool_call.id", "call_R");
+	str_is("llm.input_messages.2.message.tool_calls.1.tool_call.function.name", "get_weather");
 	str_is("llm.input_messages.3.message.role", "tool");
 	str_is("llm.input_messages.3.message.tool_call_id", "call_P");
 	str_is("llm.input_messages.4.message.tool_call_id", "call_R");
@@ -1310,7 +1313,9 @@ static void test_openai_chat_tool_results(void **state)
 	str_is("gen_ai.input.messages",
 	       "[{\"role\":\"system\",\"parts\":[{\"type\":\"text\"}]},"
 	       "{\"role\":\"user\",\"parts\":[{\"type\":\"text\"}]},"
-	       "{\"role\":\"assistant\",\"parts\":[{\"type\":\"text\"}]},"
+	       "{\"role\":\"assistant\",\"parts\":[{\"type\":\"tool_call\",\"id\":\"call_P\","
+	       "\"name\":\"get_weather\"},{\"type\":\"tool_call\",\"id\":\"call_R\","
+	       "\"name\":\"get_weather\"}]},"
 	       "{\"role\":\"tool\",\"parts\":[{\"type\":\"tool_call_response\",\"id\":\"call_P\"}]},"
 	       "{\"role\":\"tool\",\"parts\":[{\"type\":\"tool_call_response\",\"id\":\"call_R\"}]}]");
 
@@ -1358,6 +1363,21 @@ static void test_results_keep_the_last(void **state)
 	str_is("llm.input_messages.15.message.content", "r7");
 	str_is("llm.input_messages.15.message.tool_call_id", "call_7");
 	assert_false(view.last_is_user);
+
+	/* 30 parallel calls echoed back: 24 parts kept, in order */
+	n = snprintf(req, sizeof(req), "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":"
+		     "\"assistant\",\"tool_calls\":[");
+	for (int i = 0; i < 30; i++)
+		n += snprintf(req + n, sizeof(req) - n, "%s{\"id\":\"c%d\",\"type\":\"function\","
+			      "\"function\":{\"name\":\"f%d\",\"arguments\":\"{}\"}}", i ? "," : "",
+			      i, i);
+	snprintf(req + n, sizeof(req) - n, "]}]}");
+	assert_true(run("POST", "/v1/chat/completions", "api.openai.com", req, 200,
+			"application/json", NULL, NULL, NULL, 0, NULL, 0));
+	str_is("llm.input_messages.0.message.tool_calls.23.tool_call.function.name", "f23");
+	assert_null(attr("llm.input_messages.0.message.tool_calls.24.tool_call.id"));
+	int_is("spanprobe.llm.input_tool_parts_dropped", 6);
+	assert_int_equal(view.nresults, 0);
 }
 
 /* Codex: the Responses API, the system prompt after the input, the
@@ -1585,7 +1605,12 @@ static void test_anthropic_tool_results(void **state)
 		"\"input\":{}}]},"
 		"{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_B\","
 		"\"content\":\"make: *** [all] Error 2\",\"is_error\":true},{\"type\":\"tool_result\","
-		"\"tool_use_id\":\"toolu_R\",\"content\":[{\"type\":\"text\",\"text\":\"int main\"}]}]}],"
+		"\"tool_use_id\":\"toolu_R\",\"content\":[{\"type\":\"text\",\"text\":\"int main\"}]}]},"
+		"{\"role\":\"assistant\",\"content\":[{\"type\":\"server_tool_use\",\"id\":\"srvtoolu_1\","
+		"\"name\":\"web_search\",\"input\":{}},{\"type\":\"web_search_tool_result\","
+		"\"tool_use_id\":\"srvtoolu_1\",\"content\":[]}]},"
+		"{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_X\","
+		"\"content\":\"ok\"}]}],"
 		"\"system\":[{\"type\":\"text\",\"text\":\"You are Claude Code.\"}],\"stream\":true}";
 	static const char stream[] =
 		"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_T\","
@@ -1610,10 +1635,24 @@ static void test_anthropic_tool_results(void **state)
 	assert_int_equal(n, 8);
 	assert_true(run("POST", "/v1/messages", "api.anthropic.com", req, 200, "text/event-stream",
 			NULL, NULL, c, n, NULL, 0));
-	assert_int_equal(view.nresults, 2);
+	/* the web search's result is Anthropic's own, not one for the agent */
+	assert_int_equal(view.nresults, 3);
 	result_is(0, "toolu_B", "", true);
 	result_is(1, "toolu_R", "", false);
+	result_is(2, "toolu_X", "", false);
 	assert_false(view.last_is_user);	/* only tool_result blocks */
+	str_is("llm.input_messages.2.message.tool_calls.1.tool_call.function.name", "mcp__fs__read");
+	str_is("llm.input_messages.3.message.tool_call_id", "toolu_B");
+	str_is("gen_ai.input.messages",
+	       "[{\"role\":\"system\",\"parts\":[{\"type\":\"text\"}]},"
+	       "{\"role\":\"user\",\"parts\":[{\"type\":\"text\"}]},"
+	       "{\"role\":\"assistant\",\"parts\":[{\"type\":\"text\"},{\"type\":\"tool_call\","
+	       "\"id\":\"toolu_B\",\"name\":\"Bash\"},{\"type\":\"tool_call\",\"id\":\"toolu_R\","
+	       "\"name\":\"mcp__fs__read\"}]},"
+	       "{\"role\":\"user\",\"parts\":[{\"type\":\"tool_call_response\",\"id\":\"toolu_B\"},"
+	       "{\"type\":\"tool_call_response\",\"id\":\"toolu_R\"}]},"
+	       "{\"role\":\"assistant\",\"parts\":[]},"
+	       "{\"role\":\"user\",\"parts\":[{\"type\":\"tool_call_response\",\"id\":\"toolu_X\"}]}]");
 	str_is("llm.input_messages.0.message.role", "system");
 	str_is("llm.input_messages.0.message.content", "You are Claude Code.");
 	str_is("llm.input_messages.1.message.content", "Fix the build");
@@ -1686,6 +1725,9 @@ static void test_gemini_tool_results(void **state)
 	str_is("llm.input_messages.0.message.role", "system");
 	str_is("llm.input_messages.0.message.content", "Be brief.");
 	str_is("llm.input_messages.1.message.content", "Run ls and date");
+	str_is("llm.input_messages.2.message.tool_calls.0.tool_call.id", "fc-1");
+	str_is("llm.input_messages.2.message.tool_calls.1.tool_call.function.name", "date");
+	str_is("llm.input_messages.3.message.tool_call_id", "fc-1");
 	dbl_near("gen_ai.response.time_to_first_chunk", 0.12);
 	assert_int_equal(view.ncalls, 1);
 	call_is(0, "", "cat", "{\"f\":\"a\"}", 120);
@@ -1724,6 +1766,7 @@ static void test_ollama_tool_results(void **state)
 	result_is(0, "", "get_weather", false);
 	assert_false(view.last_is_user);
 	str_is("llm.input_messages.2.message.role", "tool");
+	str_is("llm.input_messages.1.message.tool_calls.0.tool_call.function.name", "get_weather");
 	dbl_near("gen_ai.response.time_to_first_chunk", 0.02);
 	str_is("output.value", "It is -3 C.");
 	assert_int_equal(view.ncalls, 0);

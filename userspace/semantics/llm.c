@@ -95,9 +95,15 @@ static struct llm_msg *msg_at(struct sp_llm *l, int key)
 		return &l->in[l->nin - 1];
 	if (l->nin == LLM_MAX_MSGS && key == KEY_SYSTEM && !msg_of(l, KEY_SYSTEM)) {
 		/* the system prompt comes first whatever the JSON order, so
-		 * it takes the place of the last message kept */
-		free(l->in[--l->nin].content.buf);
+		 * it takes the place of the last message kept, and its parts */
+		int gone = l->in[--l->nin].key, k = 0;
+
+		free(l->in[l->nin].content.buf);
 		l->in_dropped++;
+		for (int i = 0; i < l->nparts; i++)
+			if (l->parts[i].msg != gone)
+				l->parts[k++] = l->parts[i];
+		l->nparts = k;
 	}
 	if (l->nin == LLM_MAX_MSGS) {
 		if (l->last_in_key != key)
@@ -160,6 +166,7 @@ static void in_text(struct sp_llm *l, int key, const char *role, const char *s, 
 		return;
 	if (role && !m->role[0])
 		llm_copy(m->role, sizeof(m->role), role, strlen(role));
+	m->text |= n > 0;
 	if (l->o.content)
 		text_add(&m->content, l->o.content_max, s, n);
 }
@@ -175,16 +182,21 @@ static void full_name(char *out, size_t cap, const char *ns, const char *name)
 		snprintf(out, cap, "%s__%s", ns, name);
 }
 
-/* The item ended: a tool result goes to the results (the last ones kept),
- * a call or result that is a message of its own to that message. */
+/* The item ended: a tool result goes to the results (the last ones kept);
+ * a call or result is a part of its message, if that is kept, and when
+ * it is the message, the message is the call or the result. */
 static void item_end(struct sp_llm *l)
 {
+	bool whole = l->item.key == l->item.msg * 4096;
 	struct llm_msg *m;
 	struct llm_result *r;
+	struct llm_part *p;
 
 	if (l->item.key < 0 || l->item.kind == LM_TEXT)
 		goto out;
 	if (l->item.kind == LM_TOOL_RESULT) {
+		if (l->item.msg == l->last_key)
+			l->last_result = true;
 		if (l->nresults == LLM_MAX_RESULTS) {
 			/* the oldest goes: it answered a call long done */
 			r = &l->results[l->results_at];
@@ -198,19 +210,25 @@ static void item_end(struct sp_llm *l)
 		snprintf(r->id, sizeof(r->id), "%s", l->item.id);
 		snprintf(r->name, sizeof(r->name), "%s", l->item.name);
 	}
-	/* parts of a message (Anthropic, Gemini) are not messages; the
-	 * message may be before the system prompt that came after it */
-	if (l->item.key != l->item.msg * 4096)
-		goto out;
+	/* the message may be before a system prompt that came after it */
 	m = msg_of(l, l->item.msg);
 	if (!m && !(m = msg_at(l, l->item.msg)))
 		goto out;
-	m->tool = l->item.kind;
-	if (!m->role[0])
-		snprintf(m->role, sizeof(m->role), "%s",
-			 m->tool == LM_TOOL_CALL ? "assistant" : "tool");
-	snprintf(m->tool_id, sizeof(m->tool_id), "%s", l->item.id);
-	full_name(m->tool_name, sizeof(m->tool_name), l->item.ns, l->item.name);
+	if (whole) {
+		m->tool = l->item.kind;
+		if (!m->role[0])
+			snprintf(m->role, sizeof(m->role), "%s",
+				 m->tool == LM_TOOL_CALL ? "assistant" : "tool");
+	}
+	if (l->nparts == LLM_MAX_PARTS) {
+		l->parts_dropped++;
+		goto out;
+	}
+	p = &l->parts[l->nparts++];
+	p->msg = l->item.msg;
+	p->kind = l->item.kind;
+	snprintf(p->id, sizeof(p->id), "%s", l->item.id);
+	full_name(p->name, sizeof(p->name), l->item.ns, l->item.name);
 out:
 	memset(&l->item, 0, sizeof(l->item));
 	l->item.key = -1;
@@ -230,14 +248,16 @@ static void item_at(struct sp_llm *l, const struct jwalk *w, const struct llm_pa
 	l->item.msg = msg;
 }
 
+/* Responses items and Anthropic blocks by type: calls and results; an
+ * item not a message is not the user's. */
 static void in_type(struct sp_llm *l, const char *s, size_t n)
 {
-	if (is(s, n, "message"))
-		return;
-	l->last_typed = true;	/* not the user's: the model's, or a tool's */
-	if (is(s, n, "function_call") || is(s, n, "custom_tool_call"))
+	if (l->item.key == l->item.msg * 4096 && !is(s, n, "message"))
+		l->last_typed = true;
+	if (is(s, n, "function_call") || is(s, n, "custom_tool_call") || is(s, n, "tool_use"))
 		l->item.kind = LM_TOOL_CALL;
-	else if (is(s, n, "function_call_output") || is(s, n, "custom_tool_call_output"))
+	else if (is(s, n, "function_call_output") || is(s, n, "custom_tool_call_output") ||
+		 is(s, n, "tool_result"))
 		l->item.kind = LM_TOOL_RESULT;
 }
 
@@ -282,14 +302,10 @@ static void req_value(void *ctx, struct jwalk *w, const char *p, int type, const
 			l->stream = s[0] == 't';
 		return;
 	case LF_RESULT_ERROR:
-		l->item.kind = LM_TOOL_RESULT;
-		l->last_result = true;
 		if (type == JW_BOOL)
 			l->item.is_error = s[0] == 't';
 		return;
 	case LF_RESULT_ERROR_ANY:
-		l->item.kind = LM_TOOL_RESULT;
-		l->last_result = true;
 		l->item.is_error = type != JW_NULL;
 		return;
 	default:
@@ -304,10 +320,8 @@ static void req_value(void *ctx, struct jwalk *w, const char *p, int type, const
 		break;
 	case LF_IN_ROLE:
 		in_role(l, l->item.msg, s, n);
-		if (is(s, n, "tool")) {
+		if (is(s, n, "tool"))
 			l->item.kind = LM_TOOL_RESULT;
-			l->last_result = true;
-		}
 		break;
 	case LF_IN_TEXT:
 		in_text(l, l->item.msg, NULL, s, n);
@@ -315,14 +329,19 @@ static void req_value(void *ctx, struct jwalk *w, const char *p, int type, const
 		break;
 	case LF_IN_TYPE:
 		in_type(l, s, n);
-		l->last_result |= l->item.kind == LM_TOOL_RESULT;
 		break;
-	case LF_IN_CALL_ID:
+	case LF_CALL_ID:
 	case LF_RESULT_ID:
+		l->item.kind = e->field == LF_CALL_ID ? LM_TOOL_CALL : LM_TOOL_RESULT;
+		/* fall through */
+	case LF_IN_CALL_ID:
 		llm_copy(l->item.id, sizeof(l->item.id), s, n);
 		break;
-	case LF_IN_CALL_NAME:
+	case LF_CALL_NAME:
 	case LF_RESULT_NAME:
+		l->item.kind = e->field == LF_CALL_NAME ? LM_TOOL_CALL : LM_TOOL_RESULT;
+		/* fall through */
+	case LF_IN_CALL_NAME:
 		llm_copy(l->item.name, sizeof(l->item.name), s, n);
 		break;
 	case LF_IN_CALL_NS:
@@ -339,10 +358,6 @@ static void req_value(void *ctx, struct jwalk *w, const char *p, int type, const
 		break;
 	default:
 		return;
-	}
-	if (e->field == LF_RESULT_ID || e->field == LF_RESULT_NAME) {
-		l->item.kind = LM_TOOL_RESULT;
-		l->last_result = true;
 	}
 	/* The API's own fields: with the path, that is the shape of a call.
 	 * Gemini and Azure deployments name the model in the path, not the

@@ -4,6 +4,7 @@
  * /work/shared/CONVENTIONS.md lists them), tool-call events, the status of
  * a provider error, and cost from the price table only.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -81,11 +82,18 @@ static void set_count(struct sp_span *s, const char *key, int64_t v)
 }
 
 /* "llm.input_messages.3.message.role": a key made for this span */
-static const char *dyn_key(struct sp_span *s, const char *fmt, int i)
+__attribute__((format(printf, 2, 3)))
+static const char *dyn_key(struct sp_span *s, const char *fmt, ...)
 {
-	char k[96];
-	int n = snprintf(k, sizeof(k), fmt, i);
+	char k[128];
+	va_list ap;
+	int n;
 
+	va_start(ap, fmt);
+	n = vsnprintf(k, sizeof(k), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(k))
+		return NULL;
 	return sp_span__strdup(s, k, n);
 }
 
@@ -307,36 +315,45 @@ static void jb_field(struct jbuf *j, const char *key, const char *s, size_t n)
 	jb_str(j, s, n);
 }
 
-/* One message as OTel GenAI writes it, {role, parts: [{type, ...}]},
- * without the content: that is in llm.input_messages.N (the span keeps
- * one copy of it, as output.value and llm.output_messages.0 share one). */
-static void jb_msg(struct jbuf *j, const struct llm_msg *m)
+/* One message as OTel GenAI writes it, {role, parts: [{type, ...}]}:
+ * its text (if it had any: the text itself is in llm.input_messages.N,
+ * the one copy the span keeps), then its tool calls and results. */
+static void jb_msg(struct jbuf *j, const struct sp_llm *l, const struct llm_msg *m)
 {
 	const char *role = m->role[0] ? m->role : "user";
+	bool first = true;
 
 	jb_raw(j, "{\"role\":");
 	jb_str(j, role, strlen(role));
-	jb_raw(j, ",\"parts\":[{\"type\":");
-	switch (m->tool) {
-	case LM_TOOL_CALL:
-		jb_str(j, "tool_call", 9);
-		jb_field(j, "id", m->tool_id, strlen(m->tool_id));
-		jb_field(j, "name", m->tool_name, strlen(m->tool_name));
-		break;
-	case LM_TOOL_RESULT:
-		jb_str(j, "tool_call_response", 18);
-		jb_field(j, "id", m->tool_id, strlen(m->tool_id));
-		break;
-	default:
-		jb_str(j, "text", 4);
+	jb_raw(j, ",\"parts\":[");
+	if (m->text && m->tool == LM_TEXT) {
+		jb_raw(j, "{\"type\":\"text\"}");
+		first = false;
 	}
-	jb_raw(j, "}]}");
+	for (int i = 0; i < l->nparts; i++) {
+		const struct llm_part *p = &l->parts[i];
+
+		if (p->msg != m->key)
+			continue;
+		jb_raw(j, first ? "{\"type\":" : ",{\"type\":");
+		first = false;
+		if (p->kind == LM_TOOL_CALL) {
+			jb_str(j, "tool_call", 9);
+			jb_field(j, "id", p->id, strlen(p->id));
+			jb_field(j, "name", p->name, strlen(p->name));
+		} else {
+			jb_str(j, "tool_call_response", 18);
+			jb_field(j, "id", p->id, strlen(p->id));
+		}
+		jb_raw(j, "}");
+	}
+	jb_raw(j, "]}");
 }
 
 /* gen_ai.input.messages: the conversation's shape, in the room left. */
 static void fill_genai_messages(struct sp_llm *l, struct sp_span *s)
 {
-	char buf[LLM_MAX_MSGS * (48 + LLM_ID_MAX * 2 + LLM_FULL_NAME_MAX * 2) + 8];
+	char buf[LLM_MAX_MSGS * 64 + LLM_MAX_PARTS * (48 + LLM_ID_MAX * 2 + LLM_FULL_NAME_MAX * 2)];
 	struct jbuf j = { .b = buf, .cap = sizeof(buf), .ok = true };
 
 	if (!l->nin)
@@ -345,30 +362,41 @@ static void fill_genai_messages(struct sp_llm *l, struct sp_span *s)
 	for (int i = 0; i < l->nin; i++) {
 		if (i)
 			jb_raw(&j, ",");
-		jb_msg(&j, &l->in[i]);
+		jb_msg(&j, l, &l->in[i]);
 	}
 	jb_raw(&j, "]");
 	if (j.ok && sp_span__arena_left(s) > j.len + 256)
 		sp_span__set_str(s, "gen_ai.input.messages", j.b, j.len);
 }
 
-/* Input message i, OpenInference: a tool call's id and name (its
- * arguments are content), a tool result's call id. */
-static void fill_msg_tool(struct sp_span *s, const struct llm_msg *m, int i)
+/* Input message i, OpenInference: its tool calls' ids and names (their
+ * arguments are content), the call id its (first) result answers. */
+static void fill_msg_tools(struct sp_llm *l, struct sp_span *s, int i)
 {
 	const char *k;
+	bool result = false;
+	int c = 0;
 
-	if (m->tool == LM_TOOL_CALL) {
-		k = dyn_key(s, "llm.input_messages.%d.message.tool_calls.0.tool_call.id", i);
-		if (k && m->tool_id[0])
-			set_cstr(s, k, m->tool_id);
-		k = dyn_key(s, "llm.input_messages.%d.message.tool_calls.0.tool_call.function.name", i);
-		if (k && m->tool_name[0])
-			set_cstr(s, k, m->tool_name);
-	} else if (m->tool == LM_TOOL_RESULT && m->tool_id[0]) {
-		k = dyn_key(s, "llm.input_messages.%d.message.tool_call_id", i);
-		if (k)
-			set_cstr(s, k, m->tool_id);
+	for (int p = 0; p < l->nparts; p++) {
+		const struct llm_part *t = &l->parts[p];
+
+		if (t->msg != l->in[i].key)
+			continue;
+		if (t->kind == LM_TOOL_CALL) {
+			k = dyn_key(s, "llm.input_messages.%d.message.tool_calls.%d.tool_call.id", i, c);
+			if (k && t->id[0])
+				set_cstr(s, k, t->id);
+			k = dyn_key(s, "llm.input_messages.%d.message.tool_calls.%d.tool_call.function.name",
+				    i, c);
+			if (k && t->name[0])
+				set_cstr(s, k, t->name);
+			c++;
+		} else if (!result && t->id[0]) {
+			k = dyn_key(s, "llm.input_messages.%d.message.tool_call_id", i);
+			if (k)
+				set_cstr(s, k, t->id);
+			result = true;
+		}
 	}
 }
 
@@ -396,11 +424,13 @@ static void fill_content(struct sp_llm *l, struct sp_span *s)
 
 		if (k)
 			set_cstr(s, k, l->in[i].role[0] ? l->in[i].role : "user");
-		fill_msg_tool(s, &l->in[i], i);
+		fill_msg_tools(l, s, i);
 	}
 	fill_genai_messages(l, s);
 	if (l->in_dropped)
 		sp_span__set_int(s, "spanprobe.llm.input_messages_dropped", l->in_dropped);
+	if (l->parts_dropped)
+		sp_span__set_int(s, "spanprobe.llm.input_tool_parts_dropped", l->parts_dropped);
 	if (!l->o.content)
 		return;
 	if (l->input_value.buf) {
