@@ -23,14 +23,33 @@ static void on_proc_evict(void *ctx, struct sp_proc *p)
 	sp_span_asm__evict(pl->asm_, p);
 }
 
+/* A model call's tool calls and results, to the agent that made it. */
+static void agent_tools(struct sp_pipeline *pl, struct sp_proc *agent,
+			const struct sp_body_sub *sub, void *st, uint64_t start, uint64_t end)
+{
+	struct sp_tool_view v = {};
+
+	if (!sub->tools)
+		return;
+	sub->tools(st, &v);
+	/* the arguments are content: recorded only when content is */
+	if (!pl->sem.llm_opts.content)
+		for (int i = 0; i < v.ncalls; i++) {
+			v.calls[i].args = NULL;
+			v.calls[i].args_len = 0;
+		}
+	sp_span_asm__tools(pl->asm_, agent, &v, start, end);
+}
+
 static void on_exchange(void *ctx, const struct sp_http_exchange *ex)
 {
 	struct sp_pipeline *pl = ctx;
-	struct sp_proc *p;
+	struct sp_proc *p, *agent = NULL;
 	const struct sp_body_sub *sub = ex->req->sub;
 	struct sp_span *s;
 	uint64_t start, end;
 	char name[160];
+	bool model_call;
 
 	/* the backend's side of spanprobe's own export: not the user's
 	 * traffic, and exporting it would feed itself */
@@ -43,10 +62,19 @@ static void on_exchange(void *ctx, const struct sp_http_exchange *ex)
 	if (!p)
 		return;
 	sp_procs__ensure(pl->procs, p);
+	model_call = sub && ex->role == SP_ROLE_CLIENT && sub->model_calls &&
+		     sub->is_call(ex->req->sub_st);
+	/* the caller is an agent: its tree exists before this span does */
+	if (model_call)
+		agent = sp_span_asm__model_call(pl->asm_, pl->procs, p, start);
 	sp_http_span_name(ex->req, name, sizeof(name));
-	s = sp_span_asm__child(pl->asm_, pl->procs, p, name,
-			       ex->role == SP_ROLE_SERVER ? SP_KIND_SERVER : SP_KIND_CLIENT,
-			       start, end);
+	if (model_call)
+		s = sp_span_asm__model_child(pl->asm_, pl->procs, p, name, SP_KIND_CLIENT, start,
+					     end);
+	else
+		s = sp_span_asm__child(pl->asm_, pl->procs, p, name,
+				       ex->role == SP_ROLE_SERVER ? SP_KIND_SERVER : SP_KIND_CLIENT,
+				       start, end);
 	if (!s)
 		return;
 	sp_http_span_fill(s, ex);
@@ -64,6 +92,8 @@ static void on_exchange(void *ctx, const struct sp_http_exchange *ex)
 		}
 	}
 	sp_span_asm__finish(pl->asm_, s);
+	if (agent)
+		agent_tools(pl, agent, sub, ex->req->sub_st, start, end);
 }
 
 struct sp_pipeline *sp_pipeline__new(const struct sp_pipeline_opts *opts)
@@ -125,17 +155,15 @@ void sp_pipeline__snapshot(struct sp_pipeline *p, uint32_t pid, uint64_t ts)
 
 static void handle_fork(struct sp_pipeline *p, const struct sp_proc_event *ev)
 {
-	struct sp_proc *parent = sp_procs__get(p->procs, ev->ppid), *child;
-	bool traced = parent && sp_span_asm__has_span(p->asm_, parent->pid);
+	struct sp_proc *parent, *child;
 
-	/* system-wide, a child of a process without a span is created
-	 * lazily, at its first exchange */
-	if (p->o.all && !traced)
-		return;
-	child = sp_procs__get_or_add(p->procs, ev->tgid, ev->ppid, ev->ts);
+	/* every process, system-wide too: an agent's tree is known before
+	 * its first model call says it is one */
+	child = sp_procs__fork(p->procs, ev->tgid, ev->ppid, ev->ts);
 	if (!child)
 		return;
-	if (traced)
+	parent = sp_procs__get(p->procs, ev->ppid);
+	if (parent && sp_span_asm__has_span(p->asm_, parent->pid))
 		sp_procs__ensure(p->procs, child);
 	sp_span_asm__fork(p->asm_, parent, child, ev->ts);
 }
@@ -153,6 +181,8 @@ static void handle_exec(struct sp_pipeline *p, const struct sp_proc_event *ev)
 	 * gone from /proc by the time its first exchange is decoded */
 	if (!pr)
 		pr = sp_procs__add(p->procs, ev->tgid, ev->ppid, ev->ts);
+	else if (pr->exited)	/* its pid is a new process's (its fork was lost) */
+		pr = sp_procs__fork(p->procs, ev->tgid, ev->ppid, ev->ts);
 	if (!pr)
 		return;
 	memcpy(filename, ev->filename, sizeof(filename));
@@ -167,6 +197,7 @@ static void handle_exec(struct sp_pipeline *p, const struct sp_proc_event *ev)
 static void handle_exit(struct sp_pipeline *p, const struct sp_proc_event *ev)
 {
 	struct sp_proc *pr;
+	bool had_span;
 
 	/* its requests end first, so they land under its span (and may
 	 * create its entry, so look it up after) */
@@ -176,9 +207,14 @@ static void handle_exit(struct sp_pipeline *p, const struct sp_proc_event *ev)
 		p->o.on_exit(p->o.hook_ctx, ev->tgid);
 	if (!pr)
 		return;
+	had_span = sp_span_asm__has_span(p->asm_, pr->pid);
 	sp_procs__exit(p->procs, pr, ev->exit_code, ev->ts);
 	sp_span_asm__exit(p->asm_, p->procs, pr, ev->ts);
-	sp_procs__del(p->procs, pr);
+	/* what nobody made a span of yet, an agent above may still claim */
+	if (had_span)
+		sp_procs__del(p->procs, pr);
+	else
+		sp_procs__retire(p->procs, pr);
 }
 
 int sp_pipeline__handle(struct sp_pipeline *p, const void *rec, size_t size)
@@ -242,6 +278,7 @@ static bool pid_busy(void *ctx, uint32_t pid)
 void sp_pipeline__tick(struct sp_pipeline *p, uint64_t now)
 {
 	sp_span_asm__tick(p->asm_, p->procs, now, pid_busy, p->streams);
+	sp_procs__tick(p->procs, now);
 	sp_streams__tick(p->streams, now);
 }
 

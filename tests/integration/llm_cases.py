@@ -168,7 +168,11 @@ def events_brief(out, span):
 
 # ---- selection and the common checks ----
 def is_llm(span):
-    return any(k.startswith(("gen_ai.", "openinference.", "llm.")) for k in span.attrs)
+    """A model call's span (not an agent's or a tool's, which carry gen_ai.*
+    too)."""
+    return (span.attrs.get("openinference.span.kind") in ("LLM", "EMBEDDING")
+            or span.attrs.get("gen_ai.operation.name") in (
+                "chat", "text_completion", "embeddings", "generate_content"))
 
 
 def http_exchange(out, pid, port, path, window, status=200, min_ms=0):
@@ -179,7 +183,7 @@ def http_exchange(out, pid, port, path, window, status=200, min_ms=0):
     no_problems(out)
     root = process_root(out, pid)
     check_root(root, pid, exit_code=0)
-    check_trace_root(root)
+    check_trace_root(root, out)
     spans = [s for s in of_pid(out, pid) if s.kind == KIND_CLIENT and not is_llm(s)
              and s.attrs.get("server.port") == port and s.attrs.get("url.path") == path]
     http = only(spans, f"HTTP CLIENT span POST {path} from pid {pid} to port {port}",

@@ -34,6 +34,10 @@ struct got_span {
 	bool unfinished;	/* spanprobe.span.unfinished */
 	char trace_end[16];	/* spanprobe.trace.end */
 	int64_t step_mark;	/* test.step, set by an enrichment step */
+	char op[32];		/* gen_ai.operation.name */
+	char oi_kind[16];	/* openinference.span.kind */
+	char tool_id[64];	/* gen_ai.tool.call.id */
+	int64_t pid;		/* process.pid */
 	int call;		/* which export() call held it */
 };
 
@@ -83,6 +87,10 @@ static int capture_export(struct sp_exporter *e, struct sp_span *const *spans, s
 		g->unfinished = sp_span__attr(s, "spanprobe.span.unfinished") != NULL;
 		attr_str(s, "spanprobe.trace.end", g->trace_end, sizeof(g->trace_end));
 		g->step_mark = attr_int(s, "test.step");
+		attr_str(s, "gen_ai.operation.name", g->op, sizeof(g->op));
+		attr_str(s, "openinference.span.kind", g->oi_kind, sizeof(g->oi_kind));
+		attr_str(s, "gen_ai.tool.call.id", g->tool_id, sizeof(g->tool_id));
+		g->pid = attr_int(s, "process.pid");
 		g->call = njson;
 		snprintf(g->service, sizeof(g->service), "%s", s->res->service_name);
 	}
@@ -103,6 +111,13 @@ static void capture_free(struct sp_exporter *e)
 }
 
 static uint64_t idle_ns;	/* --trace-idle for the next new_pipeline() */
+static bool no_proc;		/* the next new_pipeline() reads no /proc */
+
+/* A /proc with nothing in it: facts come from the records alone. */
+static size_t empty_proc(void *ctx, uint32_t pid, const char *what, char *buf, size_t cap)
+{
+	return 0;
+}
 
 /* ao: span assembly's options (NULL: the defaults below); max_procs 0: 64 */
 static struct sp_pipeline *new_pipeline_with(bool all, const struct sp_asm_opts *ao,
@@ -112,7 +127,8 @@ static struct sp_pipeline *new_pipeline_with(bool all, const struct sp_asm_opts 
 		.asm_opts = { .trace_idle_ns = idle_ns, .flush_interval_ns = 1000 * MS,
 			      .max_spans = 64, .batch_max = 16 },
 		.max_procs = max_procs ? max_procs : 64, .max_streams = 16, .max_sockets = 16,
-		.all = all,
+		.all = all, .llm = true, .llm_opts = { .content = true, .content_max = 4096 },
+		.proc_read = no_proc ? empty_proc : NULL,
 	};
 	struct sp_pipeline *p;
 	struct sp_exporter *e = calloc(1, sizeof(*e));
@@ -917,6 +933,227 @@ static void test_fork_under_lazy_root(void **state)
 	sp_pipeline__free(p);
 }
 
+/* ---- agents ---- */
+
+static struct got_span *find_pid(const char *name, int64_t pid)
+{
+	for (int i = 0; i < ngot; i++)
+		if (!strcmp(got[i].name, name) && got[i].pid == pid)
+			return &got[i];
+	fail_msg("no span named %s of pid %lld", name, (long long)pid);
+	return NULL;
+}
+
+static void fork_exec(struct sp_pipeline *p, uint32_t pid, uint32_t ppid, const char *argv,
+		      size_t argv_len, uint64_t ts)
+{
+	proc_ev(p, SP_EV_PROC_FORK, pid, ppid, NULL, 0, 0, ts);
+	proc_ev(p, SP_EV_PROC_EXEC, pid, ppid, argv, argv_len, 0, ts);
+}
+
+/* One HTTP/1 exchange with a body each way, on a fresh fd; the process
+ * exits 1 ms after if it is curl (exits). */
+static void body_exchange_ex(struct sp_pipeline *p, uint32_t pid, int fd, const char *path,
+			     const char *req_body, const char *resp_body, uint64_t t0, uint64_t t1,
+			     bool exits)
+{
+	char req[4096], resp[4096];
+
+	snprintf(req, sizeof(req),
+		 "POST %s HTTP/1.1\r\nHost: 127.0.0.1:9\r\nContent-Type: application/json\r\n"
+		 "Content-Length: %zu\r\n\r\n%s", path, strlen(req_body), req_body);
+	snprintf(resp, sizeof(resp),
+		 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+		 strlen(resp_body), resp_body);
+	conn_ev(p, pid, fd, SP_ROLE_CLIENT, 9, 40000 + fd);
+	data_ev(p, pid, fd, 0, SP_DIR_EGRESS, 0, req, t0, t0);
+	data_ev(p, pid, fd, 0, SP_DIR_INGRESS, 0, resp, t1, t1);
+	if (exits)
+		proc_ev(p, SP_EV_PROC_EXIT, pid, 0, NULL, 0, 0, t1 + 1 * MS);
+}
+
+static void body_exchange(struct sp_pipeline *p, uint32_t pid, int fd, const char *path,
+			  const char *req_body, const char *resp_body, uint64_t t0, uint64_t t1)
+{
+	body_exchange_ex(p, pid, fd, path, req_body, resp_body, t0, t1, true);
+}
+
+static const char CHAT_REQ[] =
+	"{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"list files\"}]}";
+static const char CHAT_TOOL_RESP[] =
+	"{\"id\":\"c1\",\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"message\":"
+	"{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\","
+	"\"function\":{\"name\":\"run\",\"arguments\":\"{\\\"command\\\":\\\"ls -la\\\"}\"}}]},"
+	"\"finish_reason\":\"tool_calls\"}],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3}}";
+static const char CHAT_REQ2[] =
+	"{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"list files\"},"
+	"{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\","
+	"\"function\":{\"name\":\"run\",\"arguments\":\"{}\"}}]},"
+	"{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"a b\"}]}";
+static const char CHAT_RESP[] =
+	"{\"id\":\"c2\",\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"message\":"
+	"{\"role\":\"assistant\",\"content\":\"done\"},\"finish_reason\":\"stop\"}],"
+	"\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":1}}";
+
+/*
+ * A shell-script agent, system-wide: its model calls go through curl, so
+ * the script is the agent, from its start (a git probe it ran before any
+ * call included) to its exit; the commands it runs after the model asked
+ * for a tool are under that tool's window; its login shell is not in its
+ * trace.
+ */
+static void test_shell_agent_tree(void **state)
+{
+	struct sp_pipeline *p;
+	struct got_span *agent, *git, *curl1, *chat, *tool, *ls, *fl, *curl2;
+	const struct sp_asm_stats *st;
+
+	no_proc = true;
+	p = new_pipeline(true);
+	no_proc = false;
+	/* the login shell made a call of its own first: it has a span */
+	proc_ev(p, SP_EV_PROC_EXEC, 500, 1, "bash\0-l", 8, 0, 1 * MS);
+	exchange(p, 500, 3, 1 * MS, 2 * MS);
+	fork_exec(p, 501, 500, "bash\0agent.sh", 14, 3 * MS);
+	/* a probe at start-up, gone before anyone knows 501 is an agent */
+	fork_exec(p, 502, 501, "git\0status", 11, 4 * MS);
+	proc_ev(p, SP_EV_PROC_EXIT, 502, 0, NULL, 0, 0, 5 * MS);
+	fork_exec(p, 503, 501, "curl\0-sd@req.json\0http://127.0.0.1:9/v1/chat/completions",
+		  57, 6 * MS);
+	body_exchange(p, 503, 4, "/v1/chat/completions", CHAT_REQ, CHAT_TOOL_RESP, 7 * MS,
+		      20 * MS);
+	fork_exec(p, 504, 501, "ls\0-la", 7, 22 * MS);
+	proc_ev(p, SP_EV_PROC_EXIT, 504, 0, NULL, 0, 0, 23 * MS);
+	fork_exec(p, 505, 501, "false", 6, 24 * MS);
+	proc_ev(p, SP_EV_PROC_EXIT, 505, 0, NULL, 0, 1 << 8, 25 * MS);
+	fork_exec(p, 506, 501, "curl\0-sd@req2.json\0http://127.0.0.1:9/v1/chat/completions",
+		  58, 26 * MS);
+	body_exchange(p, 506, 5, "/v1/chat/completions", CHAT_REQ2, CHAT_RESP, 27 * MS,
+		      30 * MS);
+	proc_ev(p, SP_EV_PROC_EXIT, 501, 0, NULL, 0, 0, 40 * MS);
+	sp_pipeline__shutdown(p, 50 * MS);
+
+	agent = find("invoke_agent agent.sh");
+	assert_true(sp_id_is_zero(agent->parent, 8));
+	assert_string_equal(agent->op, "invoke_agent");
+	assert_string_equal(agent->oi_kind, "AGENT");
+	assert_int_equal(agent->start, sp_clock_to_unix(3 * MS));
+	assert_int_equal(agent->end, sp_clock_to_unix(40 * MS));
+	/* the login shell's own trace is another */
+	assert_memory_not_equal(find_pid("bash", 500)->trace, agent->trace, 16);
+
+	git = find("execute_tool git");
+	assert_memory_equal(git->parent, agent->id, 8);
+	assert_string_equal(git->oi_kind, "TOOL");
+	assert_int_equal(git->start, sp_clock_to_unix(4 * MS));
+	assert_int_equal(git->end, sp_clock_to_unix(5 * MS));
+
+	curl1 = find_pid("curl", 503);
+	curl2 = find_pid("curl", 506);
+	assert_memory_equal(curl1->parent, agent->id, 8);
+	assert_memory_equal(curl2->parent, agent->id, 8);
+	chat = find("chat gpt-4o-mini");
+	assert_memory_equal(chat->trace, agent->trace, 16);
+
+	tool = find("execute_tool run");
+	assert_memory_equal(tool->parent, agent->id, 8);
+	assert_string_equal(tool->tool_id, "call_1");
+	assert_string_equal(tool->oi_kind, "TOOL");
+	/* from the response that asked to the request that answered */
+	assert_int_equal(tool->start, sp_clock_to_unix(20 * MS));
+	assert_int_equal(tool->end, sp_clock_to_unix(27 * MS));
+	ls = find("ls");
+	assert_memory_equal(ls->parent, tool->id, 8);
+	fl = find("false");
+	assert_memory_equal(fl->parent, tool->id, 8);
+	assert_int_equal(fl->status, SP_STATUS_ERROR);
+	assert_string_equal(fl->error_type, "1");
+	for (int i = 0; i < ngot; i++)
+		if (!memcmp(got[i].trace, agent->trace, 16))
+			assert_true(got[i].start >= agent->start && got[i].end <= agent->end);
+	st = sp_pipeline__asm_stats(p);
+	assert_int_equal(st->agents, 1);
+	assert_int_equal(st->tool_calls, 1);
+	assert_int_equal(st->tool_calls_answered, 1);
+	sp_pipeline__free(p);
+}
+
+/* An agent started by a launcher that made a call first (npm exec): the
+ * agent leaves the launcher's trace with what it did so far. */
+static void test_agent_leaves_launcher_trace(void **state)
+{
+	struct sp_pipeline *p;
+	struct got_span *npm, *agent, *get, *chat, *sub, *subchat;
+
+	no_proc = true;
+	p = new_pipeline(true);
+	no_proc = false;
+	proc_ev(p, SP_EV_PROC_EXEC, 600, 1, "npm\0exec\0agent", 15, 0, 1 * MS);
+	exchange(p, 600, 3, 1 * MS, 2 * MS);	/* the registry */
+	fork_exec(p, 601, 600, "node\0agent.js", 14, 3 * MS);
+	exchange(p, 601, 3, 4 * MS, 5 * MS);	/* a plain call: under npm for now */
+	body_exchange_ex(p, 601, 4, "/v1/chat/completions", CHAT_REQ, CHAT_RESP, 6 * MS, 8 * MS,
+			 false);
+	/* the agent runs a sub-agent: python3 making calls of its own */
+	fork_exec(p, 602, 601, "python3\0sub.py", 15, 9 * MS);
+	body_exchange(p, 602, 5, "/v1/chat/completions", CHAT_REQ, CHAT_RESP, 10 * MS, 11 * MS);
+	proc_ev(p, SP_EV_PROC_EXIT, 601, 0, NULL, 0, 0, 20 * MS);
+	proc_ev(p, SP_EV_PROC_EXIT, 600, 0, NULL, 0, 0, 21 * MS);
+	sp_pipeline__shutdown(p, 30 * MS);
+
+	npm = find("npm");
+	agent = find("invoke_agent agent.js");
+	sub = find("invoke_agent sub.py");
+	assert_true(sp_id_is_zero(agent->parent, 8));
+	assert_memory_not_equal(agent->trace, npm->trace, 16);
+	assert_int_equal(agent->start, sp_clock_to_unix(3 * MS));
+	/* the call it made before it was known moved with it */
+	get = NULL;
+	for (int i = 0; i < ngot; i++)
+		if (!strcmp(got[i].name, "GET /delay") && !memcmp(got[i].parent, agent->id, 8))
+			get = &got[i];
+	assert_non_null(get);
+	assert_memory_equal(get->trace, agent->trace, 16);
+	/* a sub-agent nests */
+	assert_memory_equal(sub->parent, agent->id, 8);
+	assert_memory_equal(sub->trace, agent->trace, 16);
+	chat = subchat = NULL;
+	for (int i = 0; i < ngot; i++) {
+		if (strcmp(got[i].name, "chat gpt-4o-mini"))
+			continue;
+		if (got[i].start == sp_clock_to_unix(10 * MS))
+			subchat = &got[i];
+		else
+			chat = &got[i];
+	}
+	assert_non_null(chat);
+	assert_non_null(subchat);
+	assert_memory_equal(chat->trace, agent->trace, 16);
+	assert_memory_equal(subchat->trace, agent->trace, 16);
+	assert_int_equal(sp_pipeline__asm_stats(p)->agents_rerooted, 1);
+	sp_pipeline__free(p);
+}
+
+/* A subshell (fork, no exec) is named after its parent, not "unknown". */
+static void test_subshell_named_after_parent(void **state)
+{
+	struct sp_pipeline *p;
+
+	no_proc = true;
+	p = new_pipeline(false);
+	no_proc = false;
+	assert_int_equal(sp_pipeline__target(p, 700, 1 * MS), 0);
+	proc_ev(p, SP_EV_PROC_EXEC, 700, 1, "bash\0run.sh", 12, 0, 1 * MS);
+	proc_ev(p, SP_EV_PROC_FORK, 701, 700, NULL, 0, 0, 2 * MS);
+	proc_ev(p, SP_EV_PROC_EXIT, 701, 0, NULL, 0, 0, 3 * MS);
+	proc_ev(p, SP_EV_PROC_EXIT, 700, 0, NULL, 0, 0, 4 * MS);
+	sp_pipeline__shutdown(p, 10 * MS);
+	assert_int_equal(ngot, 2);
+	assert_memory_equal(find_pid("bash run.sh", 701)->parent, find_pid("bash run.sh", 700)->id,
+			    8);
+	sp_pipeline__free(p);
+}
+
 static void test_malformed_records(void **state)
 {
 	struct sp_pipeline *p = new_pipeline(true);
@@ -1037,6 +1274,9 @@ int main(void)
 		cmocka_unit_test(test_pool_bytes_shed_held_traces),
 		cmocka_unit_test(test_proc_eviction_ends_span),
 		cmocka_unit_test(test_fork_under_lazy_root),
+		cmocka_unit_test(test_shell_agent_tree),
+		cmocka_unit_test(test_agent_leaves_launcher_trace),
+		cmocka_unit_test(test_subshell_named_after_parent),
 		cmocka_unit_test(test_malformed_records),
 		cmocka_unit_test(test_otlp_json_rules),
 		cmocka_unit_test(test_json_escapes_and_bad_utf8),

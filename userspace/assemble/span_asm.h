@@ -7,8 +7,20 @@
  * Trace rules (README "Span trees"):
  * - A target process (launched with --, or named with -p) gets a root span
  *   when tracing starts.
+ * - A process that makes a model call is an agent (curl and the like make
+ *   them for the process that ran them: __model_call). Its span is
+ *   invoke_agent from the process's start to its exit; it nests under its
+ *   parent's span only if that is in a kept tree (a target's or another
+ *   agent's), else it is a trace root, leaving any launcher's trace with
+ *   its subtree. The processes it started before anyone knew, running or
+ *   exited, get their spans then (model/procs.h keeps them).
  * - A process forked by a process that has an open span gets a child span
- *   at once, in the same trace: subprocesses of an agent are its tools.
+ *   at once, in the same trace: under an agent, under the tool window the
+ *   model asked for (by command line, else by time), or, outside any, as
+ *   a tool of its own (execute_tool {executable}).
+ * - A tool call a model response asks for is an execute_tool span under
+ *   the agent from that response's end to the request that answers it
+ *   (__tools); the agent's other calls inside the window nest under it.
  * - Any other process gets a root span (a new trace) at its first HTTP
  *   exchange, so system-wide mode does not make a trace of every `ls`.
  * - A root span with no open child processes and no activity for
@@ -27,6 +39,7 @@
 #include "model/procs.h"
 #include "model/span.h"
 #include "assemble/trace_buf.h"
+#include "semantics/body_sub.h"
 
 #define SP_ASM_MAX_SINKS SP_TRACE_BUF_MAX_SINKS
 /* a trace held past trace_idle_ns by this much is quiet: it leaves */
@@ -52,6 +65,11 @@ struct sp_asm_stats {
 	uint64_t spans_finished;
 	uint64_t spans_dropped;		/* span pool exhausted */
 	uint64_t traces_split;		/* roots ended by the idle rule */
+	uint64_t agents;		/* processes found to be agents */
+	uint64_t agents_rerooted;	/* ... that left a launcher's trace */
+	uint64_t procs_claimed;		/* spans made for what an agent ran before */
+	uint64_t tool_calls;		/* execute_tool spans opened */
+	uint64_t tool_calls_answered;	/* ... closed by the result going back */
 };
 
 struct sp_span_asm;
@@ -78,6 +96,24 @@ void sp_span_asm__exit(struct sp_span_asm *a, struct sp_procs *procs, struct sp_
 		       uint64_t ts);
 
 /*
+ * p made a model call at ts: its agent (p, or the process that ran p when
+ * p is curl and the like) becomes one (__agent). Returns the agent.
+ */
+struct sp_proc *sp_span_asm__model_call(struct sp_span_asm *a, struct sp_procs *procs,
+					struct sp_proc *p, uint64_t ts);
+/* p is an agent (see the trace rules above); no-op if it is one already. */
+void sp_span_asm__agent(struct sp_span_asm *a, struct sp_procs *procs, struct sp_proc *p,
+			uint64_t ts);
+/*
+ * A model call of agent ended: v's results close the tool windows they
+ * answer at req_start (the request that carries them), v's calls open
+ * windows at resp_end. Arguments in v are recorded as given (pass none
+ * when content is off).
+ */
+void sp_span_asm__tools(struct sp_span_asm *a, struct sp_proc *agent,
+			const struct sp_tool_view *v, uint64_t req_start, uint64_t resp_end);
+
+/*
  * A new span under p's current span (creating p's root if needed), with
  * start and end set from CLOCK_MONOTONIC times. The caller fills it and
  * passes it to __finish. NULL if the span pool is exhausted (counted).
@@ -85,6 +121,10 @@ void sp_span_asm__exit(struct sp_span_asm *a, struct sp_procs *procs, struct sp_
 struct sp_span *sp_span_asm__child(struct sp_span_asm *a, struct sp_procs *procs,
 				   struct sp_proc *p, const char *name, enum sp_span_kind kind,
 				   uint64_t start, uint64_t end);
+/* The same for a model call: never under one of the agent's tool windows. */
+struct sp_span *sp_span_asm__model_child(struct sp_span_asm *a, struct sp_procs *procs,
+					 struct sp_proc *p, const char *name,
+					 enum sp_span_kind kind, uint64_t start, uint64_t end);
 void sp_span_asm__finish(struct sp_span_asm *a, struct sp_span *s);
 /* A new span under parent (same trace, same resource, same times), for
  * the caller to fill and __finish. NULL if the pool is exhausted

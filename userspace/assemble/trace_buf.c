@@ -287,6 +287,75 @@ void sp_trace_buf__touch(struct sp_trace_buf *b, const uint8_t trace_id[16], uin
 		mark_active(b, t, now);
 }
 
+static bool id_in(const uint8_t (*ids)[8], size_t n, const uint8_t id[8])
+{
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(ids[i], id, 8))
+			return true;
+	return false;
+}
+
+size_t sp_trace_buf__move(struct sp_trace_buf *b, const uint8_t from[16], const uint8_t to[16],
+			  const uint8_t root_id[8], uint64_t now,
+			  void (*fn)(void *ctx, struct sp_span *s), void *ctx)
+{
+	uint8_t (*ids)[8];
+	struct trace *t;
+	size_t nids = 1, moved = 0;
+	uint64_t k1, k2;
+	bool more = true;
+
+	trace_key(from, &k1, &k2);
+	t = sp_table__get(b->traces, k1, k2);
+	if (!t || !t->n)
+		return 0;
+	ids = malloc((t->n + 1) * sizeof(*ids));
+	if (!ids)
+		return 0;
+	memcpy(ids[0], root_id, 8);
+	/* children end before their parents, so the list is in no order a
+	 * single pass could follow: repeat until the subtree stops growing */
+	while (more) {
+		struct sp_span **pp = &t->head, *s, *prev = NULL;
+
+		more = false;
+		while ((s = *pp)) {
+			if (!id_in(ids, nids, s->parent_id)) {
+				prev = s;
+				pp = &s->next;
+				continue;
+			}
+			*pp = s->next;
+			if (t->tail == s)
+				t->tail = prev;
+			t->n--;
+			b->stats.spans_held--;
+			memcpy(ids[nids++], s->span_id, 8);
+			memcpy(s->trace_id, to, 16);
+			s->next = NULL;
+			if (fn)
+				fn(ctx, s);
+			/* re-added: the new trace holds it until its root ends */
+			sp_trace_buf__add(b, s, now);
+			/* the add may have emitted or evicted t */
+			t = sp_table__get(b->traces, k1, k2);
+			moved++;
+			more = true;
+			if (!t || !t->n)
+				goto out;
+			break;
+		}
+	}
+out:
+	/* moved empty (not emitted: emit unlinks) */
+	if (t && !t->n && (t->by_age.prev || b->by_age.head == &t->by_age)) {
+		list_unlink(&b->by_age, &t->by_age);
+		list_unlink(&b->by_activity, &t->by_activity);
+	}
+	free(ids);
+	return moved;
+}
+
 static bool waited(uint64_t now, uint64_t since, uint64_t limit)
 {
 	return now > since && now - since >= limit;

@@ -91,6 +91,17 @@ void sp_trace_buf__add(struct sp_trace_buf *b, struct sp_span *s, uint64_t now);
 /* The trace is active at now though no span of it ended (a request in
  * flight): it is not quiet. */
 void sp_trace_buf__touch(struct sp_trace_buf *b, const uint8_t trace_id[16], uint64_t now);
+/*
+ * A subtree changes trace: the held spans of trace from whose parent chain
+ * (through held spans) reaches root_id move to trace to, which gets a new
+ * trace id on each. For an agent found under a launcher that made a span
+ * first (span_asm.h): its finished children leave the launcher's trace
+ * with it. fn (may be NULL) sees each span as it moves. Returns how many
+ * moved.
+ */
+size_t sp_trace_buf__move(struct sp_trace_buf *b, const uint8_t from[16], const uint8_t to[16],
+			  const uint8_t root_id[8], uint64_t now,
+			  void (*fn)(void *ctx, struct sp_span *s), void *ctx);
 /* The age bounds, and the batch interval. */
 void sp_trace_buf__tick(struct sp_trace_buf *b, uint64_t now);
 /*

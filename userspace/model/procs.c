@@ -10,8 +10,16 @@
 #include "util/redact.h"
 #include "util/table.h"
 
+struct tomb {
+	uint32_t pid;
+	uint64_t exit_ns;
+};
+
 struct sp_procs {
 	struct sp_table *t;
+	/* tombstones, oldest first: a ring of cap */
+	struct tomb *tombs;
+	uint32_t tomb_cap, tomb_head, ntombs;
 	void (*evict)(void *ctx, struct sp_proc *p);
 	void *ctx;
 	sp_proc_read_fn read;
@@ -41,7 +49,11 @@ struct sp_procs *sp_procs__new(uint32_t capacity, void (*evict)(void *ctx, struc
 	t->read = read ? read : sp_procfs_reader;
 	t->read_ctx = read_ctx;
 	t->t = sp_table__new(capacity, sizeof(struct sp_proc), on_evict, t);
-	if (!t->t) {
+	t->tomb_cap = capacity / 4 > 16 ? capacity / 4 : 16;
+	t->tombs = calloc(t->tomb_cap, sizeof(*t->tombs));
+	if (!t->t || !t->tombs) {
+		sp_table__free(t->t);
+		free(t->tombs);
 		free(t);
 		return NULL;
 	}
@@ -58,6 +70,7 @@ void sp_procs__free(struct sp_procs *t)
 	while ((p = sp_table__next(t->t, &it)))
 		sp_resource__put(p->res);
 	sp_table__free(t->t);
+	free(t->tombs);
 	free(t);
 }
 
@@ -91,6 +104,20 @@ static bool is_interpreter(const char *exe)
 	return false;
 }
 
+static bool flag_takes_value(const char *a)
+{
+	static const char *const flags[] = {
+		"-r", "--require", "--import", "--loader", "--experimental-loader",
+		"--env-file", "--inspect-port", "--title", "-W", "-X", "--preload", "--cwd",
+		NULL,
+	};
+
+	for (const char *const *f = flags; *f; f++)
+		if (!strcmp(a, *f))
+			return true;
+	return false;
+}
+
 void sp_proc_name(const char *exe, const char *argv, uint32_t argv_len, char *out, size_t cap)
 {
 	const char *arg1 = NULL;
@@ -111,6 +138,12 @@ void sp_proc_name(const char *exe, const char *argv, uint32_t argv_len, char *ou
 		if (!strcmp(a, "-m") && off + l + 1 < argv_len) {
 			arg1 = a + l + 1;
 			break;
+		}
+		/* a flag whose value is the next argument: "node -r preload.js
+		 * app.js" is app.js */
+		if (flag_takes_value(a)) {
+			off += l + 1;
+			l = strnlen(argv + off, off < argv_len ? argv_len - off : 0);
 		}
 		if (a[0] != '-') {
 			arg1 = a;
@@ -255,6 +288,36 @@ void sp_procs__exec(struct sp_procs *t, struct sp_proc *p, const char *filename,
 	p->facts_known = true;
 }
 
+/* Forgets what p was: its pid is a new process's now. */
+static void proc_reset(struct sp_proc *p, uint32_t pid, uint32_t ppid, uint64_t now)
+{
+	sp_resource__put(p->res);
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	p->ppid = ppid;
+	p->start_ns = now;
+}
+
+struct sp_proc *sp_procs__fork(struct sp_procs *t, uint32_t pid, uint32_t ppid, uint64_t now)
+{
+	struct sp_proc *p = sp_table__get(t->t, pid, 0), *parent;
+
+	if (!p)
+		p = sp_table__add(t->t, pid, 0);
+	if (!p)
+		return NULL;
+	proc_reset(p, pid, ppid, now);
+	/* looked up after the add, which may have evicted it */
+	parent = sp_table__get(t->t, ppid, 0);
+	if (parent && parent->facts_known && !parent->exited) {
+		memcpy(p->comm, parent->comm, sizeof(p->comm));
+		memcpy(p->name, parent->name, sizeof(p->name));
+		p->res = sp_resource__get(parent->res);
+		p->facts_known = true;
+	}
+	return p;
+}
+
 struct sp_proc *sp_procs__add(struct sp_procs *t, uint32_t pid, uint32_t ppid, uint64_t now)
 {
 	struct sp_proc *p = sp_table__add(t->t, pid, 0);
@@ -314,6 +377,57 @@ void sp_procs__del(struct sp_procs *t, struct sp_proc *p)
 	sp_resource__put(p->res);
 	p->res = NULL;
 	sp_table__del(t->t, p);
+}
+
+static void tomb_drop(struct sp_procs *t)
+{
+	struct tomb *tb = &t->tombs[t->tomb_head];
+	struct sp_proc *p = sp_table__get(t->t, tb->pid, 0);
+
+	/* still that tombstone, not a new process with its pid */
+	if (p && p->exited && p->exit_ns == tb->exit_ns)
+		sp_procs__del(t, p);
+	t->tomb_head = (t->tomb_head + 1) % t->tomb_cap;
+	t->ntombs--;
+}
+
+void sp_procs__retire(struct sp_procs *t, struct sp_proc *p)
+{
+	struct tomb tb = { .pid = p->pid, .exit_ns = p->exit_ns };
+
+	if (t->ntombs == t->tomb_cap)
+		tomb_drop(t);	/* p survives: the oldest is another */
+	t->tombs[(t->tomb_head + t->ntombs) % t->tomb_cap] = tb;
+	t->ntombs++;
+}
+
+void sp_procs__tick(struct sp_procs *t, uint64_t now)
+{
+	while (t->ntombs && now > t->tombs[t->tomb_head].exit_ns &&
+	       now - t->tombs[t->tomb_head].exit_ns >= SP_PROC_TOMB_NS)
+		tomb_drop(t);
+}
+
+const char *sp_proc_agent_name(const struct sp_proc *p)
+{
+	const char *sp = strchr(p->name, ' ');
+
+	/* sp_proc_name: "python3 agent.py", or the executable alone */
+	return sp ? sp + 1 : p->name;
+}
+
+bool sp_proc_is_http_cli(const struct sp_proc *p)
+{
+	static const char *const names[] = {
+		"curl", "wget", "wget2", "http", "https", "httpie", "xh", "xhs", "aria2c",
+		"lwp-request", NULL,
+	};
+	const char *exe = p->res ? p->res->exe_name : p->comm;
+
+	for (const char *const *n = names; *n; n++)
+		if (!strcmp(exe, *n))
+			return true;
+	return false;
 }
 
 struct sp_proc *sp_procs__next(struct sp_procs *t, uint32_t *it)

@@ -4,6 +4,13 @@
  * command line (credentials redacted), service name, exit status. Filled
  * from fork/exec/exit events and /proc. Bounded; the least recently active
  * process is evicted when full.
+ *
+ * Every process is kept from its fork, system-wide, so that the tree an
+ * agent runs is known before anyone knows it is an agent (its first model
+ * call may come after it started its first tools). An exited process
+ * nobody made a span of stays as a tombstone (exited set) for
+ * SP_PROC_TOMB_NS, at most a quarter of the table, oldest out first: an
+ * agent found later still gets the commands it ran before.
  */
 #ifndef SP_PROCS_H
 #define SP_PROCS_H
@@ -27,6 +34,8 @@ struct sp_proc {
 	bool facts_known;
 };
 
+#define SP_PROC_TOMB_NS	(60 * 1000000000ull)
+
 struct sp_procs;
 
 /* evict is called on a process about to be dropped to make room (it must
@@ -42,6 +51,12 @@ struct sp_proc *sp_procs__get(struct sp_procs *t, uint32_t pid);
  */
 struct sp_proc *sp_procs__get_or_add(struct sp_procs *t, uint32_t pid, uint32_t ppid,
 				     uint64_t now);
+/*
+ * A new process forked by ppid: a fresh entry (replacing a tombstone or a
+ * stale entry of a reused pid) that has its parent's facts until it execs,
+ * so a subshell is named after its parent. NULL if out of memory.
+ */
+struct sp_proc *sp_procs__fork(struct sp_procs *t, uint32_t pid, uint32_t ppid, uint64_t now);
 /* A bare entry for pid, for the caller to fill (sp_procs__exec). */
 struct sp_proc *sp_procs__add(struct sp_procs *t, uint32_t pid, uint32_t ppid, uint64_t now);
 /* Exec: a new image. args is NUL-separated argv (args_len bytes). Reads
@@ -59,8 +74,19 @@ void sp_procs__ensure(struct sp_procs *t, struct sp_proc *p);
 /* The process exited with wait(2) status wstatus. */
 void sp_procs__exit(struct sp_procs *t, struct sp_proc *p, int wstatus, uint64_t ts);
 void sp_procs__del(struct sp_procs *t, struct sp_proc *p);
+/* p exited and nobody made a span of it: keep it as a tombstone (above). */
+void sp_procs__retire(struct sp_procs *t, struct sp_proc *p);
+/* Tombstones past SP_PROC_TOMB_NS go. */
+void sp_procs__tick(struct sp_procs *t, uint64_t now);
 struct sp_proc *sp_procs__next(struct sp_procs *t, uint32_t *it);
 uint64_t sp_procs__evictions(const struct sp_procs *t);
+
+/* The name an agent process goes by: its script for an interpreter
+ * ("agent.py" of "python3 agent.py"), else its executable ("claude"). */
+const char *sp_proc_agent_name(const struct sp_proc *p);
+/* A command-line HTTP client (curl, wget, httpie, xh, ...): its model
+ * calls are made for the process that started it. */
+bool sp_proc_is_http_cli(const struct sp_proc *p);
 
 /*
  * Span name for a process: the executable's base name, plus the script for
