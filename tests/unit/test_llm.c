@@ -1902,6 +1902,40 @@ static void test_mutated_tool_requests(void **state)
 	}
 }
 
+/* A name with its namespace already in front keeps it once; a long one
+ * is cut at a character, and then has no bare name to point at. */
+static void test_namespace_names(void **state)
+{
+	static char resp[1024];
+	char longname[200];
+	int n = 0;
+
+	for (int i = 0; i < 80; i++)	/* 160 bytes of two-byte characters */
+		n += snprintf(longname + n, sizeof(longname) - n, "\xc3\xa9");
+	snprintf(resp, sizeof(resp), "{\"id\":\"r\",\"status\":\"completed\",\"output\":["
+		 "{\"type\":\"function_call\",\"call_id\":\"c1\",\"namespace\":\"mcp__git\","
+		 "\"name\":\"mcp__git__log\",\"arguments\":\"{}\"},"
+		 "{\"type\":\"function_call\",\"call_id\":\"c2\",\"namespace\":\"mcp__a\","
+		 "\"name\":\"%s\",\"arguments\":\"{}\"},"
+		 "{\"type\":\"function_call\",\"call_id\":\"c3\",\"name\":\"shell\",\"namespace\":"
+		 "\"mcp__sh\",\"arguments\":\"{}\"}]}", longname);
+	assert_true(run("POST", "/v1/responses", "api.openai.com", "{\"model\":\"m\",\"input\":\"x\"}",
+			200, "application/json", NULL, NULL,
+			(struct chunk[]){ { resp, 0, 10 } }, 1, NULL, 0));
+	assert_int_equal(view.ncalls, 3);
+	assert_string_equal(view.calls[0].name, "mcp__git__log");
+	assert_null(event_attr("gen_ai.tool.call", 0, "spanprobe.tool.function_name"));
+	assert_int_equal(strlen(view.calls[1].name), 8 + 152);	/* cut to 161 bytes, at a character */
+	assert_memory_equal(view.calls[1].name, "mcp__a__\xc3\xa9", 10);
+	assert_true(utf8_ok(view.calls[1].name));
+	assert_null(event_attr("gen_ai.tool.call", 1, "spanprobe.tool.function_name"));
+	/* the namespace after the name */
+	assert_string_equal(view.calls[2].name, "mcp__sh__shell");
+	assert_string_equal(event_attr("gen_ai.tool.call", 2, "spanprobe.tool.function_name"),
+			    "shell");
+	span_utf8_ok();
+}
+
 static int setup(void **state)
 {
 	res = sp_resource__new();
@@ -1964,6 +1998,7 @@ int main(void)
 		cmocka_unit_test(test_system_first_when_full),
 		cmocka_unit_test(test_server_tools_are_not_the_agents),
 		cmocka_unit_test(test_mutated_tool_requests),
+		cmocka_unit_test(test_namespace_names),
 	};
 
 	return cmocka_run_group_tests_name("llm", tests, setup, teardown);

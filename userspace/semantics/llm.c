@@ -171,15 +171,19 @@ static void in_text(struct sp_llm *l, int key, const char *role, const char *s, 
 		text_add(&m->content, l->o.content_max, s, n);
 }
 
-/* "{namespace}__{name}" (Claude Code's "mcp__{server}__{tool}"), or name. */
+/* "{namespace}__{name}" (Claude Code's "mcp__{server}__{tool}"), or name;
+ * cut to cap at a character. */
 static void full_name(char *out, size_t cap, const char *ns, const char *name)
 {
+	char full[LLM_NS_MAX + 2 + LLM_FULL_NAME_MAX];
 	size_t k = strlen(ns);
+	int n;
 
 	if (!k || (!strncmp(name, ns, k) && !strncmp(name + k, "__", 2)))
-		snprintf(out, cap, "%s", name);
+		n = snprintf(full, sizeof(full), "%s", name);
 	else
-		snprintf(out, cap, "%s__%s", ns, name);
+		n = snprintf(full, sizeof(full), "%s__%s", ns, name);
+	llm_copy(out, cap, full, n < (int)sizeof(full) ? (size_t)n : sizeof(full) - 1);
 }
 
 /* The item ended: a tool result goes to the results (the last ones kept);
@@ -220,7 +224,10 @@ static void item_end(struct sp_llm *l)
 			snprintf(m->role, sizeof(m->role), "%s",
 				 m->tool == LM_TOOL_CALL ? "assistant" : "tool");
 	}
-	if (l->nparts == LLM_MAX_PARTS) {
+	/* most calls have none: the table is made for the first */
+	if (!l->parts)
+		l->parts = malloc(LLM_MAX_PARTS * sizeof(l->parts[0]));
+	if (!l->parts || l->nparts == LLM_MAX_PARTS) {
 		l->parts_dropped++;
 		goto out;
 	}
@@ -705,9 +712,16 @@ void llm_finish(struct sp_llm *l)
 	jw_finish(&l->req);
 	item_end(l);
 	system_first(l);
-	for (int i = 0; i < l->ntools; i++)
-		full_name(l->tools[i].full, sizeof(l->tools[i].full), l->tools[i].ns,
-			  l->tools[i].name);
+	for (int i = 0; i < l->ntools; i++) {
+		struct llm_tool *t = &l->tools[i];
+		char full[LLM_FULL_NAME_MAX];
+		size_t k = strlen(t->ns), whole = strlen(t->name) + k + 2;
+
+		full_name(full, sizeof(full), t->ns, t->name);
+		/* the API's name follows "{ns}__", unless none was put or it was cut */
+		t->bare = strlen(full) == whole ? k + 2 : 0;
+		memcpy(t->name, full, sizeof(full));
+	}
 	if (l->lines)
 		sp_sse__finish(l->lines);
 	if (l->resp_init)
@@ -760,6 +774,7 @@ void sp_llm__free(struct sp_llm *l)
 		free(l->tools[i].args.buf);
 	free(l->out.buf);
 	free(l->input_value.buf);
+	free(l->parts);
 	free(l);
 }
 
@@ -790,7 +805,7 @@ void sp_llm__tools(struct sp_llm *l, struct sp_tool_view *out)
 		if ((!t->name[0] && !t->id[0]) || t->server)
 			continue;
 		c->id = t->id;
-		c->name = t->full;
+		c->name = t->name;
 		c->args = t->args.buf ? t->args.buf : "";
 		c->args_len = t->args.len;
 		c->args_cut = t->args.cut;

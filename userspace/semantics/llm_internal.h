@@ -231,9 +231,11 @@ struct llm_part {
 struct llm_tool {
 	int key;
 	char id[LLM_ID_MAX];
-	char name[LLM_NAME_MAX];	/* as the API names it */
+	/* as the API names it; from llm_finish on "{ns}__{name}", the
+	 * API's name at name + bare */
+	char name[LLM_FULL_NAME_MAX];
+	uint8_t bare;
 	char ns[LLM_NS_MAX];		/* its namespace, if any */
-	char full[LLM_FULL_NAME_MAX];	/* ns__name, or name (at llm_finish) */
 	bool server;			/* the provider runs it: no result comes back */
 	struct llm_text args;
 	uint64_t ts;
@@ -278,7 +280,7 @@ struct sp_llm {
 		bool is_error;
 		char id[LLM_ID_MAX], name[LLM_NAME_MAX], ns[LLM_NS_MAX];
 	} item;
-	struct llm_part parts[LLM_MAX_PARTS];
+	struct llm_part *parts;	/* LLM_MAX_PARTS, owned; made for the first */
 	int nparts, parts_dropped;
 	struct llm_result results[LLM_MAX_RESULTS];	/* a ring: the oldest at results_at */
 	int nresults, results_at, results_dropped;

@@ -201,11 +201,12 @@ static void fill_tools(struct sp_llm *l, struct sp_span *s)
 		if (!e)
 			break;
 		/* the name the agent knows the tool by: "{namespace}__{name}" */
-		event_str(e, "gen_ai.tool.name", sp_span__strdup(s, t->full, strlen(t->full)));
-		if (t->ns[0]) {
+		event_str(e, "gen_ai.tool.name", sp_span__strdup(s, t->name, strlen(t->name)));
+		if (t->bare) {
+			const char *b = t->name + t->bare;
+
 			event_str(e, "spanprobe.tool.namespace", sp_span__strdup(s, t->ns, strlen(t->ns)));
-			event_str(e, "spanprobe.tool.function_name",
-				  sp_span__strdup(s, t->name, strlen(t->name)));
+			event_str(e, "spanprobe.tool.function_name", sp_span__strdup(s, b, strlen(b)));
 		}
 		if (t->id[0])
 			event_str(e, "gen_ai.tool.call.id", sp_span__strdup(s, t->id, strlen(t->id)));
@@ -216,7 +217,7 @@ static void fill_tools(struct sp_llm *l, struct sp_span *s)
 				  sp_span__strdup(s, t->args.buf, t->args.len));
 		k = dyn_key(s, "llm.output_messages.0.message.tool_calls.%d.tool_call.function.name", i);
 		if (k)
-			set_cstr(s, k, t->full);
+			set_cstr(s, k, t->name);
 		k = dyn_key(s, "llm.output_messages.0.message.tool_calls.%d.tool_call.id", i);
 		if (k && t->id[0])
 			set_cstr(s, k, t->id);
