@@ -1550,6 +1550,11 @@ static void test_responses_codex_tools(void **state)
 			"{\"model\":\"gpt-4.1\",\"input\":\"hi\"}", 200, "application/json", NULL, NULL,
 			NULL, 0, NULL, 0));
 	assert_true(view.last_is_user);
+	/* but what an embedding call embeds is nobody's message */
+	assert_true(run("POST", "/v1/embeddings", "api.openai.com",
+			"{\"model\":\"text-embedding-3-small\",\"input\":\"hi\"}", 200,
+			"application/json", NULL, NULL, NULL, 0, NULL, 0));
+	assert_false(view.last_is_user);
 }
 
 /* Codex's request and stream cut at every point: what was whole is

@@ -786,12 +786,13 @@ bool sp_llm__is_llm(struct sp_llm *l)
 /* The last input message is the user's own, not a tool result: its role
  * is "user" (or not said, in an API where it may go unsaid: Gemini), and
  * it is not only tool results (Anthropic tool_result blocks, Gemini
- * functionResponse parts). */
+ * functionResponse parts). What an embedding call embeds is no message:
+ * an agent's retrieval starts no turn. */
 bool llm_last_is_user(const struct sp_llm *l)
 {
 	bool user = l->last_role == 1 || (l->last_role < 0 && !l->last_typed && l->last_key != -100);
 
-	return user && !(l->last_result && !l->last_other);
+	return user && !(l->last_result && !l->last_other) && !l->reg->api->embedding;
 }
 
 void sp_llm__tools(struct sp_llm *l, struct sp_tool_view *out)
