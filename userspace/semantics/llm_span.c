@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <yajl/yajl_gen.h>
 #include "util/clock.h"
 #include "semantics/llm_internal.h"
 #include "semantics/prices.h"
@@ -265,109 +266,64 @@ static void fill_error(struct sp_llm *l, struct sp_span *s)
 	sp_span__set_status(s, SP_STATUS_ERROR, l->err_msg[0] ? l->err_msg : NULL);
 }
 
-/* A bounded JSON writer for gen_ai.input.messages: what does not fit
- * ends the writing (ok goes false). */
-struct jbuf {
-	char *b;
-	size_t len, cap;
-	bool ok;
-};
-
-static void jb_raw(struct jbuf *j, const char *s)
+static void gen_str(yajl_gen g, const char *s)
 {
-	size_t n = strlen(s);
-
-	if (!j->ok || j->len + n >= j->cap) {
-		j->ok = false;
-		return;
-	}
-	memcpy(j->b + j->len, s, n);
-	j->len += n;
-}
-
-static void jb_str(struct jbuf *j, const char *s, size_t n)
-{
-	char esc[8];
-
-	jb_raw(j, "\"");
-	for (size_t i = 0; i < n && j->ok; i++) {
-		unsigned char c = s[i];
-
-		if (c == '"' || c == '\\' || c < 0x20) {
-			if (c == '"' || c == '\\')
-				snprintf(esc, sizeof(esc), "\\%c", c);
-			else
-				snprintf(esc, sizeof(esc), "\\u%04x", c);
-			jb_raw(j, esc);
-		} else if (j->len + 1 < j->cap) {
-			j->b[j->len++] = c;
-		} else {
-			j->ok = false;
-		}
-	}
-	jb_raw(j, "\"");
-}
-
-static void jb_field(struct jbuf *j, const char *key, const char *s, size_t n)
-{
-	jb_raw(j, ",\"");
-	jb_raw(j, key);
-	jb_raw(j, "\":");
-	jb_str(j, s, n);
+	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
 }
 
 /* One message as OTel GenAI writes it, {role, parts: [{type, ...}]}:
  * its text (if it had any: the text itself is in llm.input_messages.N,
  * the one copy the span keeps), then its tool calls and results. */
-static void jb_msg(struct jbuf *j, const struct sp_llm *l, const struct llm_msg *m)
+static void gen_msg(yajl_gen g, const struct sp_llm *l, const struct llm_msg *m)
 {
-	const char *role = m->role[0] ? m->role : "user";
-	bool first = true;
-
-	jb_raw(j, "{\"role\":");
-	jb_str(j, role, strlen(role));
-	jb_raw(j, ",\"parts\":[");
+	yajl_gen_map_open(g);
+	gen_str(g, "role");
+	gen_str(g, m->role[0] ? m->role : "user");
+	gen_str(g, "parts");
+	yajl_gen_array_open(g);
 	if (m->text && m->tool == LM_TEXT) {
-		jb_raw(j, "{\"type\":\"text\"}");
-		first = false;
+		yajl_gen_map_open(g);
+		gen_str(g, "type");
+		gen_str(g, "text");
+		yajl_gen_map_close(g);
 	}
 	for (int i = 0; i < l->nparts; i++) {
 		const struct llm_part *p = &l->parts[i];
 
 		if (p->msg != m->key)
 			continue;
-		jb_raw(j, first ? "{\"type\":" : ",{\"type\":");
-		first = false;
+		yajl_gen_map_open(g);
+		gen_str(g, "type");
+		gen_str(g, p->kind == LM_TOOL_CALL ? "tool_call" : "tool_call_response");
+		gen_str(g, "id");
+		gen_str(g, p->id);
 		if (p->kind == LM_TOOL_CALL) {
-			jb_str(j, "tool_call", 9);
-			jb_field(j, "id", p->id, strlen(p->id));
-			jb_field(j, "name", p->name, strlen(p->name));
-		} else {
-			jb_str(j, "tool_call_response", 18);
-			jb_field(j, "id", p->id, strlen(p->id));
+			gen_str(g, "name");
+			gen_str(g, p->name);
 		}
-		jb_raw(j, "}");
+		yajl_gen_map_close(g);
 	}
-	jb_raw(j, "]}");
+	yajl_gen_array_close(g);
+	yajl_gen_map_close(g);
 }
 
-/* gen_ai.input.messages: the conversation's shape, in the room left. */
+/* gen_ai.input.messages: the conversation's shape, if the span has room. */
 static void fill_genai_messages(struct sp_llm *l, struct sp_span *s)
 {
-	char buf[LLM_MAX_MSGS * 64 + LLM_MAX_PARTS * (48 + LLM_ID_MAX * 2 + LLM_FULL_NAME_MAX * 2)];
-	struct jbuf j = { .b = buf, .cap = sizeof(buf), .ok = true };
+	yajl_gen g;
+	const unsigned char *buf;
+	size_t len;
 
-	if (!l->nin)
+	if (!l->nin || !(g = yajl_gen_alloc(NULL)))
 		return;
-	jb_raw(&j, "[");
-	for (int i = 0; i < l->nin; i++) {
-		if (i)
-			jb_raw(&j, ",");
-		jb_msg(&j, l, &l->in[i]);
-	}
-	jb_raw(&j, "]");
-	if (j.ok && sp_span__arena_left(s) > j.len + 256)
-		sp_span__set_str(s, "gen_ai.input.messages", j.b, j.len);
+	yajl_gen_array_open(g);
+	for (int i = 0; i < l->nin; i++)
+		gen_msg(g, l, &l->in[i]);
+	yajl_gen_array_close(g);
+	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok &&
+	    sp_span__arena_left(s) > len + 256)
+		sp_span__set_str(s, "gen_ai.input.messages", (const char *)buf, len);
+	yajl_gen_free(g);
 }
 
 /* Input message i, OpenInference: its tool calls' ids and names (their
