@@ -7,6 +7,12 @@
  * PROTO_OTHER); only PROTO_HTTP payload is captured. Calls made inside an
  * SSL_read/SSL_write move ciphertext: they only tell the TLS probes which fd the
  * SSL* uses, and are never captured.
+ *
+ * Stdio pipes: a process's reads of fd 0 and writes of fd 1, when that fd is
+ * a pipe, are captured only if the first bytes on them look like
+ * newline-delimited JSON-RPC (an MCP server on stdio). The verdict is kept
+ * per process image, so any other process pays one map lookup per stdin or
+ * stdout call, and nothing on any other fd.
  */
 #include "spanprobe.bpf.h"
 
@@ -47,6 +53,21 @@ static __always_inline struct sock *fd_inet_sock(__s32 fd)
 	if (family != AF_INET && family != AF_INET6)
 		return NULL;
 	return sk;
+}
+
+/* Whether fd of the current task is a pipe (or FIFO). */
+static __always_inline bool fd_is_fifo(__s32 fd)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct file **fdarr;
+	struct file *f = NULL;
+
+	if ((unsigned int)fd >= BPF_CORE_READ(task, files, fdt, max_fds))
+		return false;
+	fdarr = BPF_CORE_READ(task, files, fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fdarr[fd]) || !f)
+		return false;
+	return (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) == S_IFIFO;
 }
 
 static __always_inline void sk_addrs(struct sock *sk, struct sp_addr *local,
@@ -118,6 +139,37 @@ static __always_inline struct conn_state *conn_get(__u32 tgid, __s32 fd, __u8 ro
 	return bpf_map_lookup_elem(&conns, &key);
 }
 
+/*
+ * A read of stdin or a write of stdout by a process that is not a socket's:
+ * remembered for its exit when the process's stdio may carry JSON-RPC.
+ */
+static __always_inline int pipe_enter(__u32 tgid, __u32 tid, __s32 fd, __u64 buf, __u32 vlen,
+				      __u8 dir)
+{
+	struct sock_call call = { .buf = buf, .fd = fd, .vlen = vlen, .dir = dir,
+				  .mode = SOCK_PIPE };
+	__u32 exec_id;
+	struct stdio_state *st, init = {};
+
+	if (!((fd == 0 && dir == SP_DIR_INGRESS) || (fd == 1 && dir == SP_DIR_EGRESS)))
+		return 0;
+	exec_id = current_exec_id();
+	st = bpf_map_lookup_elem(&stdio, &tgid);
+	if (!st || st->exec_id != exec_id) {
+		init.exec_id = exec_id;
+		init.gen = bpf_ktime_get_ns();
+		init.verdict = fd_is_fifo(fd) ? STDIO_UNKNOWN : STDIO_OTHER;
+		bpf_map_update_elem(&stdio, &tgid, &init, BPF_ANY);
+		st = &init;
+	}
+	if (st->verdict == STDIO_OTHER)
+		return 0;
+	call.ts = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&sock_calls, &tid, &call, BPF_ANY))
+		count(SP_CNT_CALL_TABLE_FULL, 1);
+	return 0;
+}
+
 static __always_inline int sock_enter(__s32 fd, __u64 buf, __u32 vlen, __u8 dir)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -130,7 +182,7 @@ static __always_inline int sock_enter(__s32 fd, __u64 buf, __u32 vlen, __u8 dir)
 		return 0;
 	c = conn_get(tgid, fd, SP_ROLE_UNKNOWN, false);
 	if (!c)
-		return 0;
+		return fd <= 1 ? pipe_enter(tgid, tid, fd, buf, vlen, dir) : 0;
 	tls = tls_top(tid);
 	if (tls) {
 		/* ciphertext written or read by SSL_write/SSL_read itself */
@@ -215,6 +267,77 @@ static __always_inline void report_err(__u32 tgid, struct sock_call *call, long 
 		rb_emit(&ev, sizeof(ev));
 }
 
+/* b (after `{"`) starts with key and its closing quote. */
+static __always_inline bool json_key_is(const char *b, const char *key, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (b[i] != key[i])
+			return false;
+	return b[n] == '"';
+}
+
+/* The first bytes a JSON-RPC message starts with, as JSON writers order its
+ * keys: {"jsonrpc", or the TypeScript SDK's {"method" / {"result" / ...
+ * (it adds jsonrpc last). Userspace decides for good from the whole line. */
+static __always_inline __u8 sniff_jsonrpc(__u64 ubuf, __u32 len)
+{
+	char b[12] = {};
+
+	if (len < sizeof(b) || bpf_probe_read_user(b, sizeof(b), (void *)ubuf))
+		return STDIO_UNKNOWN;
+	if (b[0] != '{' || b[1] != '"')
+		return STDIO_OTHER;
+	if (json_key_is(b + 2, "jsonrpc", 7) || json_key_is(b + 2, "method", 6) ||
+	    json_key_is(b + 2, "id", 2) || json_key_is(b + 2, "result", 6) ||
+	    json_key_is(b + 2, "error", 5) || json_key_is(b + 2, "params", 6))
+		return STDIO_JSONRPC;
+	return STDIO_OTHER;
+}
+
+static __always_inline int pipe_exit(__u32 tgid, __u32 tid, struct sock_call *call, long ret)
+{
+	struct stdio_state *st = bpf_map_lookup_elem(&stdio, &tgid);
+	struct data_buf *rec;
+	__u32 budget;
+	__u64 first, seq;
+
+	if (!st || ret <= 0)
+		return 0;
+	first = call->buf;
+	if (call->vlen) {
+		struct iovec v0 = {};
+
+		bpf_probe_read_user(&v0, sizeof(v0), (void *)call->buf);
+		first = (__u64)v0.iov_base;
+	}
+	if (st->verdict == STDIO_UNKNOWN) {
+		__u8 v = sniff_jsonrpc(first, (__u32)ret);
+
+		if (v == STDIO_UNKNOWN && ++st->sniffs >= 4)
+			v = STDIO_OTHER;
+		st->verdict = v;
+	}
+	if (st->verdict != STDIO_JSONRPC)
+		return 0;
+	seq = __sync_fetch_and_add(&st->bytes[call->dir & 1], (__u64)ret);
+	rec = data_begin(tgid, tid, SP_FD_STDIO, call->ts, 0, st->gen, (__u32)ret, SP_SRC_PIPE,
+			 call->dir);
+	if (!rec)
+		return 0;
+	budget = targ_max_capture;
+	if (call->vlen) {
+		struct iov_ctx ic = {
+			.iov = call->buf, .vlen = call->vlen, .left = (__u32)ret,
+			.budget = budget, .seq = seq, .rec = rec,
+		};
+
+		bpf_loop(SP_MAX_IOV, emit_iov, &ic, 0);
+	} else {
+		emit_segment(rec, call->buf, (__u32)ret, seq, &budget);
+	}
+	return 0;
+}
+
 static __always_inline int sock_exit(long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -230,6 +353,8 @@ static __always_inline int sock_exit(long ret)
 		return 0;
 	call = *cp;
 	bpf_map_delete_elem(&sock_calls, &tid);
+	if (call.mode == SOCK_PIPE)
+		return pipe_exit(tgid, tid, &call, ret);
 	key = conn_key(tgid, call.fd);
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)

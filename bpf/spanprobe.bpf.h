@@ -28,6 +28,7 @@
 #define AF_INET6	10
 #define S_IFMT		00170000
 #define S_IFSOCK	0140000
+#define S_IFIFO		0010000
 #define SOCK_STREAM	1
 #define ECONNRESET	104
 #define EPIPE		32
@@ -119,6 +120,23 @@ enum sock_mode {
 	SOCK_CAPTURE = 1,	/* plaintext socket: capture the payload */
 	SOCK_CIPHER,		/* TLS socket outside a TLS call (node's BIO) */
 	SOCK_NESTED,		/* inside SSL_read/SSL_write: ciphertext */
+	SOCK_PIPE,		/* stdin/stdout of a process, maybe JSON-RPC (sock.bpf.c) */
+};
+
+/* What a process's stdin (fd 0) and stdout (fd 1) carry, if pipes. */
+enum stdio_verdict {
+	STDIO_UNKNOWN = 0,	/* pipes, not yet sniffed */
+	STDIO_JSONRPC,		/* newline-delimited JSON-RPC: capture */
+	STDIO_OTHER,		/* not pipes, or something else: ignore */
+};
+
+struct stdio_state {
+	__u64 bytes[2];		/* stream offset per enum sp_dir */
+	__u64 gen;
+	__u32 exec_id;		/* the image it was decided for */
+	__u8 verdict;		/* enum stdio_verdict */
+	__u8 sniffs;
+	__u8 pad[2];
 };
 
 /* A socket syscall in flight on one thread. */
@@ -183,6 +201,9 @@ SP_MAP(sock_calls, __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 1638
        __type(key, __u32); __type(value, struct sock_call););
 SP_MAP(threads, __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 16384);
        __type(key, __u32); __type(value, struct thread_state););
+/* by tgid: every process that read its stdin or wrote its stdout once */
+SP_MAP(stdio, __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 16384);
+       __type(key, __u32); __type(value, struct stdio_state););
 SP_MAP(scratch, __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1);
        __type(key, __u32); __type(value, struct data_buf););
 SP_MAP(pid_keys, __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 65536);

@@ -40,7 +40,13 @@ enum sp_event_type {
 enum sp_source {
 	SP_SRC_SOCK = 1,	/* plaintext socket syscalls */
 	SP_SRC_TLS,		/* plaintext seen at SSL_write/SSL_read */
+	SP_SRC_PIPE,		/* a process's stdin reads and stdout writes (pipes) */
 };
+
+/* The fd of SP_SRC_PIPE records: one stream per process, its stdin
+ * (ingress, fd 0) and its stdout (egress, fd 1) together, the way an MCP
+ * server on stdio talks to the agent that spawned it. */
+#define SP_FD_STDIO		(-2)
 
 enum sp_dir {
 	SP_DIR_EGRESS = 0,	/* the traced process wrote it */
