@@ -37,6 +37,9 @@ struct sp_streams_stats {
 };
 
 typedef void (*sp_exchange_fn)(void *ctx, const struct sp_http_exchange *ex);
+struct sp_rpc_exchange;
+/* A JSON-RPC exchange (pair/jsonrpc_exchange.h), borrowed for the call. */
+typedef void (*sp_rpc_exchange_fn)(void *ctx, const struct sp_rpc_exchange *ex);
 
 struct sp_streams;
 
@@ -47,6 +50,8 @@ struct sp_streams *sp_streams__new(uint32_t max_streams, uint32_t max_sockets,
 				   const struct sp_sem_opts *sem, sp_exchange_fn on_exchange,
 				   void *ctx);
 void sp_streams__free(struct sp_streams *s);
+/* Where JSON-RPC exchanges (MCP over stdio) go; none until set. */
+void sp_streams__set_rpc_emit(struct sp_streams *s, sp_rpc_exchange_fn fn, void *ctx);
 
 /* ev is followed by ev->len payload bytes (data). */
 void sp_streams__data(struct sp_streams *s, const struct sp_data_event *ev, const uint8_t *data);
