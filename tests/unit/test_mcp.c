@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <cmocka.h>
 #include "decode/jsonrpc.h"
 #include "decode/protocol.h"
@@ -183,7 +184,7 @@ static struct got *find(const char *id)
 		if (!strcmp(got[i].id, id))
 			return &got[i];
 	fail_msg("no exchange with id %s", id);
-	return NULL;
+	return &got[0];
 }
 
 /* A session read line by line, with its times. */
@@ -635,6 +636,174 @@ static void test_redact_json(void **state)
 	assert_int_equal(strlen(out), 7);
 }
 
+
+/* ---- MCP over streamable HTTP ---- */
+
+struct hdrs {
+	const char *kv[12];	/* name, value, ... NULL */
+};
+
+static const char *hdr(const void *msg, const char *name, size_t *len)
+{
+	const struct hdrs *h = msg;
+
+	for (int i = 0; h->kv[i]; i += 2)
+		if (!strcasecmp(h->kv[i], name)) {
+			*len = strlen(h->kv[i + 1]);
+			return h->kv[i + 1];
+		}
+	return NULL;
+}
+
+/* One POST through the consumers, the body in pieces of `step` bytes;
+ * the consumer's span (made a child as the pipeline does) in *out. */
+static const struct sp_body_sub *http_call(const struct hdrs *rqh, const char *req,
+					   const struct hdrs *rsh, uint16_t status,
+					   const char *resp, size_t step, bool content,
+					   struct sp_span **out, char *name, size_t cap)
+{
+	struct sp_sem_opts o = { .llm = true,
+				 .llm_opts = { .content = content, .content_max = 256 } };
+	struct sp_head_view qv = { .method = "POST", .target = "/mcp", .target_len = 4,
+				   .header = hdr, .msg = rqh };
+	struct sp_head_view sv = { .status = status, .header = hdr, .msg = rsh };
+	const struct sp_body_sub *sub;
+	void *st = NULL;
+	size_t n = strlen(resp);
+
+	*out = NULL;
+	sub = sp_body_sub_open(&o, &qv, &st);
+	if (!sub)
+		return NULL;
+	sub->request_body(st, req, strlen(req), 1);
+	sub->response_head(st, &sv);
+	for (size_t i = 0; i < n; i += step) {
+		size_t k = n - i < step ? n - i : step;
+		char *piece = malloc(k);
+
+		memcpy(piece, resp + i, k);
+		sub->response_body(st, piece, k, 2);
+		free(piece);
+	}
+	if (sub->is_call(st)) {
+		*out = sp_span__alloc();
+		sp_span__init(*out, "x", 1, SP_KIND_CLIENT, res);
+		sub->span_name(st, name, cap);
+		sub->fill(st, *out);
+	}
+	sub->free(st);
+	return sub;
+}
+
+static const struct hdrs MCP_REQ_HDRS = { { "Accept", "application/json, text/event-stream",
+					    "Content-Type", "application/json",
+					    "Mcp-Session-Id", "a1b2c3",
+					    "MCP-Protocol-Version", "2025-06-18", NULL } };
+
+static void test_http_json(void **state)
+{
+	static const struct hdrs rsh = { { "Content-Type", "application/json", NULL } };
+	const struct sp_body_sub *sub;
+	struct sp_span *s;
+	char name[128];
+
+	sub = http_call(&MCP_REQ_HDRS, CALL_REQ, &rsh, 200, CALL_RESP, 7, true, &s, name,
+			sizeof(name));
+	assert_non_null(sub);
+	assert_string_equal(sub->name, "mcp");
+	assert_non_null(s);
+	assert_string_equal(name, "tools/call echo");
+	assert_int_equal(s->kind, SP_KIND_CLIENT);
+	assert_string_equal(attr(s, "mcp.session.id")->s, "a1b2c3");
+	assert_string_equal(attr(s, "mcp.protocol.version")->s, "2025-06-18");
+	assert_string_equal(attr(s, "network.transport")->s, "tcp");
+	assert_string_equal(attr(s, "gen_ai.tool.name")->s, "echo");
+	assert_string_equal(attr(s, "jsonrpc.request.id")->s, "2");
+	assert_string_equal(attr(s, "gen_ai.tool.call.result")->s, "hi\nagain");
+	assert_string_equal(attr(s, "gen_ai.tool.call.arguments")->s,
+			    "{\"text\":\"hi\",\"api_key\":\"REDACTED\"}");
+	assert_int_equal(s->status, SP_STATUS_UNSET);
+	sp_span__free(s);
+
+	/* a JSON-RPC error answer */
+	sub = http_call(&MCP_REQ_HDRS, BAD_REQ, &rsh, 200, BAD_RESP, 1, false, &s, name,
+			sizeof(name));
+	assert_string_equal(name, "tools/call nope");
+	assert_string_equal(attr(s, "error.type")->s, "-32602");
+	assert_int_equal(attr(s, "rpc.response.status_code")->i, -32602);
+	sp_span__free(s);
+
+	/* initialize: the server assigns the session in its answer */
+	{
+		static const struct hdrs init_rqh = { { "Accept",
+			"application/json, text/event-stream", NULL } };
+		static const struct hdrs init_rsh = { { "Content-Type",
+			"application/json; charset=utf-8", "Mcp-Session-Id", "s-9", NULL } };
+
+		http_call(&init_rqh, INIT_REQ, &init_rsh, 200, INIT_RESP, 1000, false, &s, name,
+			  sizeof(name));
+		assert_string_equal(name, "initialize");
+		assert_string_equal(attr(s, "mcp.session.id")->s, "s-9");
+		assert_string_equal(attr(s, "mcp.protocol.version")->s, "2025-06-18");
+		sp_span__free(s);
+	}
+
+	/* a notification POSTed (202, no body): no span */
+	assert_non_null(http_call(&MCP_REQ_HDRS, INITIALIZED, &rsh, 202, "", 1, false, &s,
+				  name, sizeof(name)));
+	assert_null(s);
+	/* not MCP's headers: not this consumer's */
+	{
+		static const struct hdrs plain = { { "Content-Type", "application/json", NULL } };
+
+		assert_null(http_call(&plain, CALL_REQ, &rsh, 200, CALL_RESP, 7, false, &s, name,
+				      sizeof(name)));
+	}
+}
+
+static void test_http_sse(void **state)
+{
+	static const struct hdrs rsh = { { "Content-Type", "text/event-stream",
+					   "Cache-Control", "no-cache", NULL } };
+	/* progress, a server request (sampling) with the same id, then the
+	 * answer, the way the Python SDK's server streams them */
+	static const char sse[] =
+		"event: message\r\ndata: {\"jsonrpc\":\"2.0\",\"method\":"
+		"\"notifications/progress\",\"params\":{\"progressToken\":2,\"progress\":0.5}}"
+		"\r\n\r\n"
+		"event: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":2,\"method\":"
+		"\"sampling/createMessage\",\"params\":{}}\r\n\r\n"
+		"event: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"content\":"
+		"[{\"type\":\"text\",\"text\":\"boom\"}],\"isError\":true}}\r\n\r\n";
+	struct sp_span *s;
+	char name[128];
+
+	for (size_t step = 1; step < sizeof(sse); step += 37) {
+		assert_non_null(http_call(&MCP_REQ_HDRS, CALL_REQ, &rsh, 200, sse, step, true, &s,
+					  name, sizeof(name)));
+		assert_non_null(s);
+		assert_string_equal(name, "tools/call echo");
+		assert_string_equal(attr(s, "error.type")->s, "tool_error");
+		assert_string_equal(attr(s, "gen_ai.tool.call.result")->s, "boom");
+		assert_int_equal(s->status, SP_STATUS_ERROR);
+		sp_span__free(s);
+	}
+	/* a batch: the span is its first request's */
+	{
+		static const char batch[] = "[{\"jsonrpc\":\"2.0\",\"method\":\"notifications/x\"},"
+			"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"},"
+			"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}]";
+		static const struct hdrs jsh = { { "Content-Type", "application/json", NULL } };
+
+		http_call(&MCP_REQ_HDRS, batch, &jsh, 200, "[" "{\"jsonrpc\":\"2.0\",\"id\":2,"
+			  "\"result\":{}},{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":"
+			  "-32601,\"message\":\"no\"}}]", 3, false, &s, name, sizeof(name));
+		assert_string_equal(name, "tools/list");
+		assert_string_equal(attr(s, "error.type")->s, "-32601");
+		sp_span__free(s);
+	}
+}
+
 static int setup(void **state)
 {
 	res = sp_resource__new();
@@ -664,6 +833,8 @@ int main(void)
 		cmocka_unit_test(test_sniff),
 		cmocka_unit_test(test_traceparent),
 		cmocka_unit_test(test_redact_json),
+		cmocka_unit_test(test_http_json),
+		cmocka_unit_test(test_http_sse),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

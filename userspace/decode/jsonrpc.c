@@ -174,8 +174,13 @@ void sp_rpc_msg_value(struct sp_rpc_msg *m, const struct sp_rpc_opts *o, struct 
 		copy(m->cancel_id, sizeof(m->cancel_id), s, len);
 }
 
-bool sp_rpc_msg_want_raw(const struct sp_rpc_opts *o, const char *path)
+bool sp_rpc_msg_want_raw(struct sp_rpc_msg *m, const struct sp_rpc_opts *o, const char *path)
 {
+	/* an empty result ({} for ping) has no values to say it is there */
+	if (is(path, "result"))
+		m->has_result = true;
+	else if (is(path, "error"))
+		m->has_error = true;
 	return o->content && is(path, "params.arguments");
 }
 
@@ -275,14 +280,7 @@ static bool want_raw(void *ctx, const char *path)
 {
 	struct rpc_walk *rw = RW(ctx);
 
-	if (!rw->m || rw->done)
-		return false;
-	/* an empty result ({} for ping) has no values to say it is there */
-	if (is(path, "result"))
-		rw->m->has_result = true;
-	else if (is(path, "error"))
-		rw->m->has_error = true;
-	return sp_rpc_msg_want_raw(rw->d->o, path);
+	return rw->m && !rw->done && sp_rpc_msg_want_raw(rw->m, rw->d->o, path);
 }
 
 static void on_raw(void *ctx, struct jwalk *w, const char *path, const char *json, size_t len)

@@ -93,7 +93,9 @@ struct sp_rpc_opts {
 void sp_rpc_msg_value(struct sp_rpc_msg *m, const struct sp_rpc_opts *o, struct sp_blocks *b,
 		      const struct jwalk *w, const char *path, int type, const char *s,
 		      size_t len);
-bool sp_rpc_msg_want_raw(const struct sp_rpc_opts *o, const char *path);
+/* A map or array starts at path: is it to be captured as JSON text? (It
+ * also marks an empty result {} or error as there: they have no values.) */
+bool sp_rpc_msg_want_raw(struct sp_rpc_msg *m, const struct sp_rpc_opts *o, const char *path);
 void sp_rpc_msg_raw(struct sp_rpc_msg *m, const struct sp_rpc_opts *o, struct sp_blocks *b,
 		    const char *path, const char *json, size_t len);
 /* Gives back m's content block (m itself is the caller's). */

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct sp_span;
 struct sp_rpc_exchange;
@@ -32,5 +33,38 @@ void sp_mcp_span_fill(struct sp_span *s, const struct sp_rpc_exchange *ex, bool 
  * a child of the span it names. Names and times are the caller's. */
 void sp_mcp_span_pair(struct sp_span *client, struct sp_span *server,
 		      const struct sp_rpc_exchange *ex);
+
+/*
+ * MCP over streamable HTTP (spec 2025-03-26 and 2025-06-18): a POST whose
+ * body is a JSON-RPC request (the first request of a batch), answered by
+ * application/json or by a text/event-stream whose events carry the
+ * answer among notifications and the server's own requests. Fed one HTTP
+ * exchange's bodies by the body consumer of semantics/body_subs.c; its
+ * span is the HTTP span's child (semantics/mcp_http.c).
+ */
+struct sp_mcp_http;
+struct sp_rpc_opts;
+
+/* Owned: free with sp_mcp_http__free; NULL with errno ENOMEM. session,
+ * version: the request's Mcp-Session-Id and MCP-Protocol-Version headers
+ * (views, NULL when absent). o is copied. */
+struct sp_mcp_http *sp_mcp_http__new(const char *session, size_t session_len,
+				     const char *version, size_t version_len,
+				     const struct sp_rpc_opts *o);
+void sp_mcp_http__free(struct sp_mcp_http *m);
+void sp_mcp_http__request_body(struct sp_mcp_http *m, const char *buf, size_t len);
+/* The response head: status, Content-Type, Content-Encoding and the
+ * Mcp-Session-Id the server assigns (views, NULL when absent). */
+void sp_mcp_http__response_head(struct sp_mcp_http *m, uint16_t status, const char *ctype,
+				size_t ctype_len, const char *cenc, size_t cenc_len,
+				const char *session, size_t session_len);
+void sp_mcp_http__response_body(struct sp_mcp_http *m, const char *buf, size_t len,
+				uint64_t ts);
+/* After the exchange: was the request body a JSON-RPC request? */
+bool sp_mcp_http__is_call(struct sp_mcp_http *m);
+void sp_mcp_http__span_name(struct sp_mcp_http *m, char *out, size_t cap);
+/* The MCP attributes (network.transport=tcp); the kind the span was made
+ * with says the side (SERVER: the server's, else the client's). */
+void sp_mcp_http__fill(struct sp_mcp_http *m, struct sp_span *s);
 
 #endif
