@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <cmocka.h>
+#include "capture/streams.h"
 #include "decode/jsonrpc.h"
 #include "decode/protocol.h"
 #include "model/span.h"
@@ -575,7 +576,8 @@ static void test_inflight_bound(void **state)
 	rig_fini(&r);
 }
 
-/* What a stream costs: small, whatever it carries (README "Limits"). */
+/* What a stream costs: small, whatever it carries; each request in
+ * flight is one message block (2 KiB class), at most 64 of them. */
 static void test_state_size(void **state)
 {
 	printf("JSON-RPC state: %zu bytes per stream, %zu per message kept\n",
@@ -804,6 +806,81 @@ static void test_http_sse(void **state)
 	}
 }
 
+
+/* ---- through the capture stage ---- */
+
+static struct got streams_got[4];
+static int streams_ngot;
+static char streams_transport[4][8];
+
+static void on_streams_rpc(void *ctx, const struct sp_rpc_exchange *ex)
+{
+	assert_true(streams_ngot < 4);
+	streams_got[streams_ngot].ex = *ex;
+	snprintf(streams_got[streams_ngot].method, 64, "%s", ex->method);
+	snprintf(streams_transport[streams_ngot], 8, "%s", ex->transport ? ex->transport : "");
+	streams_ngot++;
+}
+
+static void on_streams_http(void *ctx, const struct sp_http_exchange *ex)
+{
+	fail_msg("no HTTP here");
+}
+
+static void stream_rec(struct sp_streams *s, uint32_t pid, uint8_t dir, uint64_t *seq,
+		       const char *data, uint64_t t0, uint64_t t1)
+{
+	size_t len = strlen(data);
+	struct sp_data_event *ev = calloc(1, sizeof(*ev) + len);
+
+	ev->type = SP_EV_DATA;
+	ev->tgid = ev->tid = pid;
+	ev->fd = 0;	/* fd 0 and 1 as one stream, keyed by the server's fd 0 */
+	ev->source = SP_SRC_SOCK;
+	ev->dir = dir;
+	ev->seq = *seq;
+	ev->gen = 1;
+	ev->len = ev->call_len = len;
+	ev->ts_enter = t0;
+	ev->ts_exit = t1;
+	memcpy(ev + 1, data, len);
+	sp_streams__data(s, ev, (const uint8_t *)(ev + 1));
+	*seq += len;
+	free(ev);
+}
+
+/* The stdio capture: one stream of the server (its fd 0 and 1 as one, as
+ * the kernel side reports them); exchanges come out of the setter's
+ * callback, on a pipe. A process exit cuts what is in flight. */
+static void test_through_streams(void **state)
+{
+	struct sp_sem_opts sem = {};
+	struct sp_streams *s = sp_streams__new(16, 16, &sem, on_streams_http, NULL);
+	uint64_t in = 0, out = 0;
+
+	assert_non_null(s);
+	streams_ngot = 0;
+	/* none until set: nothing breaks */
+	stream_rec(s, 77, IN, &in, PROMPT_REQ, 1, 2);
+	stream_rec(s, 77, OUT, &out, PROMPT_RESP, 3, 4);
+	sp_streams__set_rpc_emit(s, on_streams_rpc, NULL);
+	stream_rec(s, 77, IN, &in, LIST_REQ, 10, 11);
+	stream_rec(s, 77, OUT, &out, LIST_RESP, 20, 21);
+	stream_rec(s, 77, IN, &in, CALL_REQ, 30, 31);
+	assert_true(sp_streams__pid_busy(s, 77));
+	sp_streams__proc_exit(s, 77, 40);
+	assert_int_equal(streams_ngot, 2);
+	assert_string_equal(streams_got[0].method, "tools/list");
+	assert_int_equal(streams_got[0].ex.pid, 77);
+	assert_int_equal(streams_got[0].ex.role, SP_ROLE_SERVER);
+	assert_string_equal(streams_transport[0], "pipe");
+	assert_string_equal(streams_got[1].method, "tools/call");
+	assert_true(streams_got[1].ex.cut);
+	assert_int_equal(streams_got[1].ex.end_ns, 40);
+	assert_int_equal(sp_streams__stats(s)->exchanges, 3);
+	sp_streams__free(s);
+}
+
 static int setup(void **state)
 {
 	res = sp_resource__new();
@@ -835,6 +912,7 @@ int main(void)
 		cmocka_unit_test(test_redact_json),
 		cmocka_unit_test(test_http_json),
 		cmocka_unit_test(test_http_sse),
+		cmocka_unit_test(test_through_streams),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
