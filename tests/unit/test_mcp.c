@@ -594,9 +594,11 @@ static void test_sniff(void **state)
 	assert_int_equal(role, SP_ROLE_SERVER);
 	assert_true(sp_jsonrpc_sniff((const uint8_t *)INIT_REQ, strlen(INIT_REQ), OUT, &role));
 	assert_int_equal(role, SP_ROLE_CLIENT);
-	assert_true(sp_jsonrpc_sniff((const uint8_t *)"  \n{\"jsonrpc\": \"2.0\", \"id\": 1, "
-				     "\"result\": {}}\n", 46, OUT, &role));
-	assert_int_equal(role, SP_ROLE_SERVER);
+	assert_true(sp_jsonrpc_sniff((const uint8_t *)"  \n{\"jsonrpc\": \"2.0\", \"method\": "
+				     "\"notifications/message\"}\n", 57, OUT, &role));
+	assert_int_equal(role, SP_ROLE_CLIENT);
+	/* an answer first: a JSON body more likely than a session */
+	assert_false(sp_jsonrpc_sniff((const uint8_t *)INIT_RESP, strlen(INIT_RESP), OUT, &role));
 	/* LSP's framing, JSON logs, a body without its newline */
 	assert_false(sp_jsonrpc_sniff((const uint8_t *)"Content-Length: 52\r\n\r\n{\"jsonrpc\"",
 				      32, IN, &role));

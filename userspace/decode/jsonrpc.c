@@ -518,10 +518,12 @@ bool sp_jsonrpc_sniff(const uint8_t *buf, size_t len, uint8_t dir, uint8_t *role
 	 * stream for good */
 	if (!memchr(buf, '\n', len) && len + i < SP_CHUNK_MAX)
 		return false;
-	/* the side that writes the first request is the client */
-	if (memmem(buf, n, method, sizeof(method) - 1))
-		*role = dir == SP_DIR_INGRESS ? SP_ROLE_SERVER : SP_ROLE_CLIENT;
-	else
-		*role = dir == SP_DIR_INGRESS ? SP_ROLE_CLIENT : SP_ROLE_SERVER;
+	/* an MCP session starts with a request (initialize) or, joined
+	 * later, goes on with requests and notifications: an answer first is
+	 * more likely a JSON body met mid-stream than a session. The side
+	 * that writes the first request is the client */
+	if (!memmem(buf, n, method, sizeof(method) - 1))
+		return false;
+	*role = dir == SP_DIR_INGRESS ? SP_ROLE_SERVER : SP_ROLE_CLIENT;
 	return true;
 }

@@ -155,9 +155,11 @@ void sp_jsonrpc__put(struct sp_jsonrpc *d, struct sp_rpc_msg *m);
 void sp_jsonrpc__fini(struct sp_jsonrpc *d);
 
 /* Newline-delimited JSON-RPC 2.0: optional whitespace, then '{' with
- * "jsonrpc" and "2.0" in the first bytes (not LSP's Content-Length
- * framing, not JSON logs). *role: the traced process is the server when
- * the first request is read (INGRESS), the client when written. */
+ * "jsonrpc", "2.0" and "method" (a request or notification) in the first
+ * bytes, and the line's newline in them unless they are a full chunk
+ * (not LSP's Content-Length framing, not JSON logs, not a JSON body met
+ * mid-stream on a socket). *role: the traced process is the server when
+ * it read that message (INGRESS), the client when it wrote it. */
 bool sp_jsonrpc_sniff(const uint8_t *buf, size_t len, uint8_t dir, uint8_t *role);
 
 #endif

@@ -94,7 +94,9 @@ void sp_rpc_exchange_of(struct sp_rpc_exchange *ex, const struct sp_rpc_msg *rq,
 	ex->tool = named_tool ? rq->name : "";
 	ex->prompt = named_prompt ? rq->name : "";
 	ex->resource = rq->uri;
-	ex->protocol_version = rs && rs->version[0] ? rs->version : "";
+	/* initialize: what the server chose, else what the client asked */
+	ex->protocol_version = rs && rs->version[0] ? rs->version :
+			       !strcmp(rq->method, "initialize") ? rq->version : "";
 	ex->session_id = "";
 	ex->traceparent = rq->traceparent;
 	ex->tracestate = rq->tracestate;
