@@ -380,7 +380,9 @@ static void test_lookalike_does_not_stick(void **state)
 
 	assert_int_equal(find("GET /delay")->status_code, 200);
 	assert_int_equal(sp_pipeline__streams_stats(p)->exchanges, 1);
-	assert_int_equal(sp_pipeline__streams_stats(p)->undecoded_streams, 1);
+	/* a JSON-RPC body without its newline is not MCP's stdio framing:
+	 * not taken, not even recognised (the TLS-like run is 3 bytes) */
+	assert_int_equal(sp_pipeline__streams_stats(p)->undecoded_streams, 0);
 	sp_pipeline__free(p);
 }
 

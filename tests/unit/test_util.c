@@ -226,7 +226,7 @@ static void test_protocol_sniff(void **state)
 	assert_string_equal(sniffed("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\"}\n",
 				    SP_DIR_EGRESS, &role), "jsonrpc");
 	assert_string_equal(sniffed("Content-Length: 52\r\n\r\n{", SP_DIR_EGRESS, &role),
-			    "jsonrpc");
+			    "lsp");
 	assert_string_equal(sp_proto_sniff(tls, sizeof(tls), SP_DIR_EGRESS, &role)->name, "tls");
 	assert_string_equal(sniffed("{\"id\":1}", SP_DIR_EGRESS, &role), "none");
 	assert_string_equal(sniffed("SSH-2.0-OpenSSH_9.2\r\n", SP_DIR_EGRESS, &role), "none");

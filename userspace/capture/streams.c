@@ -5,6 +5,7 @@
 #include <string.h>
 #include "capture/streams.h"
 #include "decode/protocol.h"
+#include "pair/jsonrpc_exchange.h"
 #include "util/blocks.h"
 #include "util/table.h"
 
@@ -48,6 +49,8 @@ struct sp_streams {
 	void *ctx;
 	sp_connect_fail_fn on_connect_fail;
 	void *connect_fail_ctx;
+	sp_rpc_exchange_fn on_rpc;
+	void *rpc_ctx;
 	uint64_t trim_high;		/* bytes in use at most since the last trim */
 	uint64_t trim_ns;		/* when it was */
 	struct sp_streams_stats stats;
@@ -82,6 +85,25 @@ static void emit(const struct sp_proto_env *env, const struct sp_stream_id *sid,
 	ex->tls = sid->ssl != 0;
 	ex->sock = sid->fd >= 0 ? sp_table__get(s->socks, fd_key(sid->pid, sid->fd), 1) : NULL;
 	s->on_exchange(s->ctx, ex);
+}
+
+/* A JSON-RPC exchange: a stream with no socket is a pipe. */
+static void emit_rpc(const struct sp_proto_env *env, const struct sp_stream_id *sid,
+		     const struct sp_rpc_exchange *ex)
+{
+	struct sp_streams *s = env->ctx;
+	struct sp_rpc_exchange e = *ex;
+
+	e.transport = sid->fd >= 0 && sp_table__get(s->socks, fd_key(sid->pid, sid->fd), 1) ?
+		      "tcp" : "pipe";
+	s->on_rpc(s->rpc_ctx, &e);
+}
+
+void sp_streams__set_rpc_emit(struct sp_streams *s, sp_rpc_exchange_fn fn, void *ctx)
+{
+	s->on_rpc = fn;
+	s->rpc_ctx = ctx;
+	s->env.emit_rpc = fn ? emit_rpc : NULL;
 }
 
 /* Ends what is in flight on the stream; it may go on (a reset) or be

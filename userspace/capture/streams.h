@@ -38,6 +38,9 @@ struct sp_streams_stats {
 };
 
 typedef void (*sp_exchange_fn)(void *ctx, const struct sp_http_exchange *ex);
+struct sp_rpc_exchange;
+/* A JSON-RPC exchange (pair/jsonrpc_exchange.h), borrowed for the call. */
+typedef void (*sp_rpc_exchange_fn)(void *ctx, const struct sp_rpc_exchange *ex);
 
 /* A TCP connect failed (refused, unreachable, timed out); ev is borrowed. */
 typedef void (*sp_connect_fail_fn)(void *ctx, const struct sp_connect_fail_event *ev);
@@ -53,6 +56,8 @@ struct sp_streams *sp_streams__new(uint32_t max_streams, uint32_t max_sockets,
 void sp_streams__free(struct sp_streams *s);
 /* Who hears of failed connects (NULL: nobody); set before the first record. */
 void sp_streams__set_connect_fail(struct sp_streams *s, sp_connect_fail_fn fn, void *ctx);
+/* Where JSON-RPC exchanges (MCP over stdio) go; none until set. */
+void sp_streams__set_rpc_emit(struct sp_streams *s, sp_rpc_exchange_fn fn, void *ctx);
 
 /* ev is followed by ev->len payload bytes (data). */
 void sp_streams__data(struct sp_streams *s, const struct sp_data_event *ev, const uint8_t *data);

@@ -24,6 +24,7 @@
 
 struct sp_blocks;
 struct sp_http_exchange;
+struct sp_rpc_exchange;
 struct sp_sem_opts;
 
 /* What the capture stage knows of a stream; protocols read it, and set
@@ -44,6 +45,10 @@ struct sp_proto_env {
 	/* an exchange is done (ex borrowed for the call) */
 	void (*emit)(const struct sp_proto_env *env, const struct sp_stream_id *sid,
 		     struct sp_http_exchange *ex);
+	/* a JSON-RPC exchange is done (pair/jsonrpc_exchange.h; ex borrowed
+	 * for the call); NULL: nobody wants them */
+	void (*emit_rpc)(const struct sp_proto_env *env, const struct sp_stream_id *sid,
+			 const struct sp_rpc_exchange *ex);
 	void *ctx;
 };
 
@@ -53,6 +58,8 @@ struct sp_proto_stats {
 	uint64_t requests_dropped;	/* pipelined past the queue */
 	uint64_t orphan_responses;	/* responses to requests never seen */
 	uint64_t not_parsed;		/* records that failed to parse */
+	uint64_t notifications;		/* JSON-RPC: messages without an id */
+	uint64_t messages_lost;		/* JSON-RPC: cut by a hole or the end */
 };
 
 enum sp_stream_end {

@@ -5,6 +5,7 @@
 #include "spanprobe.h"
 
 extern const struct sp_proto sp_http1_proto;	/* pair/http1_exchange.c */
+extern const struct sp_proto sp_jsonrpc_proto;	/* pair/jsonrpc_exchange.c */
 
 /* HTTP/2 with prior knowledge (h2c, gRPC without TLS) and after ALPN h2:
  * the client's connection preface (RFC 9113 section 3.4). Recognised, so
@@ -24,32 +25,22 @@ static const struct sp_proto h2_proto = {
 	.sniff = h2_sniff,
 };
 
-/* JSON-RPC 2.0 as MCP and LSP frame it on a byte stream: a JSON object
- * per line, or LSP's Content-Length header. Who is the client is not in
- * the first bytes: a request has a method, which this does not look for
- * yet. Recognised, to be counted; its decoder comes with MCP support. */
-static bool jsonrpc_sniff(const uint8_t *buf, size_t len, uint8_t dir, uint8_t *role)
+/* JSON-RPC 2.0 with LSP's framing (a Content-Length header before each
+ * message). Recognised, to be counted; newline-delimited JSON-RPC (MCP
+ * over stdio) is pair/jsonrpc_exchange.c's. */
+static bool lsp_sniff(const uint8_t *buf, size_t len, uint8_t dir, uint8_t *role)
 {
-	static const char obj[] = "\"jsonrpc\"", lsp[] = "Content-Length: ";
-	size_t i = 0;
+	static const char lsp[] = "Content-Length: ";
 
-	if (len >= sizeof(lsp) - 1 && !memcmp(buf, lsp, sizeof(lsp) - 1)) {
-		*role = SP_ROLE_UNKNOWN;
-		return true;
-	}
-	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
-		i++;
-	if (i >= len || buf[i] != '{')
-		return false;
-	if (!memmem(buf + i, len - i < 64 ? len - i : 64, obj, sizeof(obj) - 1))
+	if (len < sizeof(lsp) - 1 || memcmp(buf, lsp, sizeof(lsp) - 1))
 		return false;
 	*role = SP_ROLE_UNKNOWN;
 	return true;
 }
 
-static const struct sp_proto jsonrpc_proto = {
-	.name = "jsonrpc",
-	.sniff = jsonrpc_sniff,
+static const struct sp_proto lsp_proto = {
+	.name = "lsp",
+	.sniff = lsp_sniff,
 };
 
 /* A TLS record header (handshake, alert, application data; version 3.x):
@@ -71,7 +62,8 @@ static const struct sp_proto tls_proto = {
 const struct sp_proto *const sp_protocols[] = {
 	&sp_http1_proto,
 	&h2_proto,
-	&jsonrpc_proto,
+	&sp_jsonrpc_proto,
+	&lsp_proto,
 	&tls_proto,
 	NULL,
 };

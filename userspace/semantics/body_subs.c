@@ -2,7 +2,9 @@
 /* The body consumers, in the order they are asked: one line each. */
 #include <stdio.h>
 #include <string.h>
+#include "decode/jsonrpc.h"
 #include "semantics/body_sub.h"
+#include "semantics/mcp_span.h"
 
 /* ---- LLM API calls (semantics/llm*.c) ---- */
 
@@ -83,8 +85,85 @@ static const struct sp_body_sub llm_sub = {
 	.free = llm_free,
 };
 
+/* ---- MCP over streamable HTTP (semantics/mcp_http.c) ---- */
+
+/* A POST that says it is MCP: its session or protocol headers, or the
+ * Accept both JSON and SSE the spec asks clients to send. The body
+ * decides (is_call): a JSON-RPC request, or no span. */
+static void *mcp_open(const struct sp_sem_opts *o, const struct sp_head_view *req)
+{
+	struct sp_rpc_opts ro = {};
+	size_t sl = 0, vl = 0, al = 0;
+	const char *sess, *ver, *acc;
+
+	if (!o || !req->method || strcmp(req->method, "POST"))
+		return NULL;
+	sess = req->header(req->msg, "mcp-session-id", &sl);
+	ver = req->header(req->msg, "mcp-protocol-version", &vl);
+	acc = req->header(req->msg, "accept", &al);
+	if (!sess && !ver && !(acc && memmem(acc, al, "text/event-stream", 17) &&
+			       memmem(acc, al, "application/json", 16)))
+		return NULL;
+	ro.content = o->llm_opts.content;
+	ro.content_max = o->llm_opts.content_max;
+	return sp_mcp_http__new(sess, sl, ver, vl, &ro);
+}
+
+static void mcp_request_body(void *st, const char *buf, size_t len, uint64_t ts)
+{
+	sp_mcp_http__request_body(st, buf, len);
+}
+
+static void mcp_response_head(void *st, const struct sp_head_view *resp)
+{
+	size_t ctl = 0, cel = 0, sl = 0;
+	const char *ct = resp->header(resp->msg, "content-type", &ctl);
+	const char *ce = resp->header(resp->msg, "content-encoding", &cel);
+	const char *sess = resp->header(resp->msg, "mcp-session-id", &sl);
+
+	sp_mcp_http__response_head(st, resp->status, ct, ctl, ce, cel, sess, sl);
+}
+
+static void mcp_response_body(void *st, const char *buf, size_t len, uint64_t ts)
+{
+	sp_mcp_http__response_body(st, buf, len, ts);
+}
+
+static bool mcp_is_call(void *st)
+{
+	return sp_mcp_http__is_call(st);
+}
+
+static void mcp_span_name(void *st, char *out, size_t cap)
+{
+	sp_mcp_http__span_name(st, out, cap);
+}
+
+static void mcp_fill(void *st, struct sp_span *s)
+{
+	sp_mcp_http__fill(st, s);
+}
+
+static void mcp_free(void *st)
+{
+	sp_mcp_http__free(st);
+}
+
+static const struct sp_body_sub mcp_sub = {
+	.name = "mcp",
+	.open = mcp_open,
+	.request_body = mcp_request_body,
+	.response_head = mcp_response_head,
+	.response_body = mcp_response_body,
+	.is_call = mcp_is_call,
+	.span_name = mcp_span_name,
+	.fill = mcp_fill,
+	.free = mcp_free,
+};
+
 static const struct sp_body_sub *const subs[] = {
 	&llm_sub,
+	&mcp_sub,
 	NULL,
 };
 
