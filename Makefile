@@ -42,7 +42,11 @@ all: $(BUILD)/spanprobe
 
 # ---- BPF: *.bpf.c -> *.bpf.o -> linked object -> skeleton ----
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
-BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+# maps.bpf.o (the map definitions) is linked first: bpftool 7.1's linker
+# (libbpf 1.1) fails a map relocation when an object that defines maps of
+# its own (func.bpf.o: libbpf's USDT maps) comes before it
+BPF_OBJS := $(BUILD)/bpf/maps.bpf.o $(filter-out $(BUILD)/bpf/maps.bpf.o,\
+	$(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS)))
 
 $(BUILD)/vmlinux.h:
 	$(call msg,BTF,$@)
@@ -53,6 +57,13 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+
+# libbpf's usdt.bpf.h includes <linux/errno.h>, whose <asm/errno.h> is in
+# the multiarch directory that -target bpf does not search (the idiom of
+# libbpf-bootstrap's CLANG_BPF_SYS_INCLUDES)
+BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 | \
+	sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
+$(BUILD)/bpf/func.bpf.o: BPF_CFLAGS += $(BPF_SYS_INCLUDES)
 
 $(BUILD)/spanprobe.bpf.o: $(BPF_OBJS)
 	$(call msg,LINK,$@)
