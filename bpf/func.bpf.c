@@ -16,6 +16,30 @@
 #include "tls_common.bpf.h"
 #include <bpf/usdt.bpf.h>
 
+/*
+ * Whether this entry came through a tail call from a probed function: the
+ * caller's uretprobe has already put the trampoline (the first slot of the
+ * process's uprobe XOL area) where the return address is, which is how
+ * the kernel itself tells a chained return from a frame left by longjmp
+ * (kernel/events/uprobes.c prepare_uretprobe). Entry handlers run before
+ * their own uretprobe's hijack, so a plain call shows the real address.
+ */
+static __always_inline bool entry_chained(struct pt_regs *ctx)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	__u64 tramp = BPF_CORE_READ(task, mm, uprobes_state.xol_area, vaddr), ra = 0;
+
+	if (!tramp)
+		return false;
+#if defined(__TARGET_ARCH_x86)
+	/* `call` pushed it: it is at the top of the stack */
+	bpf_probe_read_user(&ra, sizeof(ra), (void *)PT_REGS_SP(ctx));
+#elif defined(__TARGET_ARCH_arm64)
+	ra = PT_REGS_RET(ctx);	/* the link register */
+#endif
+	return ra == tramp;
+}
+
 static __always_inline void func_emit(struct pt_regs *ctx, __u64 probe, __u8 what)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -35,6 +59,8 @@ static __always_inline void func_emit(struct pt_regs *ctx, __u64 probe, __u8 wha
 		ev.nargs = 2;
 		ev.args[0] = PT_REGS_PARM1(ctx);
 		ev.args[1] = PT_REGS_PARM2(ctx);
+		if (entry_chained(ctx))
+			ev.flags = SP_FUNC_F_TAIL;
 	} else if (what == SP_FUNC_RETURN) {
 		ev.sp -= RET_SP_ADJ;
 		ev.ret = (__s64)PT_REGS_RC(ctx);
