@@ -32,6 +32,7 @@ import harness  # noqa: E402
 import otlp_cases  # noqa: E402,F401  (registers the OTLP export tests in cases.CASES)
 import llm_cases  # noqa: E402,F401  (registers the LLM-call tests in cases.CASES)
 import cli_cases  # noqa: E402,F401  (registers the stop and record/replay tests in cases.CASES)
+import probe_cases  # noqa: E402,F401  (registers the --probe and --usdt tests in cases.CASES)
 
 STDERR_TAIL = 20
 MAX_SPANS_SHOWN = 30
