@@ -153,6 +153,7 @@ static void handle_exec(struct sp_pipeline *p, const struct sp_proc_event *ev)
 	if (p->o.on_exec)
 		p->o.on_exec(p->o.hook_ctx, ev->tgid);
 	sp_streams__proc_exec(p->streams, ev->tgid, ev->ts);
+	sp_func_spans__proc_exit(p->funcs, ev->tgid, ev->ts);	/* the old image's calls */
 	/* kept for every exec, system-wide too: a short-lived process may be
 	 * gone from /proc by the time its first exchange is decoded */
 	if (!pr)

@@ -429,6 +429,26 @@ static void test_exit_ends_open_calls(void **state)
 	sp_pipeline__free(p);
 }
 
+/* A call that execs never returns: it ends at the exec. */
+static void test_exec_ends_open_calls(void **state)
+{
+	struct sp_pipeline *p = new_pipeline();
+	struct sp_proc_event exec = { .type = SP_EV_PROC_EXEC, .tgid = PID, .ppid = 1,
+				      .ts = 15 * MS, .filename = "/bin/true", .args = "true",
+				      .args_len = 5 };
+	struct got_span *outer;
+
+	enter(p, PID, P_OUTER, 0x7000, 10 * MS);
+	handle(p, &exec, sizeof(exec));
+	end_run(p, 30 * MS);
+
+	outer = find("outer", 0x7000);
+	assert_true(outer->unfinished);
+	assert_int_equal(outer->end - outer->start, 5 * MS);
+	assert_child(outer, find("true", -1));
+	sp_pipeline__free(p);
+}
+
 /* More threads with calls open than the table holds: the least recently
  * active one goes, its call ended; its return is then unmatched. */
 static void test_thread_eviction(void **state)
@@ -604,6 +624,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_tail_call_nests),
 		cmocka_unit_test(test_depth_bound),
 		cmocka_unit_test(test_exit_ends_open_calls),
+		cmocka_unit_test(test_exec_ends_open_calls),
 		cmocka_unit_test(test_thread_eviction),
 		cmocka_unit_test(test_unknown_and_malformed),
 		cmocka_unit_test(test_resolve_unique),

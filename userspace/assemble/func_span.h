@@ -75,8 +75,9 @@ void sp_func_spans__free(struct sp_func_spans *f);
 /* One SP_EV_FUNC record or definition (borrowed). 0, -EINVAL for a
  * malformed one, or -ENOMEM when the first definition finds no memory. */
 int sp_func_spans__handle(struct sp_func_spans *f, const void *rec, size_t size);
-/* tgid exited at ts: its threads' open calls end there, unfinished.
- * Call before the process's span is ended. */
+/* tgid exited (or exec'd: the old image's calls are over too) at ts: its
+ * threads' open calls end there, unfinished. Call before the process's
+ * span is ended or renamed. */
 void sp_func_spans__proc_exit(struct sp_func_spans *f, uint32_t tgid, uint64_t ts);
 /* Ends every open call at now (the end of the run). */
 void sp_func_spans__end_all(struct sp_func_spans *f, uint64_t now);
