@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <elf.h>
+#include <unistd.h>
 #include "assemble/func_span.h"
 #include "discovery/func_probe.h"
 #include "exporters/exporter.h"
@@ -593,6 +595,58 @@ static void test_resolve_usdt(void **state)
 	assert_int_equal(resolve("other:leaf_hit", true, &fp), -ENOENT);
 }
 
+/* A copy of target with patch applied at the first match of find (or at
+ * offset at when find is NULL), written to a temporary file: its path. */
+static void patched_copy(const char *find, size_t at, const void *patch, size_t n, char *out)
+{
+	FILE *f = fopen(target, "rb");
+	char *buf, *hit;
+	long len;
+	int fd;
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	len = ftell(f);
+	rewind(f);
+	buf = malloc(len);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, len, f), len);
+	fclose(f);
+	hit = find ? memmem(buf, len, find, strlen(find) + 1) : buf + at;
+	assert_non_null(hit);
+	memcpy(hit, patch, n);
+	strcpy(out, "/tmp/spanprobe-test-func-XXXXXX");
+	fd = mkstemp(out);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, len), len);
+	close(fd);
+	free(buf);
+}
+
+/* Files whose symbols resolve but that must not be probed: 32-bit x86
+ * (e_machine EM_386), and a Go program (a .gopclntab section: a uretprobe
+ * would break its stack walks). */
+static void test_unsafe_files(void **state)
+{
+	static const char gopcln[] = ".gopclntab";
+	uint16_t em386 = 3;
+	char path[64], arg[128];
+	struct sp_func_probe fp;
+
+	patched_copy(NULL, offsetof(Elf64_Ehdr, e_machine), &em386, sizeof(em386), path);
+	snprintf(arg, sizeof(arg), "%s:outer", path);
+	assert_int_equal(sp_func_probe_resolve(arg, false, &fp), -ENOTSUP);
+	unlink(path);
+	/* a section renamed in the section-name table */
+	patched_copy(".note.gnu.build-id", 0, gopcln, sizeof(gopcln), path);
+	snprintf(arg, sizeof(arg), "%s:outer", path);
+	assert_int_equal(sp_func_probe_resolve(arg, false, &fp), -ENOTSUP);
+	/* a USDT probe sets no uretprobe: fine in Go */
+	snprintf(arg, sizeof(arg), "%s:spanprobe_test:done", path);
+	assert_int_equal(sp_func_probe_resolve(arg, true, &fp), 0);
+	unlink(path);
+}
+
 /* The same function twice (by name and by address) is probed once. */
 static void test_probes_once(void **state)
 {
@@ -631,6 +685,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_resolve_twins),
 		cmocka_unit_test(test_resolve_errors),
 		cmocka_unit_test(test_resolve_usdt),
+		cmocka_unit_test(test_unsafe_files),
 		cmocka_unit_test(test_probes_once),
 	};
 	char self[PATH_MAX];

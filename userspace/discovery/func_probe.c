@@ -18,12 +18,17 @@
 #define VERSYM_HIDDEN	0x8000	/* .gnu.version: not the default version */
 #define NT_STAPSDT	3
 
+/* the code spanprobe's programs read registers and stacks of (as BPF is
+ * built for the host: bpf/func.bpf.c) */
 #if defined(__x86_64__)
 #define MULTIARCH "x86_64-linux-gnu"
+#define HOST_MACHINE EM_X86_64
 #elif defined(__aarch64__)
 #define MULTIARCH "aarch64-linux-gnu"
+#define HOST_MACHINE EM_AARCH64
 #else
 #define MULTIARCH "unknown"
+#define HOST_MACHINE EM_NONE
 #endif
 
 /* where a library named without a path is looked for, after PATH */
@@ -173,6 +178,39 @@ static const char *section_name(struct elf_file *f, const GElf_Shdr *sh)
 	const char *n = elf_strptr(f->elf, f->shstrndx, sh->sh_name);
 
 	return n ? n : "?";
+}
+
+static bool has_section(struct elf_file *f, const char *name)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+
+	while ((scn = elf_nextscn(f->elf, scn)))
+		if (gelf_getshdr(scn, &sh) && !strcmp(section_name(f, &sh), name))
+			return true;
+	return false;
+}
+
+/*
+ * What makes a file unsafe or meaningless to probe although its symbols
+ * resolve, or NULL: code of another architecture (or 32-bit x86, whose
+ * stack and argument rules the programs do not read), and Go, whose
+ * runtime moves goroutine stacks and walks them by return address: a
+ * uretprobe's trampoline address there makes it throw ("unexpected return
+ * pc"), so a --probe could crash the program.
+ */
+static const char *unsafe_file(struct elf_file *f, bool usdt)
+{
+	GElf_Ehdr eh;
+
+	if (!gelf_getehdr(f->elf, &eh) || eh.e_machine != HOST_MACHINE ||
+	    gelf_getclass(f->elf) != ELFCLASS64)
+		return "it is code for another architecture (or 32-bit), whose registers and stack "
+		       "spanprobe's probes do not read";
+	if (!usdt && (has_section(f, ".go.buildinfo") || has_section(f, ".gopclntab")))
+		return "it is a Go program, whose runtime moves stacks and fails on a uretprobe's "
+		       "return address (it could crash)";
+	return NULL;
 }
 
 /* A function a name (or an address) may mean. */
@@ -417,6 +455,7 @@ static int resolve_usdt(const char *arg, struct elf_file *f, const struct parts 
 int sp_func_probe_resolve(const char *arg, bool usdt, struct sp_func_probe *out)
 {
 	struct elf_file f = { .fd = -1 };
+	const char *why;
 	struct parts p;
 	struct stat st;
 	int err;
@@ -449,6 +488,12 @@ int sp_func_probe_resolve(const char *arg, bool usdt, struct sp_func_probe *out)
 		sp_err("cannot probe %s: cannot read %s: %s", arg, out->binary, strerror(-err));
 	if (err)
 		goto out;
+	why = unsafe_file(&f, usdt);
+	if (why) {
+		sp_err("cannot probe %s: %s: not probed", arg, why);
+		err = -ENOTSUP;
+		goto out;
+	}
 	if (usdt) {
 		err = resolve_usdt(arg, &f, &p);
 		snprintf(out->symbol, sizeof(out->symbol), "%s", p.a);
