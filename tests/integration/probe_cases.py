@@ -147,12 +147,14 @@ def func_probe_nesting(ctx):
 @case
 def usdt_probe(ctx):
     """--usdt: each hit is a zero-length INTERNAL span with its arguments,
-    a child of the probed function it fired in, or of the process span."""
+    a child of the probed function it fired in, or of the process span; a
+    probe's semaphore is raised while it is attached."""
     t = target(ctx)
     real = os.path.realpath(t)
     probe, out = run_command(ctx, ["--probe", f"{t}:leaf",
                                    "--usdt", f"{t}:spanprobe_test:leaf_hit",
-                                   "--usdt", f"{t}:spanprobe_test:done", "--", t, "2"],
+                                   "--usdt", f"{t}:spanprobe_test:done",
+                                   "--usdt", f"{t}:spanprobe_test:guarded", "--", t, "2"],
                              "probe_target 2")
     leaves = sorted([s for s in out.spans if s.name == "leaf"], key=lambda s: s.start)
     expect(len(leaves) == 2, f"want 2 leaf spans, got {len(leaves)}", out.spans[:20])
@@ -181,6 +183,11 @@ def usdt_probe(ctx):
     expect(done[0].attrs.get("spanprobe.usdt.arg0") == int(res.stdout.split()[-1])
            and done[0].attrs.get("spanprobe.usdt.args_count") == 1,
            f"done's argument is not the sum {res.stdout.strip()}", done)
+    # a probe with a semaphore fires only while a tracer holds it raised
+    guarded = [s for s in out.spans if s.name == "spanprobe_test:guarded"]
+    expect(len(guarded) == 1 and guarded[0].attrs.get("spanprobe.usdt.arg0") == 1,
+           "the semaphore-guarded probe did not fire once with its semaphore at 1", guarded)
+    check_child(guarded[0], root)
 
 
 @case

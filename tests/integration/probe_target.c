@@ -14,7 +14,17 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
+/* every probe gets a semaphore (sdt.h then wants one per probe): a
+ * debugger or tracer raises it while attached; "guarded" fires only then */
+#define _SDT_HAS_SEMAPHORES 1
 #include <sys/sdt.h>
+
+#define SEMAPHORE(name) \
+	__extension__ unsigned short spanprobe_test_##name##_semaphore \
+	__attribute__((unused, section(".probes")))
+SEMAPHORE(leaf_hit);
+SEMAPHORE(done);
+SEMAPHORE(guarded);
 
 #define PROBED __attribute__((noinline, noipa, used))
 
@@ -82,6 +92,8 @@ int main(int argc, char **argv)
 	sum += recurse(3);
 	sum += tail_caller(1);
 	sum += twin_a(1) + twin_b(1);
+	if (spanprobe_test_guarded_semaphore)
+		DTRACE_PROBE1(spanprobe_test, guarded, spanprobe_test_guarded_semaphore);
 	DTRACE_PROBE1(spanprobe_test, done, sum);
 	printf("%d\n", sum);
 	return 0;
