@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <stdio.h>
@@ -213,6 +214,23 @@ static const char *unsafe_file(struct elf_file *f, bool usdt)
 	return NULL;
 }
 
+/* Appends to a message of cap bytes at *len, cutting what does not fit. */
+static void append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*len >= cap - 1)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*len = *len + n < cap - 1 ? *len + n : cap - 1;
+}
+
 /* A function a name (or an address) may mean. */
 struct cand {
 	uint64_t addr, off;
@@ -357,7 +375,7 @@ static int resolve_func(const char *arg, struct elf_file *f, const struct parts 
 {
 	bool by_addr = parse_addr(p->a, &out->addr);
 	struct sym_scan r;
-	char list[MAX_CANDS * 48 + 16];
+	char list[MAX_CANDS * 96];
 	size_t len = 0;
 
 	scan_syms(f, by_addr ? NULL : p->a, out->addr, &r);
@@ -374,12 +392,13 @@ static int resolve_func(const char *arg, struct elf_file *f, const struct parts 
 		return 0;
 	}
 	if (r.n > 1) {
+		list[0] = 0;
 		for (int i = 0; i < r.n; i++)
-			len += snprintf(list + len, sizeof(list) - len, "%sat 0x%llx in %s%s",
-					i ? ", " : "", (unsigned long long)r.c[i].addr, r.c[i].section,
-					r.c[i].hidden ? " (an old version)" : "");
+			append(list, sizeof(list), &len, "%sat 0x%llx in %s%s", i ? ", " : "",
+			       (unsigned long long)r.c[i].addr, r.c[i].section,
+			       r.c[i].hidden ? " (an old version)" : "");
 		if (r.more)
-			snprintf(list + len, sizeof(list) - len, ", %d more", r.more);
+			append(list, sizeof(list), &len, ", %d more", r.more);
 		sp_err("cannot probe %s: %d symbols named %s (%s): name one by address as %s:0x%llx",
 		       arg, r.n + r.more, p->a, list, p->binary, (unsigned long long)r.c[0].addr);
 		return -ENOTUNIQ;
@@ -411,7 +430,7 @@ static int resolve_usdt(const char *arg, struct elf_file *f, const struct parts 
 {
 	int cls = gelf_getclass(f->elf), seen = 0;
 	size_t addrs = cls == ELFCLASS32 ? 12 : 24;	/* pc, base, semaphore */
-	char list[MAX_USDT_SHOWN * (2 * SP_FUNC_PROBE_NAME_LEN + 2) + 16];
+	char list[1024];
 	size_t len = 0;
 	Elf_Scn *scn = NULL;
 
@@ -438,9 +457,9 @@ static int resolve_usdt(const char *arg, struct elf_file *f, const struct parts 
 				continue;
 			if (!strcmp(prov, p->a) && !strcmp(name, p->b))
 				return 0;
-			if (seen++ < MAX_USDT_SHOWN && len < sizeof(list))
-				len += snprintf(list + len, sizeof(list) - len, "%s%s:%s",
-						len ? ", " : "", prov, name);
+			if (seen++ < MAX_USDT_SHOWN)
+				append(list, sizeof(list), &len, "%s%s:%s", len ? ", " : "", prov,
+				       name);
 		}
 	}
 	if (!seen)
