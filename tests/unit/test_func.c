@@ -647,6 +647,35 @@ static void test_unsafe_files(void **state)
 	unlink(path);
 }
 
+/* x86-64: a function that begins `endbr64; push` is probed at the push,
+ * which the kernel emulates; one whose endbr64 no push follows, at the
+ * endbr64. */
+static void test_past_endbr64(void **state)
+{
+#if defined(__x86_64__)
+	static const uint8_t endbr_push[5] = { 0xf3, 0x0f, 0x1e, 0xfa, 0x55 };
+	static const uint8_t endbr_lea[5] = { 0xf3, 0x0f, 0x1e, 0xfa, 0x8d };
+	struct sp_func_probe fp;
+	char path[64], arg[128];
+	uint64_t off;
+
+	assert_int_equal(resolve("outer", false, &fp), 0);
+	off = fp.off;
+	patched_copy(NULL, off, endbr_push, sizeof(endbr_push), path);
+	snprintf(arg, sizeof(arg), "%s:outer", path);
+	assert_int_equal(sp_func_probe_resolve(arg, false, &fp), 0);
+	assert_int_equal(fp.off, off + 4);
+	unlink(path);
+	patched_copy(NULL, off, endbr_lea, sizeof(endbr_lea), path);
+	snprintf(arg, sizeof(arg), "%s:outer", path);
+	assert_int_equal(sp_func_probe_resolve(arg, false, &fp), 0);
+	assert_int_equal(fp.off, off);
+	unlink(path);
+#else
+	skip();
+#endif
+}
+
 /* The same function twice (by name and by address) is probed once. */
 static void test_probes_once(void **state)
 {
@@ -686,6 +715,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_resolve_errors),
 		cmocka_unit_test(test_resolve_usdt),
 		cmocka_unit_test(test_unsafe_files),
+		cmocka_unit_test(test_past_endbr64),
 		cmocka_unit_test(test_probes_once),
 	};
 	char self[PATH_MAX];

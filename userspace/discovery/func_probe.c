@@ -233,7 +233,7 @@ static void append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
 
 /* A function a name (or an address) may mean. */
 struct cand {
-	uint64_t addr, off;
+	uint64_t addr, off, size;
 	char section[32];
 	char name[SP_FUNC_PROBE_NAME_LEN];	/* without @version */
 	bool hidden;		/* a non-default version */
@@ -282,6 +282,7 @@ static bool proven_start(struct elf_file *f, const GElf_Sym *sym, struct cand *c
 		return false;
 	c->addr = sym->st_value;
 	c->off = sym->st_value - sh.sh_addr + sh.sh_offset;
+	c->size = sym->st_size;
 	snprintf(c->section, sizeof(c->section), "%s", section_name(f, &sh));
 	return true;
 }
@@ -370,6 +371,28 @@ static void drop_hidden(struct sym_scan *r)
 	r->n = shown;
 }
 
+/*
+ * Where to probe the function c: on x86-64 past an endbr64 when a push
+ * follows, as the TLS probes do (discovery/tls_openssl.c), since the
+ * kernel emulates a push (~0.4 us a trap) where it may single-step the
+ * endbr64, which changes neither the stack nor a register: the return
+ * address is still at the stack top, and the call is the same call.
+ * Elsewhere, and otherwise, the symbol's own address.
+ */
+static uint64_t entry_off(struct elf_file *f, const struct cand *c)
+{
+#if defined(__x86_64__)
+	static const uint8_t endbr64[4] = { 0xf3, 0x0f, 0x1e, 0xfa };
+	uint8_t b[6];
+
+	if (c->size >= sizeof(b) && pread(f->fd, b, sizeof(b), (off_t)c->off) == sizeof(b) &&
+	    !memcmp(b, endbr64, 4) &&
+	    ((b[4] >= 0x50 && b[4] <= 0x57) || (b[4] == 0x41 && b[5] >= 0x50 && b[5] <= 0x57)))
+		return c->off + 4;
+#endif
+	return c->off;
+}
+
 static int resolve_func(const char *arg, struct elf_file *f, const struct parts *p,
 			struct sp_func_probe *out)
 {
@@ -386,7 +409,7 @@ static int resolve_func(const char *arg, struct elf_file *f, const struct parts 
 		r.n = r.more = 0;
 	if (r.n == 1) {
 		out->addr = r.c[0].addr;
-		out->off = r.c[0].off;
+		out->off = entry_off(f, &r.c[0]);
 		snprintf(out->symbol, sizeof(out->symbol), "%s", r.c[0].name);
 		snprintf(out->name, sizeof(out->name), "%s", p->b[0] ? p->b : r.c[0].name);
 		return 0;

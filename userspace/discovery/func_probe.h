@@ -45,7 +45,9 @@ struct sp_func_probe {
 	char name[SP_FUNC_PROBE_NAME_LEN];	/* the span name: =NAME, the symbol,
 						 * or PROVIDER:NAME */
 	uint64_t addr;			/* function: the symbol's value (st_value) */
-	uint64_t off;			/* function: its file offset */
+	uint64_t off;			/* function: the file offset probed: the
+					 * symbol's, or past an endbr64 a push
+					 * follows (x86-64) */
 	dev_t dev;
 	ino_t ino;
 };
