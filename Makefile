@@ -42,7 +42,11 @@ all: $(BUILD)/spanprobe
 
 # ---- BPF: *.bpf.c -> *.bpf.o -> linked object -> skeleton ----
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
-BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+# maps.bpf.o (the map definitions) is linked first: bpftool 7.1's linker
+# (libbpf 1.1) fails a map relocation when an object that defines maps of
+# its own (func.bpf.o: libbpf's USDT maps) comes before it
+BPF_OBJS := $(BUILD)/bpf/maps.bpf.o $(filter-out $(BUILD)/bpf/maps.bpf.o,\
+	$(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS)))
 
 $(BUILD)/vmlinux.h:
 	$(call msg,BTF,$@)
@@ -53,6 +57,13 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+
+# libbpf's usdt.bpf.h includes <linux/errno.h>, whose <asm/errno.h> is in
+# the multiarch directory that -target bpf does not search (the idiom of
+# libbpf-bootstrap's CLANG_BPF_SYS_INCLUDES)
+BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 | \
+	sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
+$(BUILD)/bpf/func.bpf.o: BPF_CFLAGS += $(BPF_SYS_INCLUDES)
 
 $(BUILD)/spanprobe.bpf.o: $(BPF_OBJS)
 	$(call msg,LINK,$@)
@@ -123,6 +134,22 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS) $(BUILD)/spanprobe.skel.h
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Itests/unit $< $(CORE_OBJS) $(UNIT_LIBS) -o $@
 
+# The function-probe tests' target: -O2 -g whatever CFLAGS say, as a
+# user's binary would be; probe_target_twin.c twice, for two static
+# functions of one name. test_func reads its symbols.
+PROBE_TARGET := $(BUILD)/tests/probe_target
+PROBE_SRCS := tests/integration/probe_target.c tests/integration/probe_target_twin.c
+
+$(PROBE_TARGET): $(PROBE_SRCS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g -c tests/integration/probe_target_twin.c -o $@.twin-a.o
+	$(Q)$(CC) -O2 -g -DTWIN_SIDE=b -DTWIN_ADD=20 -c tests/integration/probe_target_twin.c \
+		-o $@.twin-b.o
+	$(Q)$(CC) -O2 -g tests/integration/probe_target.c $@.twin-a.o $@.twin-b.o -o $@
+
+$(BUILD)/tests/test_func: $(PROBE_TARGET)
+
 # the same unit tests under ASan/UBSan, in a tree of their own
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	      -fno-sanitize-recover=all
@@ -151,7 +178,7 @@ $(BUILD)/tests/bpf/%: tests/bpf/%.c $(CORE_OBJS) $(BUILD)/spanprobe.skel.h
 bpftest: $(BPFT_BINS)
 	$(Q)$(BUILD)/tests/bpf/test_tls_probe
 
-integration: $(BUILD)/spanprobe
+integration: $(BUILD)/spanprobe $(PROBE_TARGET)
 	$(Q)python3 tests/integration/run.py
 
 # README command 2: installs what is missing, builds, runs every test

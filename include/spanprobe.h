@@ -165,4 +165,46 @@ struct sp_proc_event {
 	char args[SP_ARGS_LEN];		/* exec: NUL-separated argv */
 };
 
+/*
+ * SP_EV_FUNC: a --probe function's entry or return, or a --usdt probe's
+ * hit, from the generic programs of bpf/func.bpf.c. The probe id is the
+ * attach cookie: an index into the probes userspace attached
+ * (userspace/discovery/func_probe.h), which it announces to the pipeline
+ * in an SP_FUNC_DEFINE record of its own (assemble/func_span.h) before
+ * any of them can fire.
+ */
+#define SP_FUNC_MAX_PROBES	64	/* --probe and --usdt together */
+#define SP_FUNC_ARGS		4
+
+enum sp_func_what {
+	SP_FUNC_ENTRY = 1,	/* uprobe on the function's first instruction */
+	SP_FUNC_RETURN,		/* uretprobe */
+	SP_FUNC_USDT,		/* a USDT probe fired */
+	SP_FUNC_DEFINE,		/* userspace only: what a probe id names */
+};
+
+/* sp_func_event.flags */
+#define SP_FUNC_F_TAIL		1	/* entry: its return address is the uretprobe
+					 * trampoline, so a probed function tail-called
+					 * it (`jmp`): both their returns come */
+
+struct sp_func_event {
+	__u32 type;		/* SP_EV_FUNC */
+	__u32 tgid;
+	__u32 tid;
+	__u16 probe;		/* probe id (< SP_FUNC_MAX_PROBES) */
+	__u8 what;		/* enum sp_func_what */
+	__u8 flags;		/* SP_FUNC_F_* */
+	__u64 ts;
+	/* The stack pointer at the function's entry; a return carries its
+	 * entry's value (the architecture's offset taken out in BPF), so an
+	 * entry and its return have the same sp. USDT: at the probe. */
+	__u64 sp;
+	__s64 ret;		/* return: the return-value register */
+	__u32 nargs;		/* entry: 2; USDT: the probe's argument count */
+	__u32 pad;
+	__u64 args[SP_FUNC_ARGS];	/* entry: the first two integer arguments;
+					 * USDT: its first four arguments */
+};
+
 #endif /* SPANPROBE_H */

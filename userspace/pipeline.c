@@ -5,6 +5,7 @@
 #include "util/log.h"
 #include "pipeline.h"
 #include "model/procs.h"
+#include "assemble/func_span.h"
 #include "util/selfconn.h"
 #include "pair/jsonrpc_exchange.h"
 #include "semantics/mcp_span.h"
@@ -18,6 +19,7 @@ struct sp_pipeline {
 	struct sp_streams *streams;
 	struct sp_span_asm *asm_;
 	struct sp_retries *retries;
+	struct sp_func_spans *funcs;	/* --probe, --usdt */
 	struct sp_sem_opts sem;		/* the streams borrow it */
 	struct sp_pipeline_stats stats;
 };
@@ -252,7 +254,8 @@ struct sp_pipeline *sp_pipeline__new(const struct sp_pipeline_opts *opts)
 				 opts->proc_read_ctx);
 	p->streams = sp_streams__new(opts->max_streams, opts->max_sockets,
 				     &p->sem, on_exchange, p);
-	if (!p->asm_ || !p->procs || !p->streams || !p->retries) {
+	p->funcs = sp_func_spans__new(p->asm_, p->procs);
+	if (!p->asm_ || !p->procs || !p->streams || !p->retries || !p->funcs) {
 		sp_pipeline__free(p);
 		errno = ENOMEM;
 		return NULL;
@@ -267,6 +270,7 @@ void sp_pipeline__free(struct sp_pipeline *p)
 	if (!p)
 		return;
 	sp_streams__free(p->streams);
+	sp_func_spans__free(p->funcs);
 	sp_span_asm__free(p->asm_);
 	sp_retries__free(p->retries);
 	sp_procs__free(p->procs);
@@ -322,6 +326,7 @@ static void handle_exec(struct sp_pipeline *p, const struct sp_proc_event *ev)
 	if (p->o.on_exec)
 		p->o.on_exec(p->o.hook_ctx, ev->tgid);
 	sp_streams__proc_exec(p->streams, ev->tgid, ev->ts);
+	sp_func_spans__proc_exit(p->funcs, ev->tgid, ev->ts);	/* the old image's calls */
 	/* kept for every exec, system-wide too: a short-lived process may be
 	 * gone from /proc by the time its first exchange is decoded */
 	if (!pr)
@@ -347,6 +352,7 @@ static void handle_exit(struct sp_pipeline *p, const struct sp_proc_event *ev)
 	/* its requests end first, so they land under its span (and may
 	 * create its entry, so look it up after) */
 	sp_streams__proc_exit(p->streams, ev->tgid, ev->ts);
+	sp_func_spans__proc_exit(p->funcs, ev->tgid, ev->ts);
 	pr = sp_procs__get(p->procs, ev->tgid);
 	if (p->o.on_exit)
 		p->o.on_exit(p->o.hook_ctx, ev->tgid);
@@ -414,6 +420,10 @@ int sp_pipeline__handle(struct sp_pipeline *p, const void *rec, size_t size)
 		else
 			handle_exit(p, pe);
 		return 0;
+	case SP_EV_FUNC:
+		if (sp_func_spans__handle(p->funcs, rec, size))
+			goto bad;
+		return 0;
 	}
 bad:
 	p->stats.bad_records++;
@@ -435,6 +445,7 @@ void sp_pipeline__tick(struct sp_pipeline *p, uint64_t now)
 void sp_pipeline__shutdown(struct sp_pipeline *p, uint64_t now)
 {
 	sp_streams__end_all(p->streams, now);
+	sp_func_spans__end_all(p->funcs, now);
 	sp_span_asm__shutdown(p->asm_, p->procs, now);
 }
 
@@ -456,6 +467,11 @@ const struct sp_asm_stats *sp_pipeline__asm_stats(const struct sp_pipeline *p)
 uint64_t sp_pipeline__proc_evictions(const struct sp_pipeline *p)
 {
 	return sp_procs__evictions(p->procs);
+}
+
+const struct sp_func_stats *sp_pipeline__func_stats(const struct sp_pipeline *p)
+{
+	return sp_func_spans__stats(p->funcs);
 }
 
 struct sp_span_asm *sp_pipeline__asm(const struct sp_pipeline *p)

@@ -55,6 +55,15 @@ static const char usage[] =
 "                           response bodies, prompts, cookies, Authorization\n"
 "                           headers, API keys and other credentials. Treat it\n"
 "                           as a secret.\n"
+"      --probe BINARY:SYMBOL[=NAME]  a span for each call of the function SYMBOL\n"
+"                           of BINARY (an executable or a library: a path, or a\n"
+"                           name found in PATH or the library directories),\n"
+"                           named NAME (default SYMBOL), nested by call depth;\n"
+"                           BINARY:0xADDR names a function by its address\n"
+"                           (repeatable)\n"
+"      --usdt BINARY:PROVIDER:NAME  a span for each hit of the USDT probe\n"
+"                           PROVIDER:NAME of BINARY (repeatable; --probe and\n"
+"                           --usdt: at most 64 in all)\n"
 "      --list-tls-probes PATH  print where spanprobe would probe PATH's TLS\n"
 "                           functions, and exit\n"
 "\n"
@@ -115,6 +124,8 @@ enum {
 	OPT_MAX_PROCESSES,
 	OPT_LIST_TLS_PROBES,
 	OPT_RECORD,
+	OPT_PROBE,
+	OPT_USDT,
 };
 
 static const struct option long_opts[] = {
@@ -131,6 +142,8 @@ static const struct option long_opts[] = {
 	{ "max-processes", required_argument, NULL, OPT_MAX_PROCESSES },
 	{ "list-tls-probes", required_argument, NULL, OPT_LIST_TLS_PROBES },
 	{ "record", required_argument, NULL, OPT_RECORD },
+	{ "probe", required_argument, NULL, OPT_PROBE },
+	{ "usdt", required_argument, NULL, OPT_USDT },
 	{ "no-content", no_argument, NULL, OPT_NO_CONTENT },
 	{ "content-max", required_argument, NULL, OPT_CONTENT_MAX },
 	{ "prices", required_argument, NULL, OPT_PRICES },
@@ -278,6 +291,16 @@ static int parse_trace_opt(struct sp_config *c, int opt, const char *arg)
 		}
 		c->record = arg;
 		return 0;
+	case OPT_PROBE:
+	case OPT_USDT:
+		if (c->nprobes == SP_FUNC_MAX_PROBES) {
+			sp_err("at most %d --probe and --usdt options", SP_FUNC_MAX_PROBES);
+			return -EINVAL;
+		}
+		err = sp_func_probe_check(arg, opt == OPT_USDT);
+		c->probes[c->nprobes].arg = arg;
+		c->probes[c->nprobes++].usdt = opt == OPT_USDT;
+		return err;
 	case OPT_LIST_TLS_PROBES:
 		return sp_tls_list_points(arg, stdout) ? -ENOENT : 1;
 	}

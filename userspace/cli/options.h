@@ -11,7 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "discovery/func_probe.h"
 #include "exporters/otlp_config.h"
+#include "spanprobe.h"
 
 #define SP_MAX_PIDS		64
 #define SP_DEFAULT_OUTPUT	"spanprobe-spans.jsonl"
@@ -52,6 +54,8 @@ struct sp_config {
 	uint32_t ringbuf_mb;
 	uint32_t max_streams;
 	uint32_t max_procs;
+	struct sp_probe_arg probes[SP_FUNC_MAX_PROBES];	/* --probe, --usdt, in order */
+	int nprobes;
 	char **command;		/* borrowed from argv */
 	const char *record;	/* --record FILE, or record's FILE */
 

@@ -17,6 +17,8 @@
 #include "capture/record.h"
 #include "cli/commands.h"
 #include "cli/sinks.h"
+#include "assemble/func_span.h"
+#include "discovery/func_probe.h"
 #include "discovery/procscan.h"
 #include "discovery/tls_attach.h"
 #include "kernel/loader.h"
@@ -49,6 +51,7 @@ struct trace_run {
 	struct sp_pipeline *pl;
 	struct sp_loader *loader;
 	struct sp_tls_attach *tls;
+	struct sp_func_probes *funcs;	/* --probe, --usdt; NULL without */
 	struct sp_rec_writer *rec;	/* --record, or NULL */
 	pid_t child;
 	bool child_exit_seen;		/* its exit record has been handled */
@@ -94,6 +97,44 @@ static void run_shutdown(struct trace_run *r, uint64_t now)
 	sp_pipeline__shutdown(r->pl, now);
 	if (r->rec)
 		sp_rec_writer__frame(r->rec, SP_REC_SHUTDOWN, now, NULL, 0);
+}
+
+/* Tells the pipeline (and the recording) what each function probe's id
+ * names, as the record SP_FUNC_DEFINE (assemble/func_span.h). */
+static void run_func_defs(struct trace_run *r)
+{
+	uint64_t now = sp_clock_mono_ns();
+
+	for (int i = 0; i < sp_func_probes__count(r->funcs); i++) {
+		const struct sp_func_probe *fp = sp_func_probes__get(r->funcs, i);
+		struct sp_func_def d = { .hdr = { .type = SP_EV_FUNC, .probe = i,
+						  .what = SP_FUNC_DEFINE,
+						  .flags = fp->usdt ? SP_FUNC_DEF_USDT : 0 } };
+
+		snprintf(d.name, sizeof(d.name), "%s", fp->name);
+		snprintf(d.symbol, sizeof(d.symbol), "%s", fp->symbol);
+		snprintf(d.usdt_name, sizeof(d.usdt_name), "%s", fp->usdt_name);
+		if (snprintf(d.binary, sizeof(d.binary), "%s", fp->binary) >= (int)sizeof(d.binary))
+			sp_dbg("%s: the binary's path is cut in spans", fp->arg);
+		sp_pipeline__handle(r->pl, &d, sizeof(d));
+		if (r->rec)
+			sp_rec_writer__frame(r->rec, SP_REC_RING, now, &d, sizeof(d));
+	}
+}
+
+/* The function probes' counts, at exit (when there are probes). */
+static void print_func_stats(struct trace_run *r)
+{
+	const struct sp_func_stats *fs = sp_pipeline__func_stats(r->pl);
+
+	if (!r->funcs)
+		return;
+	fprintf(stderr, "spanprobe: function probes: %" PRIu64 " calls, %" PRIu64 " USDT hits, "
+		"%" PRIu64 " calls ended without a return; dropped: %" PRIu64 " past depth %d, "
+		"%" PRIu64 " unmatched returns, %" PRIu64 " threads evicted, %" PRIu64
+		" without a span, %" PRIu64 " of unknown probes\n", fs->calls, fs->usdt_hits,
+		fs->unfinished, fs->too_deep, SP_FUNC_DEPTH, fs->unmatched, fs->thread_evictions,
+		fs->no_span, fs->unknown_probe);
 }
 
 static void run_clock_sync(struct trace_run *r)
@@ -324,16 +365,21 @@ int sp_trace_cmd(const struct sp_config *c)
 	uint64_t kcnt[SP_CNT_MAX];
 	int release = -1, status = 0, exit_code = 0, err;
 	bool forwarded = false;	/* a stop signal went to the command */
-	char exe[PATH_MAX];
+	char exe[PATH_MAX], funcs_msg[32] = "";
 
 	sp_clock_sync();
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 
-	/* configuration errors first, then privilege: before any file is created */
-	if (sp_prices_load(c->prices) || sp_loader_check())
+	/* configuration errors first (the probes' files and symbols too),
+	 * then privilege: before any file is created */
+	if (sp_prices_load(c->prices))
 		return 1;
+	if (c->nprobes && !(r.funcs = sp_func_probes__new(c->probes, c->nprobes)))
+		goto cleanup_err;
+	if (sp_loader_check())
+		goto cleanup_err;
 	sp_config_pipeline_opts(c, &po);
 	po.on_exec = on_exec;
 	po.on_exit = on_exit_pid;
@@ -350,6 +396,7 @@ int sp_trace_cmd(const struct sp_config *c)
 	lo.all = po.all;
 	lo.max_capture = c->max_capture;
 	lo.ringbuf_bytes = c->ringbuf_mb << 20;
+	lo.func_probes = r.funcs != NULL;
 	lo.on_record = on_record;
 	lo.ctx = &r;
 	if (sp_loader__open(&r.loader, &lo))
@@ -368,6 +415,10 @@ int sp_trace_cmd(const struct sp_config *c)
 	else if (po.all)
 		sp_procscan_all(snapshot_one, &r);
 
+	/* named before any can fire */
+	run_func_defs(&r);
+	if (sp_func_probes__attach(r.funcs, r.loader))
+		goto cleanup_err;
 	r.tls = sp_tls_attach__new(sp_loader__skel(r.loader), 1024);
 	if (!r.tls) {
 		sp_err("out of memory");
@@ -391,9 +442,12 @@ int sp_trace_cmd(const struct sp_config *c)
 		}
 	}
 
-	fprintf(stderr, "spanprobe: ready: tracing %s; %u TLS libraries/binaries probed\n",
+	if (r.funcs)
+		snprintf(funcs_msg, sizeof(funcs_msg), "; %d function probes",
+			 sp_func_probes__count(r.funcs));
+	fprintf(stderr, "spanprobe: ready: tracing %s; %u TLS libraries/binaries probed%s\n",
 		c->command ? c->command[0] : c->npids ? "the given processes" : "all processes",
-		sp_tls_attach__files(r.tls));
+		sp_tls_attach__files(r.tls), funcs_msg);
 	if (release >= 0) {
 		if (write(release, "g", 1) != 1)
 			sp_warn("cannot start %s", c->command[0]);
@@ -451,6 +505,7 @@ int sp_trace_cmd(const struct sp_config *c)
 	if (r.rec)
 		sp_rec_writer__frame(r.rec, SP_REC_COUNTERS, sp_clock_mono_ns(), kcnt, sizeof(kcnt));
 	sp_sinks_print_stats(r.pl, kcnt, true);
+	print_func_stats(&r);
 	close_recording(&r);
 	fflush(NULL);
 	detach_in_background();
@@ -467,6 +522,7 @@ cleanup:
 		close(release);
 	sp_tls_attach__free(r.tls);
 	sp_loader__free(r.loader);
+	sp_func_probes__free(r.funcs);
 	sp_pipeline__free(r.pl);
 	close_recording(&r);
 	sp_prices_free();

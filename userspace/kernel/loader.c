@@ -21,9 +21,14 @@
  * conns and nonsock (2 x 65536 entries, 32 batch reads) is cheaper */
 #define FD_KEYS_MAX	8192
 
+/* --probe: an entry and a return link each; --usdt: one */
+#define FUNC_LINKS	(2 * SP_FUNC_MAX_PROBES)
+
 struct sp_loader {
 	struct spanprobe_bpf *skel;
 	struct ring_buffer *rb;
+	struct bpf_link *func_links[FUNC_LINKS];
+	uint32_t nfunc_links;
 	uint32_t dead[DEAD_PIDS];
 	uint32_t ndead;
 	uint64_t lost_seen;		/* pid_keys_lost at the last sweep */
@@ -174,6 +179,12 @@ int sp_loader__open(struct sp_loader **out, const struct sp_loader_opts *o)
 	if (err)
 		goto err_out;
 	skip_missing_syscalls(l->skel->obj);
+	if (!o->func_probes) {
+		/* nothing to attach them to: not even verified */
+		bpf_program__set_autoload(l->skel->progs.func_enter, false);
+		bpf_program__set_autoload(l->skel->progs.func_return, false);
+		bpf_program__set_autoload(l->skel->progs.func_usdt, false);
+	}
 	err = spanprobe_bpf__load(l->skel);
 	if (err) {
 		sp_err("cannot load the BPF programs: %s (run with -v for the verifier log)",
@@ -212,6 +223,8 @@ void sp_loader__free(struct sp_loader *l)
 {
 	if (!l)
 		return;
+	for (uint32_t i = 0; i < l->nfunc_links; i++)
+		bpf_link__destroy(l->func_links[i]);
 	ring_buffer__free(l->rb);
 	spanprobe_bpf__destroy(l->skel);
 	free(l);
@@ -220,6 +233,44 @@ void sp_loader__free(struct sp_loader *l)
 struct spanprobe_bpf *sp_loader__skel(struct sp_loader *l)
 {
 	return l->skel;
+}
+
+/* Keeps link (or returns -errno: libbpf sets errno on NULL). */
+static int keep_link(struct sp_loader *l, struct bpf_link *link)
+{
+	if (!link)
+		return -errno;
+	if (l->nfunc_links == FUNC_LINKS) {
+		bpf_link__destroy(link);
+		return -ENOSPC;
+	}
+	l->func_links[l->nfunc_links++] = link;
+	return 0;
+}
+
+int sp_loader__attach_func(struct sp_loader *l, const char *path, uint64_t off, uint16_t probe)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = probe);
+	int err;
+
+	if (l->nfunc_links + 2 > FUNC_LINKS)
+		return -ENOSPC;
+	err = keep_link(l, bpf_program__attach_uprobe_opts(l->skel->progs.func_enter, -1, path,
+							   off, &opts));
+	if (err)
+		return err;
+	opts.retprobe = true;
+	return keep_link(l, bpf_program__attach_uprobe_opts(l->skel->progs.func_return, -1, path,
+							    off, &opts));
+}
+
+int sp_loader__attach_usdt(struct sp_loader *l, const char *path, const char *provider,
+			   const char *name, uint16_t probe)
+{
+	LIBBPF_OPTS(bpf_usdt_opts, opts, .usdt_cookie = probe);
+
+	return keep_link(l, bpf_program__attach_usdt(l->skel->progs.func_usdt, -1, path, provider,
+						     name, &opts));
 }
 
 int sp_loader__trace_pid(struct sp_loader *l, uint32_t pid)

@@ -15,6 +15,7 @@ struct sp_loader_opts {
 	bool all;			/* trace every process */
 	uint32_t max_capture;		/* bytes captured per call */
 	uint32_t ringbuf_bytes;		/* ring buffer size (power of 2) */
+	bool func_probes;		/* load bpf/func.bpf.c's programs (--probe, --usdt) */
 	int (*on_record)(void *ctx, void *data, size_t size);
 	void *ctx;
 };
@@ -31,6 +32,17 @@ int sp_loader_check(void);
 int sp_loader__open(struct sp_loader **out, const struct sp_loader_opts *o);
 void sp_loader__free(struct sp_loader *l);
 struct spanprobe_bpf *sp_loader__skel(struct sp_loader *l);
+/*
+ * Function probes (bpf/func.bpf.c, loaded when opts.func_probes is set):
+ * the entry and return programs on the function at file offset off of
+ * path, or the USDT program on path's probe provider:name; system-wide
+ * (the pid filter decides in BPF), with probe as the attach cookie. 0 or
+ * -errno (not logged: the caller words the error). The links are the
+ * loader's until __free.
+ */
+int sp_loader__attach_func(struct sp_loader *l, const char *path, uint64_t off, uint16_t probe);
+int sp_loader__attach_usdt(struct sp_loader *l, const char *path, const char *provider,
+			   const char *name, uint16_t probe);
 /* Adds pid to the filter (its descendants follow in BPF). */
 int sp_loader__trace_pid(struct sp_loader *l, uint32_t pid);
 /* Waits up to timeout_ms for records and handles them. Count or -errno. */
