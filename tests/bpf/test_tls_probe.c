@@ -314,7 +314,9 @@ static int test_after_exec(struct sp_loader *l, struct sp_tls_attach *a, struct 
 	for (end = t0 + 2000000000ull; sp_tls_attach__files(a) == before && now_ns() < end;)
 		usleep(100);
 	printf("test_tls_probe: exec record to attached: %.1f ms\n", (now_ns() - t0) / 1e6);
-	if (CHECK(sp_tls_attach__files(a) == before + 1, "the discovery thread attached %u files",
+	/* the copy, and libssl too when the scan found it mapped already (the
+	 * child's ld.so races the scan): at least the new image */
+	if (CHECK(sp_tls_attach__files(a) >= before + 1, "the discovery thread attached %u files",
 		  sp_tls_attach__files(a) - before))
 		goto cleanup;
 	if (CHECK(write(p[1], "g", 1) == 1, "release the child"))
