@@ -117,9 +117,10 @@ UNREACHABLE_MSG = {"ENETUNREACH": "network unreachable",
 # own): a listener whose queue a first client fills drops the SYNs of the
 # next, which give up after 1 + 2 s. Blocking: connect(2) returns
 # ETIMEDOUT; non-blocking: the kernel's retransmit timer ends it later
-# (tcp_write_err, in softirq), SO_ERROR says ETIMEDOUT. Prints the port.
+# (tcp_write_err, in softirq), SO_ERROR says ETIMEDOUT; a blocking one a
+# signal interrupts, likewise. Prints the port.
 SYN_TIMEOUT = r'''
-import errno, select, socket, subprocess, sys, time
+import errno, select, signal, socket, subprocess, sys, time
 subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 with open("/proc/sys/net/ipv4/tcp_syn_retries", "w") as f:
     f.write("1")
@@ -145,6 +146,17 @@ select.select([], [s], [], 15)
 err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
 if err != errno.ETIMEDOUT:
     sys.exit(f"SO_ERROR {err}, want ETIMEDOUT")
+s.close()
+# blocking, and interrupted by a signal on the way: the kernel's sys_exit
+# sees -ERESTARTSYS, the handshake goes on, Python (PEP 475) waits for it
+signal.signal(signal.SIGALRM, lambda *a: None)
+signal.setitimer(signal.ITIMER_REAL, 0.3)
+s = socket.socket()
+try:
+    s.connect(("127.0.0.1", port))
+    sys.exit("the interrupted connect succeeded")
+except TimeoutError:
+    pass
 s.close()
 print(port)
 '''
@@ -259,8 +271,9 @@ def connect_unreachable(ctx):
 @case
 def connect_syn_timeout(ctx):
     """The kernel gives up on the handshake (SYN retries run out): a
-    blocking connect and a non-blocking one, whose failure comes later
-    from the retransmit timer, are each one span, error.type=timeout."""
+    blocking connect, a non-blocking one whose failure comes later from
+    the retransmit timer, and a blocking one a signal interrupted (no
+    span for the interruption) are each one span, error.type=timeout."""
     unshare, ip = shutil.which("unshare"), shutil.which("ip")
     if not unshare or not ip:
         raise Skip("needs unshare(1) and ip(8)")
@@ -273,7 +286,7 @@ def connect_syn_timeout(ctx):
     out = probe.stop()
     no_problems(out)
     spans = connect_spans(out, res.pid)
-    expect(len(spans) == 2, f"want 2 connect spans of pid {res.pid}, got {len(spans)}",
+    expect(len(spans) == 3, f"want 3 connect spans of pid {res.pid}, got {len(spans)}",
            spans or of_pid(out, res.pid))
     root = process_root(out, res.pid)
     for span in spans:
