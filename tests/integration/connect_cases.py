@@ -99,7 +99,11 @@ os.waitpid(pid, 0)
 UNREACHABLE = r'''
 import errno, socket, sys
 for fam, addr in ((socket.AF_INET, ("10.255.255.1", 8080)), (socket.AF_INET6, ("2001:db8::1", 8081))):
-    s = socket.socket(fam)
+    try:
+        s = socket.socket(fam)
+    except OSError:  # a kernel without IPv6
+        print("none")
+        continue
     try:
         s.connect(addr)
         sys.exit(f"connect to {addr} succeeded")
@@ -258,14 +262,16 @@ def connect_unreachable(ctx):
     out = probe.stop()
     no_problems(out)
     spans = sorted(connect_spans(out, res.pid), key=lambda s: s.start)
-    expect(len(spans) == 2, f"want 2 connect spans of pid {res.pid}, got {len(spans)}",
-           spans or of_pid(out, res.pid))
     got = res.stdout.split()
+    want = 1 + (got[1] != "none")
+    expect(len(spans) == want, f"want {want} connect spans of pid {res.pid}, got {len(spans)}",
+           spans or of_pid(out, res.pid))
     expect(got[0] == "ENETUNREACH", f"IPv4 connect with no route failed with {got[0]}")
     check_connect(spans[0], port=8080, addr="10.255.255.1", error_type=got[0],
                   message=UNREACHABLE_MSG[got[0]])
-    check_connect(spans[1], port=8081, addr="2001:db8::1", net="ipv6",
-                  error_type=got[1], message=UNREACHABLE_MSG[got[1]])
+    if want == 2:
+        check_connect(spans[1], port=8081, addr="2001:db8::1", net="ipv6",
+                      error_type=got[1], message=UNREACHABLE_MSG[got[1]])
 
 
 @case
