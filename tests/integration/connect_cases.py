@@ -13,6 +13,7 @@ from cli_cases import record, replay_elsewhere
 from checks import Window, check_child, expect, no_problems, of_pid, process_root
 from harness import PYTHON, READY, Fail, Probe, ProbeUnavailable, Skip
 from otlp import KIND_CLIENT, STATUS_ERROR
+from otlp_cases import failed_export
 
 
 # argv[1]: a closed port. A blocking refused connect, two non-blocking
@@ -344,3 +345,25 @@ def connect_record_replay(ctx):
     spans = [s for s in out.spans if s.name == "connect"]
     expect(len(spans) == 3, f"the live run made {len(spans)} connect spans, want 3", live_spans)
     replay_elsewhere(ctx, rec, live_spans, live_shape)
+
+
+@case
+def connect_own_export_dead(ctx):
+    """System-wide, exporting to a backend that is down: spanprobe's own
+    refused connects (seen failing while it traces) make no spans; the
+    clients' do, before and after."""
+    port, dead = closed_port(), closed_port()
+    url = f"http://127.0.0.1:{dead}"
+    probe = ctx.probe("--otlp-endpoint", url)
+    before = run_script(ctx, REFUSED, port)
+    failed_export(probe, url, "a refused export attempt")
+    after = run_script(ctx, REFUSED, port)
+    out = probe.stop()
+    no_problems(out)
+    for res in (before, after):
+        spans = connect_spans(out, res.pid)
+        expect(len(spans) == 3, f"want 3 connect spans of pid {res.pid}, got {len(spans)}",
+               spans or of_pid(out, res.pid))
+    own = [s for s in out.spans if s.attrs.get("server.port") == dead
+           or s.pid == probe.proc.pid]
+    expect(not own, "spanprobe's own connects to the dead OTLP backend made spans", own)
