@@ -600,8 +600,10 @@ int sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-/* connect(2) returned -EINPROGRESS (or -EINTR: it goes on in the
- * background, connect(2)): follow the socket, and keep when it started. */
+/* connect(2) returned -EINPROGRESS (or was interrupted: -EINTR, or one of
+ * the -ERESTART* codes a signal leaves at sys_exit before the call is
+ * restarted; the handshake goes on in the background, connect(2)): follow
+ * the socket, and keep when it started. */
 static __always_inline void connect_pending(__u32 tgid, __u32 tid, struct sock_call *call)
 {
 	struct conn_state *c = conn_get(tgid, call->fd, SP_ROLE_CLIENT, true);
@@ -665,7 +667,8 @@ int sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	bpf_map_delete_elem(&sock_calls, &tid);
 	if (ret == 0)
 		conn_get(tgid, call.fd, SP_ROLE_CLIENT, true);
-	else if (ret == -EINPROGRESS || ret == -EINTR)
+	else if (ret == -EINPROGRESS || ret == -EINTR ||
+		 (ret <= -ERESTARTSYS && ret >= -ERESTART_RESTARTBLOCK))
 		connect_pending(tgid, tid, &call);
 	/* -EALREADY, -EISCONN: asked again while connecting or connected,
 	 * not a failure */

@@ -38,6 +38,10 @@
 #define EISCONN		106
 #define EALREADY	114
 #define EINPROGRESS	115
+/* kernel-internal: a syscall a signal interrupted, seen at sys_exit before
+ * it is restarted (or turned into EINTR) */
+#define ERESTARTSYS		512
+#define ERESTART_RESTARTBLOCK	516
 
 /* Configuration, set by userspace before load (rodata). */
 SP_RODATA(__u32, targ_all, 0);		/* trace every process */
