@@ -100,7 +100,10 @@ int sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
 	bpf_map_delete_elem(&sock_calls, &tid);
 	bpf_map_delete_elem(&threads, &tid);
 	/* the process ends with its leader thread */
-	if (tid != tgid || !traced_tgid(tgid))
+	if (tid != tgid)
+		return 0;
+	bpf_map_delete_elem(&stdio, &tgid);
+	if (!traced_tgid(tgid))
 		return 0;
 	if (!targ_all)
 		bpf_map_delete_elem(&traced, &tgid);

@@ -7,6 +7,12 @@
  * PROTO_OTHER); only PROTO_HTTP payload is captured. Calls made inside an
  * SSL_read/SSL_write move ciphertext: they only tell the TLS probes which fd the
  * SSL* uses, and are never captured.
+ *
+ * Stdio pipes: a process's reads of fd 0 and writes of fd 1, when that fd is
+ * a pipe, are captured only if the first bytes on them look like
+ * newline-delimited JSON-RPC (an MCP server on stdio). The verdict is kept
+ * per process image, so any other process pays one map lookup per stdin or
+ * stdout call, and nothing on any other fd.
  */
 #include "spanprobe.bpf.h"
 
@@ -47,6 +53,21 @@ static __always_inline struct sock *fd_inet_sock(__s32 fd)
 	if (family != AF_INET && family != AF_INET6)
 		return NULL;
 	return sk;
+}
+
+/* Whether fd of the current task is a pipe (or FIFO). */
+static __always_inline bool fd_is_fifo(__s32 fd)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct file **fdarr;
+	struct file *f = NULL;
+
+	if ((unsigned int)fd >= BPF_CORE_READ(task, files, fdt, max_fds))
+		return false;
+	fdarr = BPF_CORE_READ(task, files, fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fdarr[fd]) || !f)
+		return false;
+	return (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) == S_IFIFO;
 }
 
 static __always_inline void sk_addrs(struct sock *sk, struct sp_addr *local,
@@ -118,6 +139,37 @@ static __always_inline struct conn_state *conn_get(__u32 tgid, __s32 fd, __u8 ro
 	return bpf_map_lookup_elem(&conns, &key);
 }
 
+/*
+ * A read of stdin or a write of stdout by a process that is not a socket's:
+ * remembered for its exit when the process's stdio may carry JSON-RPC.
+ */
+static __always_inline int pipe_enter(__u32 tgid, __u32 tid, __s32 fd, __u64 buf, __u32 vlen,
+				      __u8 dir)
+{
+	struct sock_call call = { .buf = buf, .fd = fd, .vlen = vlen, .dir = dir,
+				  .mode = SOCK_PIPE };
+	__u32 exec_id;
+	struct stdio_state *st, init = {};
+
+	if (!((fd == 0 && dir == SP_DIR_INGRESS) || (fd == 1 && dir == SP_DIR_EGRESS)))
+		return 0;
+	exec_id = current_exec_id();
+	st = bpf_map_lookup_elem(&stdio, &tgid);
+	if (!st || st->exec_id != exec_id) {
+		init.exec_id = exec_id;
+		init.gen = bpf_ktime_get_ns();
+		init.verdict = fd_is_fifo(fd) ? STDIO_UNKNOWN : STDIO_OTHER;
+		bpf_map_update_elem(&stdio, &tgid, &init, BPF_ANY);
+		st = &init;
+	}
+	if (st->verdict == STDIO_OTHER)
+		return 0;
+	call.ts = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&sock_calls, &tid, &call, BPF_ANY))
+		count(SP_CNT_CALL_TABLE_FULL, 1);
+	return 0;
+}
+
 static __always_inline int sock_enter(__s32 fd, __u64 buf, __u32 vlen, __u8 dir)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -130,7 +182,7 @@ static __always_inline int sock_enter(__s32 fd, __u64 buf, __u32 vlen, __u8 dir)
 		return 0;
 	c = conn_get(tgid, fd, SP_ROLE_UNKNOWN, false);
 	if (!c)
-		return 0;
+		return fd <= 1 ? pipe_enter(tgid, tid, fd, buf, vlen, dir) : 0;
 	tls = tls_top(tid);
 	if (tls) {
 		/* ciphertext written or read by SSL_write/SSL_read itself */
@@ -215,6 +267,77 @@ static __always_inline void report_err(__u32 tgid, struct sock_call *call, long 
 		rb_emit(&ev, sizeof(ev));
 }
 
+/* b (after `{"`) starts with key and its closing quote. */
+static __always_inline bool json_key_is(const char *b, const char *key, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (b[i] != key[i])
+			return false;
+	return b[n] == '"';
+}
+
+/* The first bytes a JSON-RPC message starts with, as JSON writers order its
+ * keys: {"jsonrpc", or the TypeScript SDK's {"method" / {"result" / ...
+ * (it adds jsonrpc last). Userspace decides for good from the whole line. */
+static __always_inline __u8 sniff_jsonrpc(__u64 ubuf, __u32 len)
+{
+	char b[12] = {};
+
+	if (len < sizeof(b) || bpf_probe_read_user(b, sizeof(b), (void *)ubuf))
+		return STDIO_UNKNOWN;
+	if (b[0] != '{' || b[1] != '"')
+		return STDIO_OTHER;
+	if (json_key_is(b + 2, "jsonrpc", 7) || json_key_is(b + 2, "method", 6) ||
+	    json_key_is(b + 2, "id", 2) || json_key_is(b + 2, "result", 6) ||
+	    json_key_is(b + 2, "error", 5) || json_key_is(b + 2, "params", 6))
+		return STDIO_JSONRPC;
+	return STDIO_OTHER;
+}
+
+static __always_inline int pipe_exit(__u32 tgid, __u32 tid, struct sock_call *call, long ret)
+{
+	struct stdio_state *st = bpf_map_lookup_elem(&stdio, &tgid);
+	struct data_buf *rec;
+	__u32 budget;
+	__u64 first, seq;
+
+	if (!st || ret <= 0)
+		return 0;
+	first = call->buf;
+	if (call->vlen) {
+		struct iovec v0 = {};
+
+		bpf_probe_read_user(&v0, sizeof(v0), (void *)call->buf);
+		first = (__u64)v0.iov_base;
+	}
+	if (st->verdict == STDIO_UNKNOWN) {
+		__u8 v = sniff_jsonrpc(first, (__u32)ret);
+
+		if (v == STDIO_UNKNOWN && ++st->sniffs >= 4)
+			v = STDIO_OTHER;
+		st->verdict = v;
+	}
+	if (st->verdict != STDIO_JSONRPC)
+		return 0;
+	seq = __sync_fetch_and_add(&st->bytes[call->dir & 1], (__u64)ret);
+	rec = data_begin(tgid, tid, SP_FD_STDIO, call->ts, 0, st->gen, (__u32)ret, SP_SRC_PIPE,
+			 call->dir);
+	if (!rec)
+		return 0;
+	budget = targ_max_capture;
+	if (call->vlen) {
+		struct iov_ctx ic = {
+			.iov = call->buf, .vlen = call->vlen, .left = (__u32)ret,
+			.budget = budget, .seq = seq, .rec = rec,
+		};
+
+		bpf_loop(SP_MAX_IOV, emit_iov, &ic, 0);
+	} else {
+		emit_segment(rec, call->buf, (__u32)ret, seq, &budget);
+	}
+	return 0;
+}
+
 static __always_inline int sock_exit(long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -230,6 +353,8 @@ static __always_inline int sock_exit(long ret)
 		return 0;
 	call = *cp;
 	bpf_map_delete_elem(&sock_calls, &tid);
+	if (call.mode == SOCK_PIPE)
+		return pipe_exit(tgid, tid, &call, ret);
 	key = conn_key(tgid, call.fd);
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
@@ -409,11 +534,64 @@ int sys_exit_recvmsg(struct trace_event_raw_sys_exit *ctx) { return sock_exit(ct
 
 /* ---- lifecycle ---- */
 
+/*
+ * Failed connects (SP_EV_CONNECT_FAIL), AF_INET/AF_INET6 stream sockets
+ * only (never AF_UNIX: glibc probes nscd's socket from every process).
+ * Three ways to fail, each reported once:
+ *  - connect(2) returns the error (blocking, or no route at all):
+ *    sys_exit_connect, with the address from the caller's sockaddr;
+ *  - a non-blocking connect (-EINPROGRESS) whose handshake fails later
+ *    (RST, ICMP, SYN retries exhausted): inet_sock_set_state SYN_SENT ->
+ *    CLOSE, errno from sk->sk_err;
+ *  - the process gives up (its own timeout) and closes a socket still in
+ *    SYN_SENT: close(2), reported as ETIMEDOUT.
+ * Whoever deletes the socket's socks entry reports it: a map delete
+ * succeeds for one caller only, so the softirq and the syscall paths
+ * never both do.
+ */
+static __always_inline void emit_connect_fail(__u32 tgid, __u32 tid, __s32 fd, __s32 err,
+					      __u8 how, __u64 start, const struct sp_addr *remote)
+{
+	struct sp_connect_fail_event ev = {
+		.type = SP_EV_CONNECT_FAIL, .tgid = tgid, .tid = tid, .fd = fd, .err = err,
+		.how = how, .ts_start = start, .ts_end = bpf_ktime_get_ns(), .remote = *remote,
+	};
+
+	rb_emit(&ev, sizeof(ev));
+}
+
+/* The destination a connect(2) was given; false unless AF_INET/AF_INET6. */
+static __always_inline bool user_sockaddr(__u64 uaddr, __u32 len, struct sp_addr *a)
+{
+	struct sockaddr_in6 sa = {};	/* sockaddr_in is a prefix of it */
+
+	/* the kernel wants at least this much (inet_stream_connect,
+	 * SIN6_LEN_RFC2133 for v6) and fails the call with EINVAL before */
+	if (len < sizeof(struct sockaddr_in))
+		return false;
+	if (bpf_probe_read_user(&sa, 24, (void *)uaddr))
+		return false;
+	a->family = sa.sin6_family;
+	a->port = bpf_ntohs(sa.sin6_port);
+	if (sa.sin6_family == AF_INET) {
+		__builtin_memcpy(a->v4, &((struct sockaddr_in *)&sa)->sin_addr, 4);
+		return true;
+	}
+	if (sa.sin6_family == AF_INET6 && len >= 24) {
+		__builtin_memcpy(a->v6, &sa.sin6_addr, 16);
+		return true;
+	}
+	return false;
+}
+
 SEC("tracepoint/syscalls/sys_enter_connect")
 int sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct sock_call call = { .fd = ctx->args[0] };
+	struct sock_call call = {
+		.fd = ctx->args[0], .buf = ctx->args[1], .vlen = ctx->args[2],
+		.ts = bpf_ktime_get_ns(),
+	};
 	__u32 tid = (__u32)pid_tgid;
 
 	if (!traced_tgid(pid_tgid >> 32))
@@ -422,22 +600,77 @@ int sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
+/* connect(2) returned -EINPROGRESS (or -EINTR: it goes on in the
+ * background, connect(2)): follow the socket, and keep when it started. */
+static __always_inline void connect_pending(__u32 tgid, __u32 tid, struct sock_call *call)
+{
+	struct conn_state *c = conn_get(tgid, call->fd, SP_ROLE_CLIENT, true);
+	struct sp_addr remote = {};
+	struct sock *sk;
+	int err;
+
+	if (!c)
+		return;
+	c->connect_ts = call->ts;
+	/* On loopback the peer's RST comes while connect(2) still holds the
+	 * socket lock: tcp_v4_rcv queues it to the backlog, and release_sock()
+	 * at the end of inet_stream_connect() runs tcp_reset() before the call
+	 * returns -EINPROGRESS (6.x). Its SYN_SENT -> CLOSE went by while the
+	 * socket was not in socks yet, so look now. */
+	sk = (struct sock *)c->sk;
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE)
+		return;
+	err = BPF_CORE_READ(sk, sk_err);
+	if (!err || bpf_map_delete_elem(&socks, &c->sk))
+		return;		/* no network error, or inet_sock_set_state had it */
+	c->connect_echo = 1;
+	if (user_sockaddr(call->buf, call->vlen, &remote))
+		emit_connect_fail(tgid, tid, call->fd, -err, SP_CONNECT_LATER, call->ts, &remote);
+}
+
+/* connect(2) itself failed. */
+static __always_inline void connect_returned(__u32 tgid, __u32 tid, struct sock_call *call,
+					     long ret)
+{
+	struct sock *sk = fd_inet_sock(call->fd);
+	__u64 key = conn_key(tgid, call->fd);
+	struct sp_addr remote = {};
+	struct conn_state *c;
+
+	if (!sk)
+		return;		/* not an inet stream socket (AF_UNIX, UDP) */
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (c && c->sk == (__u64)sk && c->connect_echo) {
+		/* a non-blocking connect's failure, already reported, said
+		 * again to a connect(2) that checks on it */
+		c->connect_echo = 0;
+		return;
+	}
+	if (user_sockaddr(call->buf, call->vlen, &remote))
+		emit_connect_fail(tgid, tid, call->fd, ret, SP_CONNECT_RETURNED, call->ts, &remote);
+}
+
 SEC("tracepoint/syscalls/sys_exit_connect")
 int sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
-	struct sock_call *cp;
-	__s32 fd;
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	struct sock_call *cp, call;
+	long ret = ctx->ret;
 
 	cp = bpf_map_lookup_elem(&sock_calls, &tid);
 	if (!cp)
 		return 0;
-	fd = cp->fd;
+	call = *cp;
 	bpf_map_delete_elem(&sock_calls, &tid);
-	/* -EINPROGRESS (115): non-blocking connect, addresses are set */
-	if (ctx->ret == 0 || ctx->ret == -115)
-		conn_get(pid_tgid >> 32, fd, SP_ROLE_CLIENT, true);
+	if (ret == 0)
+		conn_get(tgid, call.fd, SP_ROLE_CLIENT, true);
+	else if (ret == -EINPROGRESS || ret == -EINTR)
+		connect_pending(tgid, tid, &call);
+	/* -EALREADY, -EISCONN: asked again while connecting or connected,
+	 * not a failure */
+	else if (ret != -EALREADY && ret != -EISCONN)
+		connect_returned(tgid, tid, &call, ret);
 	return 0;
 }
 
@@ -463,6 +696,7 @@ static __always_inline int forget_fd(__s32 fd, bool report)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u64 key = conn_key(tgid, fd);
 	struct conn_state *c;
+	struct sock *sk;
 
 	if (!traced_tgid(tgid))
 		return 0;
@@ -470,7 +704,17 @@ static __always_inline int forget_fd(__s32 fd, bool report)
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
 		return 0;
-	bpf_map_delete_elem(&socks, &c->sk);
+	/* the process gives up on a connect still in the handshake: its own
+	 * timeout (Python's create_connection(timeout=...) closes it) */
+	sk = (struct sock *)c->sk;
+	if (!bpf_map_delete_elem(&socks, &c->sk) && c->connect_ts &&
+	    BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_SYN_SENT) {
+		struct sp_addr local, remote;
+
+		sk_addrs(sk, &local, &remote);
+		emit_connect_fail(tgid, (__u32)bpf_get_current_pid_tgid(), fd, -ETIMEDOUT,
+				  SP_CONNECT_ABANDONED, c->connect_ts, &remote);
+	}
 	if (c->ssl) {
 		/* its TLS session ends with it: a new SSL* at the same
 		 * address is a new session */
@@ -503,17 +747,22 @@ int sys_enter_dup3(struct trace_event_raw_sys_enter *ctx)
 }
 
 /*
- * A tracked TCP socket that drops from ESTABLISHED (or SYN_SENT) straight to
- * CLOSE was reset or refused. This runs in softirq context, so the owner is
- * found through the socks map rather than the current task. A socket closed
- * by its owner has left socks at close(2), before the kernel resets it.
+ * A tracked TCP socket that drops from ESTABLISHED straight to CLOSE was
+ * reset; one that drops from SYN_SENT never connected: its connect failed.
+ * This runs in softirq context, so the owner is found through the socks
+ * map rather than the current task. A socket closed by its owner has left
+ * socks at close(2), before the kernel resets it.
  */
 SEC("tracepoint/sock/inet_sock_set_state")
 int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
 	__u64 sk = (__u64)ctx->skaddr;
+	struct sock *skp = (struct sock *)ctx->skaddr;
 	struct sp_conn_event ev = { .type = SP_EV_CONN_ERR, .err = -ECONNRESET };
-	__u64 *key;
+	struct sp_addr local, remote;
+	struct conn_state *c;
+	__u64 *key, k;
+	int err;
 
 	if (ctx->newstate != TCP_CLOSE ||
 	    (ctx->oldstate != TCP_ESTABLISHED && ctx->oldstate != TCP_SYN_SENT))
@@ -521,11 +770,38 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	key = bpf_map_lookup_elem(&socks, &sk);
 	if (!key)
 		return 0;
-	ev.tgid = *key >> 32;
-	ev.fd = (__s32)*key;
-	ev.ts = bpf_ktime_get_ns();
-	ev.dir = SP_DIR_INGRESS;
-	bpf_map_delete_elem(&socks, &sk);
-	rb_emit(&ev, sizeof(ev));
+	k = *key;
+	if (bpf_map_delete_elem(&socks, &sk))
+		return 0;	/* close(2) or connect's exit had it */
+	if (ctx->oldstate == TCP_ESTABLISHED) {
+		ev.tgid = k >> 32;
+		ev.fd = (__s32)k;
+		ev.ts = bpf_ktime_get_ns();
+		ev.dir = SP_DIR_INGRESS;
+		rb_emit(&ev, sizeof(ev));
+		return 0;
+	}
+	/*
+	 * The handshake failed. The kernel sets sk_err before tcp_done()
+	 * moves the socket to CLOSE: tcp_reset() ECONNREFUSED in SYN_SENT,
+	 * tcp_write_err() ETIMEDOUT (or sk_err_soft, e.g. EHOSTUNREACH from
+	 * ICMP) when the SYN retries run out, tcp_v4_err()/tcp_v6_err() the
+	 * ICMP error; through tcp_done_with_error() since 6.10, by hand
+	 * before. No sk_err: nothing failed on the network, the socket was
+	 * closed by an exiting process (no close(2)); no span for it.
+	 */
+	err = BPF_CORE_READ(skp, sk_err);
+	if (!err)
+		return 0;
+	c = bpf_map_lookup_elem(&conns, &k);
+	if (!c || c->sk != sk)
+		return 0;
+	c->connect_echo = 1;
+	/* tcp_done() keeps the destination (only a failure inside
+	 * tcp_v4_connect() clears inet_dport, and that one connect(2)
+	 * returns itself) */
+	sk_addrs(skp, &local, &remote);
+	emit_connect_fail(k >> 32, 0, (__s32)k, -err, SP_CONNECT_LATER,
+			  c->connect_ts ?: c->gen, &remote);
 	return 0;
 }

@@ -28,11 +28,16 @@
 #define AF_INET6	10
 #define S_IFMT		00170000
 #define S_IFSOCK	0140000
+#define S_IFIFO		0010000
 #define SOCK_STREAM	1
 #define ECONNRESET	104
 #define EPIPE		32
 #define ETIMEDOUT	110
 #define ECONNABORTED	103
+#define EINTR		4
+#define EISCONN		106
+#define EALREADY	114
+#define EINPROGRESS	115
 
 /* Configuration, set by userspace before load (rodata). */
 SP_RODATA(__u32, targ_all, 0);		/* trace every process */
@@ -57,11 +62,18 @@ struct conn_state {
 	__u64 sk;		/* struct sock *, for inet_sock_set_state */
 	__u64 gen;		/* creation time: tells userspace it is new */
 	__u64 ssl;		/* the SSL* whose ciphertext this socket carries */
+	/* entry of the connect(2) that returned -EINPROGRESS (or -EINTR) on
+	 * it, 0 if none: the start of its span should the handshake fail
+	 * later (SP_EV_CONNECT_FAIL) */
+	__u64 connect_ts;
 	__u32 exec_id;		/* task's self_exec_id when created */
 	__u8 proto;		/* enum conn_proto */
 	__u8 role;		/* enum sp_role */
 	__u8 sniffs;
-	__u8 pad;
+	/* its connect failed later and was reported: the next connect(2) on
+	 * it returns that error again (sock_error() in __inet_stream_connect),
+	 * which is not a second failure */
+	__u8 connect_echo;
 };
 
 struct tls_key {
@@ -108,15 +120,32 @@ enum sock_mode {
 	SOCK_CAPTURE = 1,	/* plaintext socket: capture the payload */
 	SOCK_CIPHER,		/* TLS socket outside a TLS call (node's BIO) */
 	SOCK_NESTED,		/* inside SSL_read/SSL_write: ciphertext */
+	SOCK_PIPE,		/* stdin/stdout of a process, maybe JSON-RPC (sock.bpf.c) */
+};
+
+/* What a process's stdin (fd 0) and stdout (fd 1) carry, if pipes. */
+enum stdio_verdict {
+	STDIO_UNKNOWN = 0,	/* pipes, not yet sniffed */
+	STDIO_JSONRPC,		/* newline-delimited JSON-RPC: capture */
+	STDIO_OTHER,		/* not pipes, or something else: ignore */
+};
+
+struct stdio_state {
+	__u64 bytes[2];		/* stream offset per enum sp_dir */
+	__u64 gen;
+	__u32 exec_id;		/* the image it was decided for */
+	__u8 verdict;		/* enum stdio_verdict */
+	__u8 sniffs;
+	__u8 pad[2];
 };
 
 /* A socket syscall in flight on one thread. */
 struct sock_call {
-	__u64 buf;		/* buffer, or struct iovec * */
+	__u64 buf;		/* buffer, or struct iovec *; connect: struct sockaddr * */
 	__u64 ts;
 	__u64 ssl;		/* SOCK_NESTED: the enclosing TLS call */
 	__s32 fd;
-	__u32 vlen;		/* iovec count, 0 for a flat buffer */
+	__u32 vlen;		/* iovec count, 0 for a flat buffer; connect: addrlen */
 	__u8 dir;
 	__u8 mode;		/* enum sock_mode */
 	__u8 pad[6];
@@ -172,6 +201,9 @@ SP_MAP(sock_calls, __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 1638
        __type(key, __u32); __type(value, struct sock_call););
 SP_MAP(threads, __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 16384);
        __type(key, __u32); __type(value, struct thread_state););
+/* by tgid: every process that read its stdin or wrote its stdout once */
+SP_MAP(stdio, __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 16384);
+       __type(key, __u32); __type(value, struct stdio_state););
 SP_MAP(scratch, __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1);
        __type(key, __u32); __type(value, struct data_buf););
 SP_MAP(pid_keys, __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 65536);

@@ -115,6 +115,12 @@ static void gen_span(yajl_gen g, const struct sp_span *s)
 		STR(g, "parentSpanId");
 		gen_hex(g, s->parent_id, sizeof(s->parent_id));
 	}
+	if (s->trace_state) {
+		STR(g, "traceState");
+		STR(g, s->trace_state);
+	}
+	STR(g, "flags");
+	yajl_gen_integer(g, 0x101 | (s->remote_parent ? 0x200 : 0));
 	STR(g, "name");
 	STR(g, s->name);
 	STR(g, "kind");

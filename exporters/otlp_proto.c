@@ -116,8 +116,11 @@ static Span *span_of(struct arena *ar, struct sp_span *s)
 	m->span_id = (ProtobufCBinaryData){ sizeof(s->span_id), s->span_id };
 	if (!sp_id_is_zero(s->parent_id, sizeof(s->parent_id)))
 		m->parent_span_id = (ProtobufCBinaryData){ sizeof(s->parent_id), s->parent_id };
-	/* W3C trace flags: sampled; bit 8 says the parent is known local */
-	m->flags = 0x01 | 0x100;
+	/* W3C trace flags: sampled; bit 8 says whether the parent is remote
+	 * is known, bit 9 that it is (a traceparent header's span) */
+	m->flags = 0x01 | 0x100 | (s->remote_parent ? 0x200 : 0);
+	if (s->trace_state)
+		m->trace_state = (char *)s->trace_state;
 	m->name = (char *)s->name;
 	m->kind = s->kind;
 	m->start_time_unix_nano = s->start_ns;

@@ -40,7 +40,13 @@ enum sp_event_type {
 enum sp_source {
 	SP_SRC_SOCK = 1,	/* plaintext socket syscalls */
 	SP_SRC_TLS,		/* plaintext seen at SSL_write/SSL_read */
+	SP_SRC_PIPE,		/* a process's stdin reads and stdout writes (pipes) */
 };
+
+/* The fd of SP_SRC_PIPE records: one stream per process, its stdin
+ * (ingress, fd 0) and its stdout (egress, fd 1) together, the way an MCP
+ * server on stdio talks to the agent that spawned it. */
+#define SP_FD_STDIO		(-2)
 
 enum sp_dir {
 	SP_DIR_EGRESS = 0,	/* the traced process wrote it */
@@ -110,6 +116,32 @@ struct sp_conn_event {
 	__u8 pad[6];
 	struct sp_addr local;
 	struct sp_addr remote;
+};
+
+/* How a failed connect ended (sp_connect_fail_event.how). */
+enum sp_connect_how {
+	SP_CONNECT_RETURNED = 1,	/* connect(2) itself returned the error */
+	SP_CONNECT_LATER,		/* non-blocking: the handshake failed later */
+	SP_CONNECT_ABANDONED,		/* the process closed it still connecting */
+};
+
+/*
+ * A TCP connect that failed: refused, unreachable, timed out. Only for
+ * AF_INET/AF_INET6 stream sockets (never AF_UNIX: glibc probes nscd's
+ * socket from every process).
+ */
+struct sp_connect_fail_event {
+	__u32 type;		/* SP_EV_CONNECT_FAIL */
+	__u32 tgid;
+	__u32 tid;		/* the thread in connect(2) or close(2); 0 when the
+				 * failure came later, in softirq */
+	__s32 fd;
+	__s32 err;		/* -errno: -ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH... */
+	__u8 how;		/* enum sp_connect_how */
+	__u8 pad[3];
+	__u64 ts_start;		/* connect(2) entry */
+	__u64 ts_end;		/* when it failed (or was given up) */
+	struct sp_addr remote;	/* where it was going */
 };
 
 struct sp_tls_bind_event {

@@ -6,12 +6,16 @@
 #include "pipeline.h"
 #include "model/procs.h"
 #include "util/selfconn.h"
+#include "semantics/retries.h"
+#include "semantics/trace_context.h"
+#include "semantics/conn_span.h"
 
 struct sp_pipeline {
 	struct sp_pipeline_opts o;
 	struct sp_procs *procs;
 	struct sp_streams *streams;
 	struct sp_span_asm *asm_;
+	struct sp_retries *retries;
 	struct sp_sem_opts sem;		/* the streams borrow it */
 	struct sp_pipeline_stats stats;
 };
@@ -39,6 +43,45 @@ static void agent_tools(struct sp_pipeline *pl, struct sp_proc *agent,
 			v.calls[i].args_len = 0;
 		}
 	sp_span_asm__tools(pl->asm_, agent, &v, start, end);
+}
+
+/* A request carrying W3C trace context: its span (and what nests under it)
+ * joins the caller's trace. */
+static void adopt_trace_context(struct sp_pipeline *pl, struct sp_span *s,
+				const struct sp_http_req *rq)
+{
+	const char *tp, *ts;
+	struct sp_trace_ctx tc;
+
+	sp_http_req_trace_context(rq, &tp, &ts);
+	if (!tp[0])
+		return;
+	if (!sp_traceparent_parse(tp, strlen(tp), &tc)) {
+		pl->stats.bad_traceparent++;
+		return;
+	}
+	sp_trace_ctx_adopt(s, &tc, ts);
+	pl->stats.trace_context++;
+}
+
+/* A client's repeat of a request whose last attempt failed: marked, and
+ * an event where the caller (the agent, for curl's calls) runs. */
+static void mark_retry(struct sp_pipeline *pl, struct sp_proc *p, struct sp_span *s,
+		       const struct sp_http_exchange *ex, uint64_t start, uint64_t end)
+{
+	uint32_t scope = sp_proc_is_http_cli(p) && p->ppid ? p->ppid : p->pid;
+	uint16_t status = ex->resp && !ex->resp->incomplete ? ex->resp->status : 0;
+	uint32_t n;
+
+	if (ex->role != SP_ROLE_CLIENT)
+		return;
+	n = sp_retries__note(pl->retries, scope, ex->req->method, ex->req->host, ex->req->target,
+			     sp_retry_worthy(status, ex->error_type), start, end);
+	if (!n)
+		return;
+	sp_span__set_int(s, "http.request.resend_count", n);
+	sp_span_asm__retry_event(pl->asm_, scope, start, n, s->name);
+	pl->stats.retries++;
 }
 
 static void on_exchange(void *ctx, const struct sp_http_exchange *ex)
@@ -78,6 +121,8 @@ static void on_exchange(void *ctx, const struct sp_http_exchange *ex)
 	if (!s)
 		return;
 	sp_http_span_fill(s, ex);
+	adopt_trace_context(pl, s, ex->req);
+	mark_retry(pl, p, s, ex, start, end);
 	if (sub && ex->role == SP_ROLE_CLIENT && sub->is_call(ex->req->sub_st)) {
 		/* the consumer's call (an LLM call), a child of its HTTP span,
 		 * over the same time */
@@ -96,6 +141,26 @@ static void on_exchange(void *ctx, const struct sp_http_exchange *ex)
 		agent_tools(pl, agent, sub, ex->req->sub_st, start, end);
 }
 
+/* A failed connect: an ERROR span under the process's current span, as
+ * an exchange's. spanprobe's own (an exporter's backend down) never get
+ * here: BPF skips its tgid (targ_self). */
+static void on_connect_fail(void *ctx, const struct sp_connect_fail_event *ev)
+{
+	struct sp_pipeline *pl = ctx;
+	struct sp_proc *p = sp_procs__get_or_add(pl->procs, ev->tgid, 0, ev->ts_start);
+	struct sp_span *s;
+
+	if (!p)
+		return;
+	sp_procs__ensure(pl->procs, p);
+	s = sp_span_asm__child(pl->asm_, pl->procs, p, SP_CONN_SPAN_NAME, SP_KIND_CLIENT,
+			       ev->ts_start, ev->ts_end < ev->ts_start ? ev->ts_start : ev->ts_end);
+	if (!s)
+		return;
+	sp_conn_span_fill(s, ev);
+	sp_span_asm__finish(pl->asm_, s);
+}
+
 struct sp_pipeline *sp_pipeline__new(const struct sp_pipeline_opts *opts)
 {
 	struct sp_pipeline *p = calloc(1, sizeof(*p));
@@ -106,15 +171,17 @@ struct sp_pipeline *sp_pipeline__new(const struct sp_pipeline_opts *opts)
 	p->sem.llm = opts->llm;
 	p->sem.llm_opts = opts->llm_opts;
 	p->asm_ = sp_span_asm__new(&opts->asm_opts, opts->max_procs);
+	p->retries = sp_retries__new(opts->max_streams ? opts->max_streams : 1024);
 	p->procs = sp_procs__new(opts->max_procs, on_proc_evict, p, opts->proc_read,
 				 opts->proc_read_ctx);
 	p->streams = sp_streams__new(opts->max_streams, opts->max_sockets,
 				     &p->sem, on_exchange, p);
-	if (!p->asm_ || !p->procs || !p->streams) {
+	if (!p->asm_ || !p->procs || !p->streams || !p->retries) {
 		sp_pipeline__free(p);
 		errno = ENOMEM;
 		return NULL;
 	}
+	sp_streams__set_connect_fail(p->streams, on_connect_fail, p);
 	return p;
 }
 
@@ -124,6 +191,7 @@ void sp_pipeline__free(struct sp_pipeline *p)
 		return;
 	sp_streams__free(p->streams);
 	sp_span_asm__free(p->asm_);
+	sp_retries__free(p->retries);
 	sp_procs__free(p->procs);
 	free(p);
 }
@@ -246,6 +314,11 @@ int sp_pipeline__handle(struct sp_pipeline *p, const void *rec, size_t size)
 			sp_streams__close(p->streams, c->tgid, c->fd, c->ts);
 		else
 			sp_streams__error(p->streams, c);
+		return 0;
+	case SP_EV_CONNECT_FAIL:
+		if (size < sizeof(struct sp_connect_fail_event))
+			goto bad;
+		sp_streams__connect_fail(p->streams, rec);
 		return 0;
 	case SP_EV_TLS_BIND:
 		if (size < sizeof(*b))

@@ -38,6 +38,9 @@ struct sp_pipeline_stats {
 	uint64_t events;
 	uint64_t bad_records;	/* too short or of an unknown type */
 	uint64_t own_exports;	/* a local backend's side of our exports */
+	uint64_t trace_context;	/* spans put into a caller's trace (traceparent) */
+	uint64_t bad_traceparent;	/* malformed traceparent headers, ignored */
+	uint64_t retries;	/* requests marked as resends of a failed one */
 	uint64_t llm_calls;
 };
 

@@ -150,8 +150,14 @@ def agent_shell(ctx):
     flaky = [s for s in trace if s.attrs.get("url.path") == "/flaky"]
     expect(len(flaky) == 2, f"want 2 /flaky HTTP spans in the agent's trace, got {len(flaky)}",
            trace)
-    expect(sorted(s.attrs.get("http.response.status_code") for s in flaky) == [200, 429],
+    flaky.sort(key=lambda s: s.start)
+    expect([s.attrs.get("http.response.status_code") for s in flaky] == [429, 200],
            "the tool API answered 429 then 200", flaky)
+    expect(flaky[0].status_code == STATUS_ERROR and "http.request.resend_count" not in flaky[0].attrs
+           and flaky[1].attrs.get("http.request.resend_count") == 1,
+           "the failed attempt is not ERROR, or the repeat is not marked as its resend", flaky)
+    expect('"name":"retry"' in out.text, "no retry event on the span the agent retried in",
+           flaky)
     curls = [s for s in trace if s.attrs.get("process.executable.name") == "curl"]
     expect(len(curls) == 4, f"want 4 curl process spans, got {len(curls)}", trace)
     for c in curls:
@@ -245,3 +251,37 @@ def agent_python_tools(ctx):
     sub_llm = [s for s in llm_spans(trace) if s.attrs.get("gen_ai.request.model") == "gpt-4o-mini"]
     expect(len(sub_llm) == 1, "the sub-agent's model call is not in the agent's trace", trace)
     expect(len(llm_spans(trace)) == 3, "want 3 LLM spans in the run", trace)
+
+
+TP_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+TP_SPAN = "00f067aa0ba902b7"
+
+
+@case
+def trace_context_header(ctx):
+    """A client that sends W3C traceparent/tracestate (an app with an OTel
+    SDK inside): its CLIENT span and the server's SERVER span both join that
+    trace under the header's span; tracestate kept; a request without the
+    header keeps spanprobe's own trace."""
+    srv = ctx.servers()
+    probe = ctx.probe()
+    hdrs = {"traceparent": f"00-{TP_TRACE}-{TP_SPAN}-01", "tracestate": "congo=t61rcWkgMzE"}
+    res = ctx.run_python([{"url": srv.url("/delay?ms=20", tls=False), "headers": hdrs},
+                          {"url": srv.url("/delay?ms=21", tls=False)}])
+    expect(res.rc == 0, f"client exited {res.rc}: {res.stderr[-300:]}")
+    out = probe.stop()
+    spans = [s for s in out.spans if s.name == "GET /delay" and s.trace_id == TP_TRACE]
+    ev = [s for s in out.spans if s.name == "GET /delay"]
+    expect(len(spans) == 2, f"want the client's and the server's span in trace {TP_TRACE}, got "
+           f"{len(spans)}", ev)
+    kinds = sorted(s.kind for s in spans)
+    expect(kinds == [2, 3], f"want a SERVER and a CLIENT span, got kinds {kinds}", spans)
+    for s in spans:
+        expect(s.parent_id == TP_SPAN, f"{s.name!r} is not a child of the header's span", [s])
+        expect(any("ms=20" in str(v) for v in s.attrs.values()),
+               "the span of the request with the header is not the one in its trace", [s])
+    expect(out.text.count('"traceState":"congo=t61rcWkgMzE"') == 2, "tracestate was not kept on "
+           "both spans", spans)
+    others = [s for s in ev if s.trace_id != TP_TRACE and s.pid == res.pid]
+    expect(len(others) == 1 and others[0].parent_id, "the request without the header does not "
+           "stay in the client's own trace", others)

@@ -33,6 +33,7 @@ import otlp_cases  # noqa: E402,F401  (registers the OTLP export tests in cases.
 import llm_cases  # noqa: E402,F401  (registers the LLM-call tests in cases.CASES)
 import cli_cases  # noqa: E402,F401  (registers the stop and record/replay tests in cases.CASES)
 import agent_cases  # noqa: E402,F401  (registers the agent-tree tests in cases.CASES)
+import connect_cases  # noqa: E402,F401  (registers the failed-connect tests in cases.CASES)
 
 STDERR_TAIL = 20
 MAX_SPANS_SHOWN = 30

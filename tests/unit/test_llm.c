@@ -18,6 +18,7 @@
 #include "codings.h"
 #include "decode/jwalk.h"
 #include "util/clock.h"
+#include "semantics/body_sub.h"
 #include "semantics/llm.h"
 #include "semantics/prices.h"
 #include "model/span.h"
@@ -27,6 +28,9 @@
 
 static struct sp_resource *res;
 static struct sp_span *span;
+/* the last exchange's tool view, its strings borrowed from `cur` */
+static struct sp_llm *cur;
+static struct sp_tool_view view;
 static struct sp_llm_opts opts = { .content = true, .content_max = 4096 };
 
 struct chunk {
@@ -49,6 +53,9 @@ static bool run(const char *method, const char *target, const char *host, const 
 		sp_span__release(span);
 		free(span);
 	}
+	sp_llm__free(cur);
+	cur = NULL;
+	memset(&view, 0, sizeof(view));
 	span = calloc(1, sizeof(*span));
 	sp_span__init(span, "x", 1, SP_KIND_CLIENT, res);
 	span->start_ns = sp_clock_to_unix(T0);
@@ -70,8 +77,9 @@ static bool run(const char *method, const char *target, const char *host, const 
 		sp_llm__fill(l, span);
 		if (name)
 			sp_llm__span_name(l, name, name_cap);
+		sp_llm__tools(l, &view);
 	}
-	sp_llm__free(l);
+	cur = l;	/* freed by the next run: the view borrows from it */
 	return is;
 }
 
@@ -1244,6 +1252,695 @@ static void test_jwalk_paths_hashes_array_stream(void **state)
 	assert_string_equal(k.log, "x@-1,-1=1;y@-1,-1=3;");
 }
 
+/* ---- tool calls and results, for agent trees (sp_llm__tools) ---- */
+
+static void result_is(int i, const char *id, const char *name, bool is_error)
+{
+	assert_true(i < view.nresults);
+	assert_string_equal(view.results[i].id, id);
+	assert_string_equal(view.results[i].name, name);
+	assert_null(view.results[i].args);
+	assert_int_equal(view.results[i].is_error, is_error);
+}
+
+static void call_is(int i, const char *id, const char *name, const char *args, uint64_t at_ms)
+{
+	assert_true(i < view.ncalls);
+	assert_string_equal(view.calls[i].id, id);
+	assert_string_equal(view.calls[i].name, name);
+	assert_int_equal(view.calls[i].args_len, strlen(args));
+	assert_memory_equal(view.calls[i].args, args, strlen(args));
+	assert_false(view.calls[i].args_cut);
+	assert_int_equal(view.calls[i].ts, T0 + at_ms * MS);
+}
+
+/* Chat Completions: "tool" messages answer the calls by tool_call_id. */
+static void test_openai_chat_tool_results(void **state)
+{
+	static const char req[] =
+		"{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"system\",\"content\":\"Use tools.\"},"
+		"{\"role\":\"user\",\"content\":\"Weather in Paris and Rome?\"},"
+		"{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_P\","
+		"\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":"
+		"\"{\\\"city\\\":\\\"Paris\\\"}\"}},{\"id\":\"call_R\",\"type\":\"function\","
+		"\"function\":{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\":\\\"Rome\\\"}\"}}]},"
+		"{\"role\":\"tool\",\"tool_call_id\":\"call_P\",\"content\":\"18 C\"},"
+		"{\"role\":\"tool\",\"content\":\"24 C\",\"tool_call_id\":\"call_R\"}],"
+		"\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}]}";
+	static const char resp[] =
+		"{\"id\":\"chatcmpl-1\",\"model\":\"gpt-4o-2024-08-06\",\"choices\":[{\"index\":0,"
+		"\"message\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":"
+		"\"call_N\",\"type\":\"function\",\"function\":{\"name\":\"notify\",\"arguments\":"
+		"\"{\\\"to\\\":\\\"me\\\"}\"}}]},\"finish_reason\":\"tool_calls\"}]}";
+	struct chunk c[] = { { resp, 0, 700 } };
+
+	assert_true(run("POST", "/v1/chat/completions", "api.openai.com", req, 200,
+			"application/json", NULL, NULL, c, 1, NULL, 0));
+	assert_int_equal(view.nresults, 2);
+	result_is(0, "call_P", "", false);
+	result_is(1, "call_R", "", false);	/* the id after the content */
+	assert_false(view.last_is_user);
+	assert_int_equal(view.ncalls, 1);
+	call_is(0, "call_N", "notify", "{\"to\":\"me\"}", 700);
+	str_is("llm.input_messages.2.message.tool_calls.0.tool_call.id", "call_P");
+	str_is("llm.input_messages.2.message.tool_calls.1.tool_call.id", "call_R");
+	str_is("llm.input_messages.2.message.tool_calls.1.tool_call.function.name", "get_weather");
+	str_is("llm.input_messages.3.message.role", "tool");
+	str_is("llm.input_messages.3.message.tool_call_id", "call_P");
+	str_is("llm.input_messages.4.message.tool_call_id", "call_R");
+	str_is("llm.input_messages.4.message.content", "24 C");
+	str_is("llm.output_messages.0.message.tool_calls.0.tool_call.id", "call_N");
+	str_is("gen_ai.input.messages",
+	       "[{\"role\":\"system\",\"parts\":[{\"type\":\"text\"}]},"
+	       "{\"role\":\"user\",\"parts\":[{\"type\":\"text\"}]},"
+	       "{\"role\":\"assistant\",\"parts\":[{\"type\":\"tool_call\",\"id\":\"call_P\","
+	       "\"name\":\"get_weather\"},{\"type\":\"tool_call\",\"id\":\"call_R\","
+	       "\"name\":\"get_weather\"}]},"
+	       "{\"role\":\"tool\",\"parts\":[{\"type\":\"tool_call_response\",\"id\":\"call_P\"}]},"
+	       "{\"role\":\"tool\",\"parts\":[{\"type\":\"tool_call_response\",\"id\":\"call_R\"}]}]");
+
+	/* the user's own message last: a new turn */
+	assert_true(run("POST", "/v1/chat/completions", "api.openai.com",
+			"{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"tool\",\"tool_call_id\":\"c\","
+			"\"content\":\"ok\"},{\"role\":\"user\",\"content\":\"thanks\"}]}", 200,
+			"application/json", NULL, NULL, c, 1, NULL, 0));
+	assert_true(view.last_is_user);
+	assert_int_equal(view.nresults, 1);
+	/* a system or developer message last is not the user's */
+	assert_true(run("POST", "/v1/chat/completions", "api.openai.com",
+			"{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"},"
+			"{\"role\":\"developer\",\"content\":\"b\"}]}", 200, "application/json", NULL,
+			NULL, c, 1, NULL, 0));
+	assert_false(view.last_is_user);
+	assert_int_equal(view.nresults, 0);
+}
+
+/* The last SP_TOOLS_MAX results are kept (the older ones were answered
+ * long ago), the rest counted; a message past the 16 kept never lends
+ * its text to the 16th. */
+static void test_results_keep_the_last(void **state)
+{
+	static char req[16384];
+	int n = snprintf(req, sizeof(req), "{\"model\":\"gpt-4o\",\"messages\":[");
+
+	for (int i = 0; i < 20; i++)
+		n += snprintf(req + n, sizeof(req) - n,
+			      "%s{\"role\":\"assistant\",\"content\":\"calling %d\"},"
+			      "{\"role\":\"tool\",\"tool_call_id\":\"call_%d\",\"content\":\"r%d\"}",
+			      i ? "," : "", i, i, i);
+	snprintf(req + n, sizeof(req) - n, "]}");
+	assert_true(run("POST", "/v1/chat/completions", "api.openai.com", req, 200,
+			"application/json", NULL, NULL, NULL, 0, NULL, 0));
+	assert_int_equal(view.nresults, SP_TOOLS_MAX);
+	for (int i = 0; i < SP_TOOLS_MAX; i++) {
+		char id[24];
+
+		snprintf(id, sizeof(id), "call_%d", i + 4);
+		result_is(i, id, "", false);
+	}
+	int_is("spanprobe.llm.tool_results_dropped", 4);
+	int_is("spanprobe.llm.input_messages_dropped", 40 - 16);
+	str_is("llm.input_messages.15.message.content", "r7");
+	str_is("llm.input_messages.15.message.tool_call_id", "call_7");
+	assert_false(view.last_is_user);
+
+	/* 30 parallel calls echoed back: 24 parts kept, in order */
+	n = snprintf(req, sizeof(req), "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":"
+		     "\"assistant\",\"tool_calls\":[");
+	for (int i = 0; i < 30; i++)
+		n += snprintf(req + n, sizeof(req) - n, "%s{\"id\":\"c%d\",\"type\":\"function\","
+			      "\"function\":{\"name\":\"f%d\",\"arguments\":\"{}\"}}", i ? "," : "",
+			      i, i);
+	snprintf(req + n, sizeof(req) - n, "]}]}");
+	assert_true(run("POST", "/v1/chat/completions", "api.openai.com", req, 200,
+			"application/json", NULL, NULL, NULL, 0, NULL, 0));
+	str_is("llm.input_messages.0.message.tool_calls.23.tool_call.function.name", "f23");
+	assert_null(attr("llm.input_messages.0.message.tool_calls.24.tool_call.id"));
+	int_is("spanprobe.llm.input_tool_parts_dropped", 6);
+	assert_int_equal(view.nresults, 0);
+}
+
+/* Codex: the Responses API, the system prompt after the input, the
+ * earlier calls echoed back as function_call items (MCP tools by
+ * namespace), their results as function_call_output items. */
+static const char CODEX_REQ[] =
+	"{\"model\":\"gpt-5-codex\",\"input\":["
+	"{\"type\":\"message\",\"role\":\"user\",\"content\":[{\"type\":\"input_text\","
+	"\"text\":\"list /tmp\"}]},"
+	"{\"type\":\"reasoning\",\"summary\":[],\"encrypted_content\":\"gAAAAB\"},"
+	"{\"type\":\"function_call\",\"namespace\":\"mcp__filesystem\",\"name\":\"list_directory\","
+	"\"arguments\":\"{\\\"path\\\":\\\"/tmp\\\"}\",\"call_id\":\"call_LD\"},"
+	"{\"type\":\"function_call_output\",\"call_id\":\"call_LD\",\"output\":\"a.txt\\nb.txt\"},"
+	"{\"type\":\"custom_tool_call\",\"call_id\":\"call_AP\",\"name\":\"apply_patch\","
+	"\"input\":\"*** Begin Patch\"},"
+	"{\"type\":\"custom_tool_call_output\",\"call_id\":\"call_AP\",\"output\":\"Done\"}],"
+	"\"tools\":[],\"stream\":true,\"instructions\":\"You are Codex.\"}";
+
+/* A tool-call turn: reasoning (encrypted: no deltas), then the call. */
+static const char CODEX_STREAM[] =
+	"event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,"
+	"\"response\":{\"id\":\"resp_9\",\"status\":\"in_progress\",\"model\":\"gpt-5-codex\","
+	"\"output\":[]}}\n\n"
+	"event: response.in_progress\ndata: {\"type\":\"response.in_progress\",\"sequence_number\":1,"
+	"\"response\":{\"id\":\"resp_9\",\"status\":\"in_progress\"}}\n\n"
+	"event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\","
+	"\"sequence_number\":2,\"output_index\":0,\"item\":{\"id\":\"rs_1\",\"type\":\"reasoning\","
+	"\"summary\":[]}}\n\n"
+	"event: response.output_item.done\ndata: {\"type\":\"response.output_item.done\","
+	"\"sequence_number\":3,\"output_index\":0,\"item\":{\"id\":\"rs_1\",\"type\":\"reasoning\","
+	"\"summary\":[],\"encrypted_content\":\"gAAAAC\"}}\n\n"
+	"event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\","
+	"\"sequence_number\":4,\"output_index\":1,\"item\":{\"id\":\"fc_1\",\"type\":\"function_call\","
+	"\"status\":\"in_progress\",\"arguments\":\"\",\"call_id\":\"call_RF\",\"name\":\"read_file\","
+	"\"namespace\":\"mcp__filesystem\"}}\n\n"
+	"event: response.function_call_arguments.delta\ndata: {\"type\":"
+	"\"response.function_call_arguments.delta\",\"sequence_number\":5,\"item_id\":\"fc_1\","
+	"\"output_index\":1,\"delta\":\"{\\\"path\\\":\"}\n\n"
+	"event: response.function_call_arguments.delta\ndata: {\"type\":"
+	"\"response.function_call_arguments.delta\",\"sequence_number\":6,\"item_id\":\"fc_1\","
+	"\"output_index\":1,\"delta\":\"\\\"/tmp/a.txt\\\"}\"}\n\n"
+	"event: response.output_item.done\ndata: {\"type\":\"response.output_item.done\","
+	"\"sequence_number\":7,\"output_index\":1,\"item\":{\"id\":\"fc_1\",\"type\":\"function_call\","
+	"\"status\":\"completed\",\"arguments\":\"{\\\"path\\\":\\\"/tmp/a.txt\\\"}\",\"call_id\":"
+	"\"call_RF\",\"name\":\"read_file\",\"namespace\":\"mcp__filesystem\"}}\n\n"
+	"event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":8,"
+	"\"response\":{\"id\":\"resp_9\",\"status\":\"completed\",\"model\":\"gpt-5-codex\","
+	"\"output\":[{\"id\":\"rs_1\",\"type\":\"reasoning\",\"summary\":[]},{\"id\":\"fc_1\","
+	"\"type\":\"function_call\",\"status\":\"completed\",\"arguments\":"
+	"\"{\\\"path\\\":\\\"/tmp/a.txt\\\"}\",\"call_id\":\"call_RF\",\"name\":\"read_file\","
+	"\"namespace\":\"mcp__filesystem\"}],\"usage\":{\"input_tokens\":900,\"output_tokens\":40,"
+	"\"total_tokens\":940}}}\n\n";
+
+/* Each record of body (up to and with sep) in a chunk of its own, the
+ * n-th at n * step ms. */
+static int split(const char *body, const char *sep, uint64_t step, struct chunk *c, int cap)
+{
+	const char *p = body;
+	int n = 0;
+
+	while (*p && n < cap) {
+		const char *e = strstr(p, sep);
+
+		e = e ? e + strlen(sep) : p + strlen(p);
+		c[n] = (struct chunk){ p, e - p, step * (n + 1) };
+		n++;
+		p = e;
+	}
+	return n;
+}
+
+static void test_responses_codex_tools(void **state)
+{
+	struct chunk c[16];
+	int n = split(CODEX_STREAM, "\n\n", 100, c, 16);
+	const char *args = "{\"path\":\"/tmp/a.txt\"}";
+
+	assert_int_equal(n, 9);
+	assert_true(run("POST", "/v1/responses", "api.openai.com", CODEX_REQ, 200,
+			"text/event-stream", NULL, NULL, c, n, NULL, 0));
+	/* the system prompt first, whatever the JSON order */
+	str_is("llm.input_messages.0.message.role", "system");
+	str_is("llm.input_messages.0.message.content", "You are Codex.");
+	str_is("llm.input_messages.1.message.role", "user");
+	str_is("llm.input_messages.1.message.content", "list /tmp");
+	/* the reasoning item is no message; the echoed call is the model's */
+	str_is("llm.input_messages.2.message.role", "assistant");
+	str_is("llm.input_messages.2.message.tool_calls.0.tool_call.id", "call_LD");
+	str_is("llm.input_messages.2.message.tool_calls.0.tool_call.function.name",
+	       "mcp__filesystem__list_directory");
+	str_is("llm.input_messages.2.message.tool_calls.0.tool_call.function.arguments",
+	       "{\"path\":\"/tmp\"}");
+	assert_null(attr("llm.input_messages.2.message.content"));
+	str_is("llm.input_messages.3.message.role", "tool");
+	str_is("llm.input_messages.3.message.tool_call_id", "call_LD");
+	str_is("llm.input_messages.3.message.content", "a.txt\nb.txt");
+	str_is("llm.input_messages.4.message.tool_calls.0.tool_call.function.name", "apply_patch");
+	str_is("llm.input_messages.5.message.tool_call_id", "call_AP");
+	assert_null(attr("llm.input_messages.6.message.role"));
+	str_is("gen_ai.input.messages",
+	       "[{\"role\":\"system\",\"parts\":[{\"type\":\"text\"}]},"
+	       "{\"role\":\"user\",\"parts\":[{\"type\":\"text\"}]},"
+	       "{\"role\":\"assistant\",\"parts\":[{\"type\":\"tool_call\",\"id\":\"call_LD\","
+	       "\"name\":\"mcp__filesystem__list_directory\"}]},"
+	       "{\"role\":\"tool\",\"parts\":[{\"type\":\"tool_call_response\",\"id\":\"call_LD\"}]},"
+	       "{\"role\":\"assistant\",\"parts\":[{\"type\":\"tool_call\",\"id\":\"call_AP\","
+	       "\"name\":\"apply_patch\"}]},"
+	       "{\"role\":\"tool\",\"parts\":[{\"type\":\"tool_call_response\",\"id\":\"call_AP\"}]}]");
+	/* the echoed calls are not results; their outputs are */
+	assert_int_equal(view.nresults, 2);
+	result_is(0, "call_LD", "", false);
+	result_is(1, "call_AP", "", false);
+	assert_false(view.last_is_user);
+
+	/* the response's call: announced at 500 ms, its arguments once (the
+	 * deltas, then the item whole, then the response whole) */
+	assert_int_equal(view.ncalls, 1);
+	call_is(0, "call_RF", "mcp__filesystem__read_file", args, 500);
+	assert_int_equal(events_named("gen_ai.tool.call"), 1);
+	assert_string_equal(event_attr("gen_ai.tool.call", 0, "gen_ai.tool.name"),
+			    "mcp__filesystem__read_file");
+	assert_string_equal(event_attr("gen_ai.tool.call", 0, "spanprobe.tool.function_name"),
+			    "read_file");
+	assert_string_equal(event_attr("gen_ai.tool.call", 0, "spanprobe.tool.namespace"),
+			    "mcp__filesystem");
+	assert_string_equal(event_attr("gen_ai.tool.call", 0, "gen_ai.tool.call.arguments"), args);
+	str_is("llm.output_messages.0.message.tool_calls.0.tool_call.function.name",
+	       "mcp__filesystem__read_file");
+	/* the first output is the encrypted reasoning, done at 400 ms: not
+	 * the created/in_progress events, nor the end */
+	dbl_near("gen_ai.response.time_to_first_chunk", 0.4);
+	usage_is(900, 40);
+
+	/* without reasoning: the call's announcement */
+	{
+		struct chunk d[16];
+		int k = 0;
+
+		for (int i = 0; i < n; i++)
+			if (!memmem(c[i].data, c[i].len, "\"rs_1\"", 6) ||
+			    memmem(c[i].data, c[i].len, "response.completed", 18))
+				d[k++] = c[i];
+		assert_int_equal(k, 7);
+		assert_true(run("POST", "/v1/responses", "api.openai.com", CODEX_REQ, 200,
+				"text/event-stream", NULL, NULL, d, k, NULL, 0));
+		dbl_near("gen_ai.response.time_to_first_chunk", 0.5);
+		call_is(0, "call_RF", "mcp__filesystem__read_file", args, 500);
+	}
+
+	/* not streamed: the response object alone */
+	{
+		static const char resp[] =
+			"{\"id\":\"resp_2\",\"object\":\"response\",\"status\":\"completed\",\"model\":"
+			"\"gpt-5-codex\",\"output\":[{\"type\":\"function_call\",\"id\":\"fc_2\","
+			"\"call_id\":\"call_X\",\"namespace\":\"mcp__git\",\"name\":\"git_status\","
+			"\"arguments\":\"{}\"}],\"usage\":{\"input_tokens\":5,\"output_tokens\":3}}";
+		struct chunk e[] = { { resp, 0, 900 } };
+
+		assert_true(run("POST", "/v1/responses", "api.openai.com",
+				"{\"model\":\"gpt-5-codex\",\"instructions\":\"x\",\"input\":[{\"role\":"
+				"\"user\",\"content\":\"status?\"}]}", 200, "application/json", NULL, NULL,
+				e, 1, NULL, 0));
+		call_is(0, "call_X", "mcp__git__git_status", "{}", 900);
+		assert_true(view.last_is_user);
+		assert_int_equal(view.nresults, 0);
+		assert_null(attr("gen_ai.response.time_to_first_chunk"));	/* not a stream */
+	}
+	/* a plain string input is the user's */
+	assert_true(run("POST", "/v1/responses", "api.openai.com",
+			"{\"model\":\"gpt-4.1\",\"input\":\"hi\"}", 200, "application/json", NULL, NULL,
+			NULL, 0, NULL, 0));
+	assert_true(view.last_is_user);
+	/* but what an embedding call embeds is nobody's message */
+	assert_true(run("POST", "/v1/embeddings", "api.openai.com",
+			"{\"model\":\"text-embedding-3-small\",\"input\":\"hi\"}", 200,
+			"application/json", NULL, NULL, NULL, 0, NULL, 0));
+	assert_false(view.last_is_user);
+}
+
+/* Codex's request and stream cut at every point: what was whole is
+ * reported, nothing more, and nothing breaks (run under ASan). */
+static void test_responses_cut_everywhere(void **state)
+{
+	size_t rl = strlen(CODEX_REQ), sl = strlen(CODEX_STREAM);
+	char *req = malloc(rl + 1);
+
+	for (size_t at = 0; at <= rl; at++) {
+		memcpy(req, CODEX_REQ, at);
+		req[at] = 0;
+		if (!run("POST", "/v1/responses", "api.openai.com", req, 200, "application/json",
+			 NULL, NULL, NULL, 0, NULL, 0))
+			continue;
+		assert_true(view.nresults <= 2);
+		/* a result cut before its call_id has none: never a wrong one */
+		for (int i = 0; i < view.nresults; i++)
+			if (view.results[i].id[0])
+				assert_string_equal(view.results[i].id, i ? "call_AP" : "call_LD");
+		/* the user's message is not last: a cut body may end on it */
+		if (view.last_is_user)
+			assert_true(at < (size_t)(strstr(CODEX_REQ, "\"summary\"") - CODEX_REQ));
+	}
+	free(req);
+	for (size_t at = 0; at <= sl; at += 7) {
+		struct chunk c[] = { { CODEX_STREAM, at, 100 } };
+
+		assert_true(run("POST", "/v1/responses", "api.openai.com", CODEX_REQ, 200,
+				"text/event-stream", NULL, NULL, c, at ? 1 : 0, NULL, 0));
+		assert_true(view.ncalls <= 1);
+		if (view.ncalls) {
+			assert_string_equal(view.calls[0].id, "call_RF");
+			assert_int_equal(view.calls[0].args[view.calls[0].args_len], 0);
+			assert_true(view.calls[0].args_len <= strlen("{\"path\":\"/tmp/a.txt\"}"));
+		}
+	}
+	/* not JSON at all */
+	assert_false(run("POST", "/v1/responses", "api.openai.com", "\x01{[}\"input\":", 200,
+			 "text/event-stream", NULL, NULL, NULL, 0, NULL, 0));
+}
+
+/* Anthropic: tool_result blocks in a user message, is_error; the system
+ * prompt after the messages; thinking as the first output of a stream. */
+static void test_anthropic_tool_results(void **state)
+{
+	static const char req[] =
+		"{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":4096,\"messages\":["
+		"{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Fix the build\"}]},"
+		"{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"Looking.\"},"
+		"{\"type\":\"tool_use\",\"id\":\"toolu_B\",\"name\":\"Bash\",\"input\":{\"command\":"
+		"\"make\"}},{\"type\":\"tool_use\",\"id\":\"toolu_R\",\"name\":\"mcp__fs__read\","
+		"\"input\":{}}]},"
+		"{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_B\","
+		"\"content\":\"make: *** [all] Error 2\",\"is_error\":true},{\"type\":\"tool_result\","
+		"\"tool_use_id\":\"toolu_R\",\"content\":[{\"type\":\"text\",\"text\":\"int main\"}]}]},"
+		"{\"role\":\"assistant\",\"content\":[{\"type\":\"server_tool_use\",\"id\":\"srvtoolu_1\","
+		"\"name\":\"web_search\",\"input\":{}},{\"type\":\"web_search_tool_result\","
+		"\"tool_use_id\":\"srvtoolu_1\",\"content\":[]}]},"
+		"{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_X\","
+		"\"content\":\"ok\"}]}],"
+		"\"system\":[{\"type\":\"text\",\"text\":\"You are Claude Code.\"}],\"stream\":true}";
+	static const char stream[] =
+		"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_T\","
+		"\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":"
+		"\"claude-sonnet-4-5-20250929\",\"usage\":{\"input_tokens\":50,\"output_tokens\":1}}}\n\n"
+		"event: ping\ndata: {\"type\": \"ping\"}\n\n"
+		"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+		"\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}\n\n"
+		"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+		"\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"The build fails.\"}}\n\n"
+		"event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+		"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,"
+		"\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_E\",\"name\":\"Edit\","
+		"\"input\":{}}}\n\n"
+		"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,"
+		"\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"file\\\":\\\"a.c\\\"}\"}}\n\n"
+		"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+		"\"tool_use\"},\"usage\":{\"output_tokens\":30}}\n\n";
+	struct chunk c[8];
+	int n = split(stream, "\n\n", 10, c, 8);
+
+	assert_int_equal(n, 8);
+	assert_true(run("POST", "/v1/messages", "api.anthropic.com", req, 200, "text/event-stream",
+			NULL, NULL, c, n, NULL, 0));
+	/* the web search's result is Anthropic's own, not one for the agent */
+	assert_int_equal(view.nresults, 3);
+	result_is(0, "toolu_B", "", true);
+	result_is(1, "toolu_R", "", false);
+	result_is(2, "toolu_X", "", false);
+	assert_false(view.last_is_user);	/* only tool_result blocks */
+	str_is("llm.input_messages.2.message.tool_calls.1.tool_call.function.name", "mcp__fs__read");
+	str_is("llm.input_messages.3.message.tool_call_id", "toolu_B");
+	str_is("gen_ai.input.messages",
+	       "[{\"role\":\"system\",\"parts\":[{\"type\":\"text\"}]},"
+	       "{\"role\":\"user\",\"parts\":[{\"type\":\"text\"}]},"
+	       "{\"role\":\"assistant\",\"parts\":[{\"type\":\"text\"},{\"type\":\"tool_call\","
+	       "\"id\":\"toolu_B\",\"name\":\"Bash\"},{\"type\":\"tool_call\",\"id\":\"toolu_R\","
+	       "\"name\":\"mcp__fs__read\"}]},"
+	       "{\"role\":\"user\",\"parts\":[{\"type\":\"tool_call_response\",\"id\":\"toolu_B\"},"
+	       "{\"type\":\"tool_call_response\",\"id\":\"toolu_R\"}]},"
+	       "{\"role\":\"assistant\",\"parts\":[]},"
+	       "{\"role\":\"user\",\"parts\":[{\"type\":\"tool_call_response\",\"id\":\"toolu_X\"}]}]");
+	str_is("llm.input_messages.0.message.role", "system");
+	str_is("llm.input_messages.0.message.content", "You are Claude Code.");
+	str_is("llm.input_messages.1.message.content", "Fix the build");
+	str_is("llm.input_messages.3.message.role", "user");
+	/* the results' text is not the user's */
+	assert_null(attr("llm.input_messages.3.message.content"));
+	/* thinking at 40 ms: not message_start, the ping, the empty block */
+	dbl_near("gen_ai.response.time_to_first_chunk", 0.04);
+	assert_int_equal(view.ncalls, 1);
+	call_is(0, "toolu_E", "Edit", "{\"file\":\"a.c\"}", 60);
+	assert_null(attr("output.value"));	/* thinking is not kept */
+}
+
+/* A user message with tool results and text of the user's own is a new
+ * turn; Claude Code's subagent results are plain tool results. */
+static void test_anthropic_last_is_user(void **state)
+{
+	assert_true(run("POST", "/v1/messages", "api.anthropic.com",
+			"{\"model\":\"claude-haiku-4-5\",\"max_tokens\":10,\"messages\":[{\"role\":"
+			"\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_1\","
+			"\"content\":\"ok\"},{\"type\":\"text\",\"text\":\"now also run the tests\"}]}]}",
+			200, "application/json", NULL, NULL, NULL, 0, NULL, 0));
+	assert_true(view.last_is_user);
+	result_is(0, "toolu_1", "", false);
+	assert_true(run("POST", "/v1/messages", "api.anthropic.com",
+			"{\"model\":\"claude-haiku-4-5\",\"max_tokens\":10,\"messages\":[{\"role\":"
+			"\"user\",\"content\":\"hello\"}]}", 200, "application/json", NULL, NULL, NULL, 0,
+			NULL, 0));
+	assert_true(view.last_is_user);
+	assert_int_equal(view.nresults, 0);
+	/* an assistant prefill last */
+	assert_true(run("POST", "/v1/messages", "api.anthropic.com",
+			"{\"model\":\"claude-haiku-4-5\",\"max_tokens\":10,\"messages\":[{\"role\":"
+			"\"user\",\"content\":\"hello\"},{\"role\":\"assistant\",\"content\":\"{\"}]}", 200,
+			"application/json", NULL, NULL, NULL, 0, NULL, 0));
+	assert_false(view.last_is_user);
+}
+
+/* Gemini: functionResponse parts (by id when given, else by name),
+ * "error" in the response; systemInstruction after the contents; the
+ * first chunk with output, not the first chunk. */
+static void test_gemini_tool_results(void **state)
+{
+	static const char req[] =
+		"{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"Run ls and date\"}]},"
+		"{\"role\":\"model\",\"parts\":[{\"functionCall\":{\"id\":\"fc-1\",\"name\":\"ls\","
+		"\"args\":{}}},{\"functionCall\":{\"name\":\"date\",\"args\":{}}}]},"
+		"{\"role\":\"user\",\"parts\":[{\"functionResponse\":{\"id\":\"fc-1\",\"name\":\"ls\","
+		"\"response\":{\"output\":\"a b\"}}},{\"functionResponse\":{\"name\":\"date\","
+		"\"response\":{\"error\":{\"message\":\"not found\"}}}}]}],"
+		"\"systemInstruction\":{\"parts\":[{\"text\":\"Be brief.\"}]}}";
+	static const char body[] =
+		"[{\"candidates\":[{\"content\":{\"role\":\"model\"},\"index\":0}],\"usageMetadata\":"
+		"{\"promptTokenCount\":30},\"modelVersion\":\"gemini-2.5-flash\"}\n"
+		",{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"\"}],\"role\":\"model\"},"
+		"\"index\":0}]}\n"
+		",{\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{\"name\":\"cat\",\"args\":"
+		"{\"f\":\"a\"}}}],\"role\":\"model\"},\"finishReason\":\"STOP\",\"index\":0}]}\n]";
+	struct chunk c[3];
+
+	assert_int_equal(split(body, "\n", 40, c, 3), 3);	/* at 40, 80, 120 ms */
+
+	assert_true(run("POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+			"generativelanguage.googleapis.com", req, 200, "application/json", NULL, NULL,
+			c, 3, NULL, 0));
+	assert_int_equal(view.nresults, 2);
+	result_is(0, "fc-1", "ls", false);
+	result_is(1, "", "date", true);
+	assert_false(view.last_is_user);	/* only functionResponse parts */
+	str_is("llm.input_messages.0.message.role", "system");
+	str_is("llm.input_messages.0.message.content", "Be brief.");
+	str_is("llm.input_messages.1.message.content", "Run ls and date");
+	str_is("llm.input_messages.2.message.tool_calls.0.tool_call.id", "fc-1");
+	str_is("llm.input_messages.2.message.tool_calls.1.tool_call.function.name", "date");
+	str_is("llm.input_messages.3.message.tool_call_id", "fc-1");
+	dbl_near("gen_ai.response.time_to_first_chunk", 0.12);
+	assert_int_equal(view.ncalls, 1);
+	call_is(0, "", "cat", "{\"f\":\"a\"}", 120);
+
+	/* a turn without a role is the user's */
+	assert_true(run("POST", "/v1beta/models/gemini-2.5-flash:generateContent",
+			"generativelanguage.googleapis.com",
+			"{\"contents\":[{\"parts\":[{\"text\":\"hi\"}]}]}", 200, "application/json", NULL,
+			NULL, NULL, 0, NULL, 0));
+	assert_true(view.last_is_user);
+}
+
+/* Ollama: "tool" messages, named by tool_name; thinking is output. */
+static void test_ollama_tool_results(void **state)
+{
+	static const char req[] =
+		"{\"model\":\"qwen3\",\"messages\":[{\"role\":\"user\",\"content\":\"weather?\"},"
+		"{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"function\":{\"name\":"
+		"\"get_weather\",\"arguments\":{\"city\":\"Oslo\"}}}]},"
+		"{\"role\":\"tool\",\"content\":\"-3 C\",\"tool_name\":\"get_weather\"}]}";
+	static const char body[] =
+		"{\"model\":\"qwen3\",\"created_at\":\"2025-06-01T10:00:00Z\",\"message\":{\"role\":"
+		"\"assistant\",\"content\":\"\"},\"done\":false}\n"
+		"{\"model\":\"qwen3\",\"message\":{\"role\":\"assistant\",\"content\":\"\",\"thinking\":"
+		"\"Cold.\"},\"done\":false}\n"
+		"{\"model\":\"qwen3\",\"message\":{\"role\":\"assistant\",\"content\":\"It is -3 C.\"},"
+		"\"done\":false}\n"
+		"{\"model\":\"qwen3\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done\":true,"
+		"\"done_reason\":\"stop\",\"prompt_eval_count\":40,\"eval_count\":9}\n";
+	struct chunk c[4];
+
+	assert_int_equal(split(body, "\n", 10, c, 4), 4);
+	assert_true(run("POST", "/api/chat", "127.0.0.1:11434", req, 200, "application/x-ndjson",
+			NULL, NULL, c, 4, NULL, 0));
+	assert_int_equal(view.nresults, 1);
+	result_is(0, "", "get_weather", false);
+	assert_false(view.last_is_user);
+	str_is("llm.input_messages.2.message.role", "tool");
+	str_is("llm.input_messages.1.message.tool_calls.0.tool_call.function.name", "get_weather");
+	dbl_near("gen_ai.response.time_to_first_chunk", 0.02);
+	str_is("output.value", "It is -3 C.");
+	assert_int_equal(view.ncalls, 0);
+}
+
+/* Chat Completions streamed: a role-only first delta is no output;
+ * reasoning is. */
+static void test_openai_stream_ttfc_reasoning(void **state)
+{
+	static const char body[] =
+		"data: {\"id\":\"c1\",\"model\":\"deepseek-reasoner\",\"choices\":[{\"index\":0,"
+		"\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n"
+		"data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":"
+		"\"Hmm\"}}]}\n\n"
+		"data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Yes.\"}}]}\n\n"
+		"data: [DONE]\n\n";
+	struct chunk c[4];
+
+	assert_int_equal(split(body, "\n\n", 35, c, 4), 4);	/* at 35, 70, 105, 140 ms */
+
+	assert_true(run("POST", "/v1/chat/completions", "api.deepseek.com",
+			"{\"model\":\"deepseek-reasoner\",\"stream\":true,\"messages\":[{\"role\":"
+			"\"user\",\"content\":\"?\"}]}", 200, "text/event-stream", NULL, NULL, c, 4, NULL,
+			0));
+	dbl_near("gen_ai.response.time_to_first_chunk", 0.07);
+	str_is("output.value", "Yes.");
+	assert_true(view.last_is_user);
+}
+
+/* With more than 16 messages before it, the system prompt still comes
+ * first (the last message kept makes room). */
+static void test_system_first_when_full(void **state)
+{
+	static char req[8192];
+	int n = snprintf(req, sizeof(req), "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":8,"
+			 "\"messages\":[");
+
+	for (int i = 0; i < 18; i++)
+		n += snprintf(req + n, sizeof(req) - n, "%s{\"role\":\"%s\",\"content\":\"m%d\"}",
+			      i ? "," : "", i % 2 ? "assistant" : "user", i);
+	snprintf(req + n, sizeof(req) - n, "],\"system\":\"S\"}");
+	assert_true(run("POST", "/v1/messages", "api.anthropic.com", req, 200, "application/json",
+			NULL, NULL, NULL, 0, NULL, 0));
+	str_is("llm.input_messages.0.message.role", "system");
+	str_is("llm.input_messages.0.message.content", "S");
+	str_is("llm.input_messages.1.message.content", "m0");
+	str_is("llm.input_messages.15.message.content", "m14");
+	assert_null(attr("llm.input_messages.16.message.role"));
+	int_is("spanprobe.llm.input_messages_dropped", 3);
+	assert_false(view.last_is_user);	/* m17: the assistant's */
+}
+
+/* Tools the provider runs (Anthropic's web search, OpenAI's MCP calls)
+ * stay events, but are no calls for the agent to answer; text blocks
+ * with citations, many of them, take no tool's place. */
+static void test_server_tools_are_not_the_agents(void **state)
+{
+	static char resp[8192];
+	int n = snprintf(resp, sizeof(resp),
+			 "{\"id\":\"msg_S\",\"type\":\"message\",\"role\":\"assistant\","
+			 "\"model\":\"claude-sonnet-4-5\",\"content\":[{\"type\":\"server_tool_use\","
+			 "\"id\":\"srvtoolu_1\",\"name\":\"web_search\",\"input\":{\"query\":\"x\"}},"
+			 "{\"type\":\"web_search_tool_result\",\"tool_use_id\":\"srvtoolu_1\","
+			 "\"content\":[]}");
+
+	for (int i = 0; i < 20; i++)
+		n += snprintf(resp + n, sizeof(resp) - n, ",{\"type\":\"text\",\"text\":\"t%d \","
+			      "\"citations\":[{\"type\":\"web_search_result_location\"}]}", i);
+	snprintf(resp + n, sizeof(resp) - n, ",{\"type\":\"tool_use\",\"id\":\"toolu_W\",\"name\":"
+		 "\"Write\",\"input\":{\"f\":1}}],\"stop_reason\":\"tool_use\"}");
+	struct chunk c[] = { { resp, 0, 300 } };
+
+	assert_true(run("POST", "/v1/messages", "api.anthropic.com", ANTHROPIC_REQ, 200,
+			"application/json", NULL, NULL, c, 1, NULL, 0));
+	assert_int_equal(events_named("gen_ai.tool.call"), 2);
+	assert_string_equal(event_attr("gen_ai.tool.call", 0, "gen_ai.tool.name"), "web_search");
+	assert_string_equal(event_attr("gen_ai.tool.call", 0, "spanprobe.tool.executed_by"),
+			    "provider");
+	assert_null(event_attr("gen_ai.tool.call", 1, "spanprobe.tool.executed_by"));
+	assert_null(attr("spanprobe.llm.tool_calls_dropped"));
+	assert_int_equal(view.ncalls, 1);
+	call_is(0, "toolu_W", "Write", "{\"f\":1}", 300);
+
+	/* Responses: an mcp_call item is OpenAI's */
+	assert_true(run("POST", "/v1/responses", "api.openai.com", "{\"model\":\"gpt-4.1\","
+			"\"input\":\"hi\"}", 200, "application/json", NULL, NULL,
+			(struct chunk[]){ { "{\"id\":\"resp_M\",\"status\":\"completed\",\"output\":["
+					    "{\"type\":\"mcp_call\",\"id\":\"mcp_1\",\"name\":\"roll\","
+					    "\"server_label\":\"dice\",\"arguments\":\"{}\"},{\"type\":"
+					    "\"function_call\",\"call_id\":\"call_F\",\"name\":\"f\","
+					    "\"arguments\":\"{}\"}]}", 0, 20 } }, 1, NULL, 0));
+	assert_int_equal(events_named("gen_ai.tool.call"), 2);
+	assert_int_equal(view.ncalls, 1);
+	call_is(0, "call_F", "f", "{}", 20);
+}
+
+/* Requests with tool items, bytes changed at random: the view stays
+ * bounded, its strings whole UTF-8 (run under ASan and UBSan). */
+static void test_mutated_tool_requests(void **state)
+{
+	static const char *const reqs[][2] = {
+		{ "/v1/responses", CODEX_REQ },
+		{ "/v1/messages", "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"
+				  "[{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_1\",\"is_error\":"
+				  "true},{\"type\":\"text\",\"text\":\"\u00e9t\u00e9\"}]}],\"system\":\"s\"}" },
+		{ "/v1beta/models/g:generateContent",
+		  "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"functionResponse\":{\"id\":"
+		  "\"a\",\"name\":\"b\",\"response\":{\"error\":\"x\"}}}]}]}" },
+	};
+	char buf[2048];
+	unsigned seed = 7;
+
+	for (size_t r = 0; r < sizeof(reqs) / sizeof(reqs[0]); r++) {
+		size_t len = strlen(reqs[r][1]);
+
+		for (int k = 0; k < 600; k++) {
+			memcpy(buf, reqs[r][1], len + 1);
+			for (int f = 0; f < 1 + k % 4; f++) {
+				seed = seed * 1103515245 + 12345;
+				buf[(seed >> 8) % len] = (char)(seed >> 20);
+			}
+			if (!run("POST", reqs[r][0], "h", buf, 200, "application/json", NULL, NULL,
+				 NULL, 0, NULL, 0))
+				continue;
+			assert_true(view.nresults >= 0 && view.nresults <= SP_TOOLS_MAX);
+			assert_int_equal(view.ncalls, 0);
+			for (int i = 0; i < view.nresults; i++) {
+				assert_true(utf8_ok(view.results[i].id));
+				assert_true(utf8_ok(view.results[i].name));
+			}
+			span_utf8_ok();
+		}
+	}
+}
+
+/* A name with its namespace already in front keeps it once; a long one
+ * is cut at a character, and then has no bare name to point at. */
+static void test_namespace_names(void **state)
+{
+	static char resp[1024];
+	char longname[200];
+	int n = 0;
+
+	for (int i = 0; i < 80; i++)	/* 160 bytes of two-byte characters */
+		n += snprintf(longname + n, sizeof(longname) - n, "\xc3\xa9");
+	snprintf(resp, sizeof(resp), "{\"id\":\"r\",\"status\":\"completed\",\"output\":["
+		 "{\"type\":\"function_call\",\"call_id\":\"c1\",\"namespace\":\"mcp__git\","
+		 "\"name\":\"mcp__git__log\",\"arguments\":\"{}\"},"
+		 "{\"type\":\"function_call\",\"call_id\":\"c2\",\"namespace\":\"mcp__a\","
+		 "\"name\":\"%s\",\"arguments\":\"{}\"},"
+		 "{\"type\":\"function_call\",\"call_id\":\"c3\",\"name\":\"shell\",\"namespace\":"
+		 "\"mcp__sh\",\"arguments\":\"{}\"}]}", longname);
+	assert_true(run("POST", "/v1/responses", "api.openai.com", "{\"model\":\"m\",\"input\":\"x\"}",
+			200, "application/json", NULL, NULL,
+			(struct chunk[]){ { resp, 0, 10 } }, 1, NULL, 0));
+	assert_int_equal(view.ncalls, 3);
+	assert_string_equal(view.calls[0].name, "mcp__git__log");
+	assert_null(event_attr("gen_ai.tool.call", 0, "spanprobe.tool.function_name"));
+	assert_int_equal(strlen(view.calls[1].name), 8 + 152);	/* cut to 161 bytes, at a character */
+	assert_memory_equal(view.calls[1].name, "mcp__a__\xc3\xa9", 10);
+	assert_true(utf8_ok(view.calls[1].name));
+	assert_null(event_attr("gen_ai.tool.call", 1, "spanprobe.tool.function_name"));
+	/* the namespace after the name */
+	assert_string_equal(view.calls[2].name, "mcp__sh__shell");
+	assert_string_equal(event_attr("gen_ai.tool.call", 2, "spanprobe.tool.function_name"),
+			    "shell");
+	span_utf8_ok();
+}
+
 static int setup(void **state)
 {
 	res = sp_resource__new();
@@ -1253,6 +1950,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+	sp_llm__free(cur);
+	cur = NULL;
 	if (span) {
 		sp_span__release(span);
 		free(span);
@@ -1292,6 +1991,19 @@ int main(void)
 		cmocka_unit_test(test_unknown_coding_ignores_body),
 		cmocka_unit_test(test_long_fields_cut_at_characters),
 		cmocka_unit_test(test_jwalk_paths_hashes_array_stream),
+		cmocka_unit_test(test_openai_chat_tool_results),
+		cmocka_unit_test(test_results_keep_the_last),
+		cmocka_unit_test(test_responses_codex_tools),
+		cmocka_unit_test(test_responses_cut_everywhere),
+		cmocka_unit_test(test_anthropic_tool_results),
+		cmocka_unit_test(test_anthropic_last_is_user),
+		cmocka_unit_test(test_gemini_tool_results),
+		cmocka_unit_test(test_ollama_tool_results),
+		cmocka_unit_test(test_openai_stream_ttfc_reasoning),
+		cmocka_unit_test(test_system_first_when_full),
+		cmocka_unit_test(test_server_tools_are_not_the_agents),
+		cmocka_unit_test(test_mutated_tool_requests),
+		cmocka_unit_test(test_namespace_names),
 	};
 
 	return cmocka_run_group_tests_name("llm", tests, setup, teardown);

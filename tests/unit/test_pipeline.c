@@ -18,6 +18,7 @@
 #include "pipeline.h"
 #include "model/span_pool.h"
 #include "util/clock.h"
+#include "semantics/trace_context.h"
 
 #define MAX_SPANS 64
 #define MS 1000000ull
@@ -38,6 +39,9 @@ struct got_span {
 	char oi_kind[16];	/* openinference.span.kind */
 	char tool_id[64];	/* gen_ai.tool.call.id */
 	int64_t pid;		/* process.pid */
+	int64_t resends;	/* http.request.resend_count */
+	bool remote_parent;
+	char trace_state[64];
 	int call;		/* which export() call held it */
 };
 
@@ -91,6 +95,10 @@ static int capture_export(struct sp_exporter *e, struct sp_span *const *spans, s
 		attr_str(s, "openinference.span.kind", g->oi_kind, sizeof(g->oi_kind));
 		attr_str(s, "gen_ai.tool.call.id", g->tool_id, sizeof(g->tool_id));
 		g->pid = attr_int(s, "process.pid");
+		g->resends = attr_int(s, "http.request.resend_count");
+		g->remote_parent = s->remote_parent;
+		snprintf(g->trace_state, sizeof(g->trace_state), "%s",
+			 s->trace_state ? s->trace_state : "");
 		g->call = njson;
 		snprintf(g->service, sizeof(g->service), "%s", s->res->service_name);
 	}
@@ -1156,6 +1164,121 @@ static void test_subshell_named_after_parent(void **state)
 	sp_pipeline__free(p);
 }
 
+/* A request repeated after a 429, and once more after a 503: resends 1 and
+ * 2; a repeat after a success, or of another path, is no resend. */
+static void test_retries_marked(void **state)
+{
+	static const char r429[] = "HTTP/1.1 429 Slow\r\nContent-Length: 0\r\n\r\n";
+	static const char r503[] = "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n";
+	static const char rq[] = "GET /api?n=1 HTTP/1.1\r\nHost: h\r\n\r\n";
+	static const char rq2[] = "GET /api?n=2 HTTP/1.1\r\nHost: h\r\n\r\n";
+	static const char other[] = "GET /other HTTP/1.1\r\nHost: h\r\n\r\n";
+	const char *resp[] = { r429, r503, RESP, RESP };
+	const char *reqs[] = { rq, rq2, rq, other };
+	int64_t want[] = { -1, 1, 2, -1 };
+	struct sp_pipeline *p = new_pipeline(true);
+	uint64_t out = 0, in = 0;
+
+	proc_ev(p, SP_EV_PROC_EXEC, 810, 1, "client", 7, 0, 1 * MS);
+	for (int i = 0; i < 4; i++) {
+		data_ev(p, 810, 3, 0, SP_DIR_EGRESS, out, reqs[i], (10 + 10 * i) * MS,
+			(10 + 10 * i) * MS);
+		data_ev(p, 810, 3, 0, SP_DIR_INGRESS, in, resp[i], (15 + 10 * i) * MS,
+			(15 + 10 * i) * MS);
+		out += strlen(reqs[i]);
+		in += strlen(resp[i]);
+	}
+	/* a success ends the run of failures: the next is a first attempt */
+	data_ev(p, 810, 3, 0, SP_DIR_EGRESS, out, rq, 60 * MS, 60 * MS);
+	data_ev(p, 810, 3, 0, SP_DIR_INGRESS, in, RESP, 65 * MS, 65 * MS);
+	sp_pipeline__shutdown(p, 100 * MS);
+	for (int i = 0, k = 0; i < ngot; i++) {
+		if (got[i].kind != SP_KIND_CLIENT)
+			continue;
+		if (k < 4)
+			assert_int_equal(got[i].resends, want[k]);
+		else
+			assert_int_equal(got[i].resends, -1);
+		k++;
+	}
+	assert_int_equal(sp_pipeline__stats(p)->retries, 2);
+	sp_pipeline__free(p);
+}
+
+/* ---- trace context ---- */
+
+static void test_traceparent_parse(void **state)
+{
+	static const char ok[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+	struct sp_trace_ctx c;
+
+	assert_true(sp_traceparent_parse(ok, strlen(ok), &c));
+	assert_int_equal(c.trace_id[0], 0x4b);
+	assert_int_equal(c.span_id[7], 0xb7);
+	assert_int_equal(c.flags, 1);
+	assert_true(sp_traceparent_parse(" 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00 ",
+					 57, &c));
+	/* a later version may carry more after a dash */
+	assert_true(sp_traceparent_parse("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-xyz",
+					 59, &c));
+	assert_false(sp_traceparent_parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",
+					  57, &c));
+	assert_false(sp_traceparent_parse("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+					  55, &c));
+	assert_false(sp_traceparent_parse("00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+					  55, &c));
+	assert_false(sp_traceparent_parse("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+					  55, &c));
+	assert_false(sp_traceparent_parse("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+					  55, &c));
+	assert_false(sp_traceparent_parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7", 52,
+					  &c));
+	assert_false(sp_traceparent_parse("", 0, &c));
+}
+
+/* An outbound request with traceparent: its span joins the caller's trace
+ * under the header's span and leaves the trace buffer at once, with its
+ * tracestate; a malformed header is ignored and counted. */
+static void test_traceparent_joins_trace(void **state)
+{
+	static const char req[] =
+		"GET /delay HTTP/1.1\r\nHost: 127.0.0.1:9\r\n"
+		"traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
+		"tracestate: vendor=abc,other=1\r\n\r\n";
+	static const char bad[] = "GET /bad HTTP/1.1\r\nHost: 127.0.0.1:9\r\n"
+				  "traceparent: 00-zz-00f067aa0ba902b7-01\r\n\r\n";
+	struct sp_pipeline *p = new_pipeline(true);
+	struct got_span *s, *b;
+	uint8_t want_trace[16], want_parent[8];
+
+	proc_ev(p, SP_EV_PROC_EXEC, 800, 1, "app", 4, 0, 1 * MS);
+	data_ev(p, 800, 3, 0, SP_DIR_EGRESS, 0, req, 2 * MS, 2 * MS);
+	data_ev(p, 800, 3, 0, SP_DIR_INGRESS, 0, RESP, 3 * MS, 3 * MS);
+	/* exported before the process ends: the span is its trace's root here */
+	assert_int_equal(ngot, 0);
+	sp_pipeline__tick(p, 5000 * MS);
+	assert_int_equal(ngot, 1);
+	data_ev(p, 800, 3, 0, SP_DIR_EGRESS, strlen(req), bad, 4 * MS, 4 * MS);
+	data_ev(p, 800, 3, 0, SP_DIR_INGRESS, strlen(RESP), RESP, 5 * MS, 5 * MS);
+	sp_pipeline__shutdown(p, 6000 * MS);
+
+	s = find("GET /delay");
+	memcpy(want_trace, "\x4b\xf9\x2f\x35\x77\xb3\x4d\xa6\xa3\xce\x92\x9d\x0e\x0e\x47\x36", 16);
+	memcpy(want_parent, "\x00\xf0\x67\xaa\x0b\xa9\x02\xb7", 8);
+	assert_memory_equal(s->trace, want_trace, 16);
+	assert_memory_equal(s->parent, want_parent, 8);
+	assert_true(s->remote_parent);
+	assert_string_equal(s->trace_state, "vendor=abc,other=1");
+	assert_non_null(strstr(json_lines[0], "\"traceState\":\"vendor=abc,other=1\""));
+	assert_non_null(strstr(json_lines[0], "\"flags\":769"));
+	b = find("GET /bad");
+	assert_false(b->remote_parent);
+	assert_memory_equal(b->parent, find("app")->id, 8);
+	assert_int_equal(sp_pipeline__stats(p)->trace_context, 1);
+	assert_int_equal(sp_pipeline__stats(p)->bad_traceparent, 1);
+	sp_pipeline__free(p);
+}
+
 static void test_malformed_records(void **state)
 {
 	struct sp_pipeline *p = new_pipeline(true);
@@ -1279,6 +1402,9 @@ int main(void)
 		cmocka_unit_test(test_shell_agent_tree),
 		cmocka_unit_test(test_agent_leaves_launcher_trace),
 		cmocka_unit_test(test_subshell_named_after_parent),
+		cmocka_unit_test(test_retries_marked),
+		cmocka_unit_test(test_traceparent_parse),
+		cmocka_unit_test(test_traceparent_joins_trace),
 		cmocka_unit_test(test_malformed_records),
 		cmocka_unit_test(test_otlp_json_rules),
 		cmocka_unit_test(test_json_escapes_and_bad_utf8),

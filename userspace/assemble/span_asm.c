@@ -769,6 +769,33 @@ void sp_span_asm__tools(struct sp_span_asm *a, struct sp_proc *agent,
 	}
 }
 
+void sp_span_asm__retry_event(struct sp_span_asm *a, uint32_t pid, uint64_t ts,
+			      uint32_t resends, const char *what)
+{
+	struct asm_proc *e = proc_get(a, pid);
+	struct sp_span *target;
+	struct sp_event *ev;
+
+	if (!e || !e->span)
+		return;
+	target = e->span;
+	if (e->agent) {
+		struct sp_tool_win *w = sp_tool_windows__pick(a->wins, pid, NULL, ts, NULL);
+
+		if (w && w->span)
+			target = w->span;
+	}
+	ev = sp_span__add_event(target, "retry", sp_clock_to_unix(ts));
+	if (!ev)
+		return;
+	ev->attrs[ev->nattrs++] = (struct sp_attr){ .key = "http.request.resend_count",
+						    .type = SP_ATTR_INT, .i = resends };
+	what = what ? sp_span__strdup(target, what, strlen(what)) : NULL;
+	if (what && ev->nattrs < SP_EVENT_MAX_ATTRS)
+		ev->attrs[ev->nattrs++] = (struct sp_attr){ .key = "spanprobe.retry.of",
+							    .type = SP_ATTR_STR, .s = what };
+}
+
 /* ---- spans of calls ---- */
 
 struct sp_span *sp_span_asm__child_of(struct sp_span_asm *a, const struct sp_span *parent,

@@ -132,6 +132,12 @@ void sp_span_asm__finish(struct sp_span_asm *a, struct sp_span *s);
 struct sp_span *sp_span_asm__child_of(struct sp_span_asm *a, const struct sp_span *parent,
 				      const char *name, enum sp_span_kind kind);
 
+/* A call of pid (or of curl it ran) was retried at ts: a "retry" event on
+ * the span it runs in (pid's process span, or the tool window open then),
+ * with the resend count and what was retried (a span name). */
+void sp_span_asm__retry_event(struct sp_span_asm *a, uint32_t pid, uint64_t ts,
+			      uint32_t resends, const char *what);
+
 /* Whether a process has a request in flight (it is not idle then). */
 typedef bool (*sp_busy_fn)(void *ctx, uint32_t pid);
 

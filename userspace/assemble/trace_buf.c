@@ -231,7 +231,8 @@ static void mark_active(struct sp_trace_buf *b, struct trace *t, uint64_t now)
 
 void sp_trace_buf__add(struct sp_trace_buf *b, struct sp_span *s, uint64_t now)
 {
-	bool root = sp_id_is_zero(s->parent_id, sizeof(s->parent_id));
+	/* a span under a remote parent is as far up as this host sees */
+	bool root = sp_id_is_zero(s->parent_id, sizeof(s->parent_id)) || s->remote_parent;
 	struct trace *t, lone = {};
 	uint64_t k1, k2;
 

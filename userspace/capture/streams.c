@@ -47,6 +47,8 @@ struct sp_streams {
 	struct sp_proto_stats pstats;
 	sp_exchange_fn on_exchange;
 	void *ctx;
+	sp_connect_fail_fn on_connect_fail;
+	void *connect_fail_ctx;
 	sp_rpc_exchange_fn on_rpc;
 	void *rpc_ctx;
 	uint64_t trim_high;		/* bytes in use at most since the last trim */
@@ -163,6 +165,12 @@ struct sp_streams *sp_streams__new(uint32_t max_streams, uint32_t max_sockets,
 		return NULL;
 	}
 	return s;
+}
+
+void sp_streams__set_connect_fail(struct sp_streams *s, sp_connect_fail_fn fn, void *ctx)
+{
+	s->on_connect_fail = fn;
+	s->connect_fail_ctx = ctx;
 }
 
 void sp_streams__free(struct sp_streams *s)
@@ -440,6 +448,22 @@ void sp_streams__error(struct sp_streams *s, const struct sp_conn_event *ev)
 		return;
 	}
 	for_streams(s, ev->tgid, ev->fd, reset_stream, "connection_reset", ev->ts);
+}
+
+void sp_streams__connect_fail(struct sp_streams *s, const struct sp_connect_fail_event *ev)
+{
+	struct sp_sockinfo *si = sp_table__get(s->socks, fd_key(ev->tgid, ev->fd), 1);
+
+	s->stats.connect_fails++;
+	/* a non-blocking connect was reported when it started (SP_EV_CONN):
+	 * it never connected, so that is over; a new connect(2) on the
+	 * socket reports it again */
+	if (si) {
+		pid_ref(s, ev->tgid, -1);
+		sp_table__del(s->socks, si);
+	}
+	if (s->on_connect_fail)
+		s->on_connect_fail(s->connect_fail_ctx, ev);
 }
 
 void sp_streams__tls_bind(struct sp_streams *s, uint32_t pid, uint64_t ssl, int32_t fd)

@@ -34,12 +34,16 @@ struct sp_streams_stats {
 	uint64_t requests_dropped;	/* pipelined past the queue */
 	uint64_t exchanges;
 	uint64_t orphan_responses;	/* responses to requests never seen */
+	uint64_t connect_fails;		/* failed TCP connects seen */
 };
 
 typedef void (*sp_exchange_fn)(void *ctx, const struct sp_http_exchange *ex);
 struct sp_rpc_exchange;
 /* A JSON-RPC exchange (pair/jsonrpc_exchange.h), borrowed for the call. */
 typedef void (*sp_rpc_exchange_fn)(void *ctx, const struct sp_rpc_exchange *ex);
+
+/* A TCP connect failed (refused, unreachable, timed out); ev is borrowed. */
+typedef void (*sp_connect_fail_fn)(void *ctx, const struct sp_connect_fail_event *ev);
 
 struct sp_streams;
 
@@ -50,6 +54,8 @@ struct sp_streams *sp_streams__new(uint32_t max_streams, uint32_t max_sockets,
 				   const struct sp_sem_opts *sem, sp_exchange_fn on_exchange,
 				   void *ctx);
 void sp_streams__free(struct sp_streams *s);
+/* Who hears of failed connects (NULL: nobody); set before the first record. */
+void sp_streams__set_connect_fail(struct sp_streams *s, sp_connect_fail_fn fn, void *ctx);
 /* Where JSON-RPC exchanges (MCP over stdio) go; none until set. */
 void sp_streams__set_rpc_emit(struct sp_streams *s, sp_rpc_exchange_fn fn, void *ctx);
 
@@ -58,6 +64,9 @@ void sp_streams__data(struct sp_streams *s, const struct sp_data_event *ev, cons
 void sp_streams__conn(struct sp_streams *s, const struct sp_conn_event *ev);
 void sp_streams__close(struct sp_streams *s, uint32_t pid, int32_t fd, uint64_t ts);
 void sp_streams__error(struct sp_streams *s, const struct sp_conn_event *ev);
+/* A connect on a socket failed: it never carried a stream (counted, and
+ * passed to the connect-fail callback). */
+void sp_streams__connect_fail(struct sp_streams *s, const struct sp_connect_fail_event *ev);
 void sp_streams__tls_bind(struct sp_streams *s, uint32_t pid, uint64_t ssl, int32_t fd);
 /* The process is gone: end its streams (requests in flight fail). */
 void sp_streams__proc_exit(struct sp_streams *s, uint32_t pid, uint64_t ts);

@@ -113,8 +113,10 @@ void sp_sinks_print_stats(struct sp_pipeline *pl, const uint64_t *kcnt, bool fin
 	sp_log(level, "%" PRIu64 " spans, %" PRIu64 " HTTP exchanges; dropped: %s", as->spans_finished,
 	       ss->exchanges, drops[0] ? drops : "nothing");
 	sp_dbg("%" PRIu64 " records, %" PRIu64 " not decoded, %" PRIu64 " stream holes, %" PRIu64
-	       " traces split by the idle gap, %" PRIu64 " own exports seen at a local backend",
-	       ps->events, ss->not_decoded, ss->holes, as->traces_split, ps->own_exports);
+	       " traces split by the idle gap, %" PRIu64 " own exports seen at a local backend, %"
+	       PRIu64 " failed connects",
+	       ps->events, ss->not_decoded, ss->holes, as->traces_split, ps->own_exports,
+	       ss->connect_fails);
 	pieces = tb->flushed_trace_spans + tb->flushed_total + tb->flushed_traces +
 		 tb->flushed_quiet + tb->flushed_age + tb->flushed_shutdown;
 	sp_log(pieces && final ? SP_LOG_INFO : SP_LOG_DEBUG,

@@ -38,9 +38,9 @@ struct pid_keys_u {
 };
 
 struct conn_state_u {
-	uint64_t bytes[2], sk, gen, ssl;
+	uint64_t bytes[2], sk, gen, ssl, connect_ts;
 	uint32_t exec_id;
-	uint8_t proto, role, sniffs, pad;
+	uint8_t proto, role, sniffs, connect_echo;
 };
 
 struct tls_key_u {

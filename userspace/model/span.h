@@ -76,7 +76,11 @@ struct sp_span {
 	uint8_t kind;		/* enum sp_span_kind */
 	uint8_t status;		/* enum sp_status_code */
 	bool trace_partial;	/* its trace left the trace buffer in pieces */
+	/* parent_id is another process's span, from a W3C traceparent: the
+	 * span is its trace's root here (the trace buffer sends it whole) */
+	bool remote_parent;
 	const char *name;
+	const char *trace_state;	/* W3C tracestate, in the arena; NULL if none */
 	const char *status_msg;	/* NULL if none */
 	uint64_t start_ns;	/* Unix ns */
 	uint64_t end_ns;

@@ -18,6 +18,7 @@
 #include "decode/protocol.h"
 #include "semantics/body_sub.h"
 #include "semantics/http_span.h"
+#include "semantics/trace_context.h"
 #include "spanprobe.h"
 #include "util/blocks.h"
 #include "util/redact.h"
@@ -116,14 +117,17 @@ static void put_str(char *buf, size_t cap, size_t *at, const char *v, size_t len
 }
 
 /* Copies what a span needs of the request head (target, Host,
- * User-Agent) into one block, NUL-separated in that order; NULL (and
- * *cap 0) when the memory budget refuses it. */
+ * User-Agent, traceparent, tracestate) into one block, NUL-separated in
+ * that order; NULL (and *cap 0) when the memory budget refuses it. */
 static char *head_strings(struct h1_stream *h, const struct sp_h1_msg *m, size_t *cap)
 {
 	char target[SP_HTTP_TARGET_MAX], *strs;
 	size_t tl, hl = 0, ul = 0, need, at = 0;
 	const char *host = sp_h1_msg__header(m, "host", &hl);
 	const char *ua = sp_h1_msg__header(m, "user-agent", &ul);
+	size_t tpl = 0, tsl = 0;
+	const char *tp = sp_h1_msg__header(m, "traceparent", &tpl);
+	const char *ts = sp_h1_msg__header(m, "tracestate", &tsl);
 
 	/* a request cut before its target was kept has no head at all */
 	tl = m->head ? sp_redact_url(m->head + m->url_off, m->url_len, target, sizeof(target)) : 0;
@@ -132,14 +136,22 @@ static char *head_strings(struct h1_stream *h, const struct sp_h1_msg *m, size_t
 		hl = 0;
 	if (!ua)
 		ul = 0;
+	if (!tp)
+		tpl = 0;
+	if (!ts)
+		tsl = 0;
 	need = tl + 1 + (hl < SP_HTTP_HOST_MAX ? hl : SP_HTTP_HOST_MAX) + 1 +
-	       (ul < SP_HTTP_UA_MAX ? ul : SP_HTTP_UA_MAX) + 1;
+	       (ul < SP_HTTP_UA_MAX ? ul : SP_HTTP_UA_MAX) + 1 +
+	       (tpl < SP_TRACEPARENT_MAX ? tpl : SP_TRACEPARENT_MAX) + 1 +
+	       (tsl < SP_TRACESTATE_MAX ? tsl : SP_TRACESTATE_MAX) + 1;
 	strs = sp_blocks__get(h->env->blocks, need, cap);
 	if (!strs)
 		return NULL;
 	put_str(strs, *cap, &at, target, tl, SP_HTTP_TARGET_MAX);
 	put_str(strs, *cap, &at, host ? host : "", hl, SP_HTTP_HOST_MAX);
 	put_str(strs, *cap, &at, ua ? ua : "", ul, SP_HTTP_UA_MAX);
+	put_str(strs, *cap, &at, tp ? tp : "", tpl, SP_TRACEPARENT_MAX);
+	put_str(strs, *cap, &at, ts ? ts : "", tsl, SP_TRACESTATE_MAX);
 	return strs;
 }
 

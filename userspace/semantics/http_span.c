@@ -22,6 +22,17 @@ void sp_http_span_name(const struct sp_http_req *req, char *out, size_t cap)
 	snprintf(out, cap, "%s %.*s", req->method, (int)n, path);
 }
 
+void sp_http_req_trace_context(const struct sp_http_req *rq, const char **traceparent,
+			       const char **tracestate)
+{
+	*traceparent = *tracestate = "";
+	/* without its block the request kept no strings at all */
+	if (!rq->strs)
+		return;
+	*traceparent = rq->user_agent + strlen(rq->user_agent) + 1;
+	*tracestate = *traceparent + strlen(*traceparent) + 1;
+}
+
 void sp_http_span_times(const struct sp_http_exchange *ex, uint64_t *start, uint64_t *end)
 {
 	*start = ex->req->start_ns;

@@ -34,7 +34,8 @@ struct sp_http_req {
 	void *sub_st;
 	char method[16];
 	/* NUL-terminated, in strs: request-target (secrets redacted), Host,
-	 * User-Agent; "" when absent */
+	 * User-Agent; "" when absent. strs also holds traceparent and
+	 * tracestate after them (sp_http_req_trace_context). */
 	const char *target, *host, *user_agent;
 	char *strs;		/* owned by the pairing stage */
 	size_t strs_cap;
@@ -64,6 +65,9 @@ struct sp_http_exchange {
 	const struct sp_sockinfo *sock;	/* NULL if the socket is unknown */
 };
 
+/* The request's traceparent and tracestate headers ("" when absent). */
+void sp_http_req_trace_context(const struct sp_http_req *rq, const char **traceparent,
+			       const char **tracestate);
 /* "GET /path" (query dropped): the span name of an exchange. */
 void sp_http_span_name(const struct sp_http_req *req, char *out, size_t cap);
 /* Span kind, start and end of an exchange (CLOCK_MONOTONIC). */

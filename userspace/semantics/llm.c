@@ -95,9 +95,15 @@ static struct llm_msg *msg_at(struct sp_llm *l, int key)
 		return &l->in[l->nin - 1];
 	if (l->nin == LLM_MAX_MSGS && key == KEY_SYSTEM && !msg_of(l, KEY_SYSTEM)) {
 		/* the system prompt comes first whatever the JSON order, so
-		 * it takes the place of the last message kept */
-		free(l->in[--l->nin].content.buf);
+		 * it takes the place of the last message kept, and its parts */
+		int gone = l->in[--l->nin].key, k = 0;
+
+		free(l->in[l->nin].content.buf);
 		l->in_dropped++;
+		for (int i = 0; i < l->nparts; i++)
+			if (l->parts[i].msg != gone)
+				l->parts[k++] = l->parts[i];
+		l->nparts = k;
 	}
 	if (l->nin == LLM_MAX_MSGS) {
 		if (l->last_in_key != key)
@@ -160,52 +166,76 @@ static void in_text(struct sp_llm *l, int key, const char *role, const char *s, 
 		return;
 	if (role && !m->role[0])
 		llm_copy(m->role, sizeof(m->role), role, strlen(role));
+	m->text |= n > 0;
 	if (l->o.content)
 		text_add(&m->content, l->o.content_max, s, n);
 }
 
-/* "{namespace}__{name}" (Claude Code's "mcp__{server}__{tool}"), or name. */
+/* "{namespace}__{name}" (Claude Code's "mcp__{server}__{tool}"), or name;
+ * cut to cap at a character. */
 static void full_name(char *out, size_t cap, const char *ns, const char *name)
 {
+	char full[LLM_NS_MAX + 2 + LLM_FULL_NAME_MAX];
 	size_t k = strlen(ns);
+	int n;
 
 	if (!k || (!strncmp(name, ns, k) && !strncmp(name + k, "__", 2)))
-		snprintf(out, cap, "%s", name);
+		n = snprintf(full, sizeof(full), "%s", name);
 	else
-		snprintf(out, cap, "%s__%s", ns, name);
+		n = snprintf(full, sizeof(full), "%s__%s", ns, name);
+	llm_copy(out, cap, full, n < (int)sizeof(full) ? (size_t)n : sizeof(full) - 1);
 }
 
-/* The item ended: a tool result goes to the results (the last ones kept),
- * a call or result that is a message of its own to that message. */
+/* The item ended: a tool result goes to the results (the last ones kept);
+ * a call or result is a part of its message, if that is kept, and when
+ * it is the message, the message is the call or the result. */
 static void item_end(struct sp_llm *l)
 {
+	bool whole = l->item.key == l->item.msg * 4096;
 	struct llm_msg *m;
 	struct llm_result *r;
+	struct llm_part *p;
 
 	if (l->item.key < 0 || l->item.kind == LM_TEXT)
 		goto out;
 	if (l->item.kind == LM_TOOL_RESULT) {
+		if (l->item.msg == l->last_key)
+			l->last_result = true;
 		if (l->nresults == LLM_MAX_RESULTS) {
-			memmove(&l->results[0], &l->results[1],
-				(LLM_MAX_RESULTS - 1) * sizeof(l->results[0]));
-			l->nresults--;
+			/* the oldest goes: it answered a call long done */
+			r = &l->results[l->results_at];
+			l->results_at = (l->results_at + 1) % LLM_MAX_RESULTS;
 			l->results_dropped++;
+		} else {
+			r = &l->results[(l->results_at + l->nresults++) % LLM_MAX_RESULTS];
 		}
-		r = &l->results[l->nresults++];
 		r->key = l->item.key;
 		r->is_error = l->item.is_error;
 		snprintf(r->id, sizeof(r->id), "%s", l->item.id);
 		snprintf(r->name, sizeof(r->name), "%s", l->item.name);
 	}
-	/* parts of a message (Anthropic, Gemini) are not messages */
-	if (l->item.key != l->item.msg * 4096 || !(m = msg_at(l, l->item.msg)))
+	/* the message may be before a system prompt that came after it */
+	m = msg_of(l, l->item.msg);
+	if (!m && !(m = msg_at(l, l->item.msg)))
 		goto out;
-	m->tool = l->item.kind;
-	if (!m->role[0])
-		snprintf(m->role, sizeof(m->role), "%s",
-			 m->tool == LM_TOOL_CALL ? "assistant" : "tool");
-	snprintf(m->tool_id, sizeof(m->tool_id), "%s", l->item.id);
-	full_name(m->tool_name, sizeof(m->tool_name), l->item.ns, l->item.name);
+	if (whole) {
+		m->tool = l->item.kind;
+		if (!m->role[0])
+			snprintf(m->role, sizeof(m->role), "%s",
+				 m->tool == LM_TOOL_CALL ? "assistant" : "tool");
+	}
+	/* most calls have none: the table is made for the first */
+	if (!l->parts)
+		l->parts = malloc(LLM_MAX_PARTS * sizeof(l->parts[0]));
+	if (!l->parts || l->nparts == LLM_MAX_PARTS) {
+		l->parts_dropped++;
+		goto out;
+	}
+	p = &l->parts[l->nparts++];
+	p->msg = l->item.msg;
+	p->kind = l->item.kind;
+	snprintf(p->id, sizeof(p->id), "%s", l->item.id);
+	full_name(p->name, sizeof(p->name), l->item.ns, l->item.name);
 out:
 	memset(&l->item, 0, sizeof(l->item));
 	l->item.key = -1;
@@ -214,8 +244,9 @@ out:
 /* The item a value is in: message [i], or part [j] of it. */
 static void item_at(struct sp_llm *l, const struct jwalk *w, const struct llm_path *e)
 {
-	int msg = jw_index(w, 0);
-	int key = msg * 4096 + (e->key == LK_ARRAY01 ? (jw_index(w, 1) & 4095) + 1 : 0);
+	/* a million messages share a key, harmlessly: no overflow */
+	int msg = jw_index(w, 0) & 0xfffff;
+	int key = msg * 4096 + (e->key == LK_ARRAY01 ? jw_index(w, 1) % 4095 + 1 : 0);
 
 	if (key == l->item.key)
 		return;
@@ -224,14 +255,16 @@ static void item_at(struct sp_llm *l, const struct jwalk *w, const struct llm_pa
 	l->item.msg = msg;
 }
 
+/* Responses items and Anthropic blocks by type: calls and results; an
+ * item not a message is not the user's. */
 static void in_type(struct sp_llm *l, const char *s, size_t n)
 {
-	if (is(s, n, "message"))
-		return;
-	l->last_typed = true;	/* not the user's: the model's, or a tool's */
-	if (is(s, n, "function_call") || is(s, n, "custom_tool_call"))
+	if (l->item.key == l->item.msg * 4096 && !is(s, n, "message"))
+		l->last_typed = true;
+	if (is(s, n, "function_call") || is(s, n, "custom_tool_call") || is(s, n, "tool_use"))
 		l->item.kind = LM_TOOL_CALL;
-	else if (is(s, n, "function_call_output") || is(s, n, "custom_tool_call_output"))
+	else if (is(s, n, "function_call_output") || is(s, n, "custom_tool_call_output") ||
+		 is(s, n, "tool_result"))
 		l->item.kind = LM_TOOL_RESULT;
 }
 
@@ -276,14 +309,10 @@ static void req_value(void *ctx, struct jwalk *w, const char *p, int type, const
 			l->stream = s[0] == 't';
 		return;
 	case LF_RESULT_ERROR:
-		l->item.kind = LM_TOOL_RESULT;
-		l->last_result = true;
 		if (type == JW_BOOL)
 			l->item.is_error = s[0] == 't';
 		return;
 	case LF_RESULT_ERROR_ANY:
-		l->item.kind = LM_TOOL_RESULT;
-		l->last_result = true;
 		l->item.is_error = type != JW_NULL;
 		return;
 	default:
@@ -298,10 +327,8 @@ static void req_value(void *ctx, struct jwalk *w, const char *p, int type, const
 		break;
 	case LF_IN_ROLE:
 		in_role(l, l->item.msg, s, n);
-		if (is(s, n, "tool")) {
+		if (is(s, n, "tool"))
 			l->item.kind = LM_TOOL_RESULT;
-			l->last_result = true;
-		}
 		break;
 	case LF_IN_TEXT:
 		in_text(l, l->item.msg, NULL, s, n);
@@ -309,14 +336,19 @@ static void req_value(void *ctx, struct jwalk *w, const char *p, int type, const
 		break;
 	case LF_IN_TYPE:
 		in_type(l, s, n);
-		l->last_result |= l->item.kind == LM_TOOL_RESULT;
 		break;
-	case LF_IN_CALL_ID:
+	case LF_CALL_ID:
 	case LF_RESULT_ID:
+		l->item.kind = e->field == LF_CALL_ID ? LM_TOOL_CALL : LM_TOOL_RESULT;
+		/* fall through */
+	case LF_IN_CALL_ID:
 		llm_copy(l->item.id, sizeof(l->item.id), s, n);
 		break;
-	case LF_IN_CALL_NAME:
+	case LF_CALL_NAME:
 	case LF_RESULT_NAME:
+		l->item.kind = e->field == LF_CALL_NAME ? LM_TOOL_CALL : LM_TOOL_RESULT;
+		/* fall through */
+	case LF_IN_CALL_NAME:
 		llm_copy(l->item.name, sizeof(l->item.name), s, n);
 		break;
 	case LF_IN_CALL_NS:
@@ -333,10 +365,6 @@ static void req_value(void *ctx, struct jwalk *w, const char *p, int type, const
 		break;
 	default:
 		return;
-	}
-	if (e->field == LF_RESULT_ID || e->field == LF_RESULT_NAME) {
-		l->item.kind = LM_TOOL_RESULT;
-		l->last_result = true;
 	}
 	/* The API's own fields: with the path, that is the shape of a call.
 	 * Gemini and Azure deployments name the model in the path, not the
@@ -406,11 +434,23 @@ static int tool_key(const struct sp_llm *l, const struct jwalk *w, int key)
 	}
 }
 
+/* Tools the provider runs itself (Anthropic server tools, its MCP
+ * connector; Responses MCP calls): the agent gets no call to answer. */
+static bool server_tool(const char *s, size_t n)
+{
+	return is(s, n, "server_tool_use") || is(s, n, "mcp_tool_use") || is(s, n, "mcp_call");
+}
+
 static void tool_field(struct sp_llm *l, const struct jwalk *w, const struct llm_path *e,
 		       const char *s, size_t n)
 {
-	struct llm_tool *t = tool_at(l, tool_key(l, w, e->key));
+	struct llm_tool *t;
 
+	/* the type of every block: only these make it a tool (text
+	 * blocks, dozens with citations, take no place) */
+	if (e->field == LF_TOOL_TYPE && !server_tool(s, n))
+		return;
+	t = tool_at(l, tool_key(l, w, e->key));
 	if (!t)
 		return;
 	if (n)
@@ -424,6 +464,9 @@ static void tool_field(struct sp_llm *l, const struct jwalk *w, const struct llm
 		break;
 	case LF_TOOL_NS:
 		llm_copy(t->ns, sizeof(t->ns), s, n);
+		break;
+	case LF_TOOL_TYPE:
+		t->server = true;
 		break;
 	case LF_TOOL_ARGS_FULL:
 		/* the whole again (an item done, the response completed):
@@ -532,6 +575,7 @@ static void resp_value(void *ctx, struct jwalk *w, const char *p, int type, cons
 	case LF_TOOL_ID:
 	case LF_TOOL_NAME:
 	case LF_TOOL_NS:
+	case LF_TOOL_TYPE:
 	case LF_TOOL_ARGS:
 	case LF_TOOL_ARGS_FULL:
 		tool_field(l, w, e, s, n);
@@ -668,9 +712,16 @@ void llm_finish(struct sp_llm *l)
 	jw_finish(&l->req);
 	item_end(l);
 	system_first(l);
-	for (int i = 0; i < l->ntools; i++)
-		full_name(l->tools[i].full, sizeof(l->tools[i].full), l->tools[i].ns,
-			  l->tools[i].name);
+	for (int i = 0; i < l->ntools; i++) {
+		struct llm_tool *t = &l->tools[i];
+		char full[LLM_FULL_NAME_MAX];
+		size_t k = strlen(t->ns), whole = strlen(t->name) + k + 2;
+
+		full_name(full, sizeof(full), t->ns, t->name);
+		/* the API's name follows "{ns}__", unless none was put or it was cut */
+		t->bare = strlen(full) == whole ? k + 2 : 0;
+		memcpy(t->name, full, sizeof(full));
+	}
 	if (l->lines)
 		sp_sse__finish(l->lines);
 	if (l->resp_init)
@@ -723,6 +774,7 @@ void sp_llm__free(struct sp_llm *l)
 		free(l->tools[i].args.buf);
 	free(l->out.buf);
 	free(l->input_value.buf);
+	free(l->parts);
 	free(l);
 }
 
@@ -734,12 +786,13 @@ bool sp_llm__is_llm(struct sp_llm *l)
 /* The last input message is the user's own, not a tool result: its role
  * is "user" (or not said, in an API where it may go unsaid: Gemini), and
  * it is not only tool results (Anthropic tool_result blocks, Gemini
- * functionResponse parts). */
+ * functionResponse parts). What an embedding call embeds is no message:
+ * an agent's retrieval starts no turn. */
 bool llm_last_is_user(const struct sp_llm *l)
 {
 	bool user = l->last_role == 1 || (l->last_role < 0 && !l->last_typed && l->last_key != -100);
 
-	return user && !(l->last_result && !l->last_other);
+	return user && !(l->last_result && !l->last_other) && !l->reg->api->embedding;
 }
 
 void sp_llm__tools(struct sp_llm *l, struct sp_tool_view *out)
@@ -750,10 +803,10 @@ void sp_llm__tools(struct sp_llm *l, struct sp_tool_view *out)
 		const struct llm_tool *t = &l->tools[i];
 		struct sp_tool_ref *c = &out->calls[out->ncalls];
 
-		if (!t->name[0] && !t->id[0])
+		if ((!t->name[0] && !t->id[0]) || t->server)
 			continue;
 		c->id = t->id;
-		c->name = t->full;
+		c->name = t->name;
 		c->args = t->args.buf ? t->args.buf : "";
 		c->args_len = t->args.len;
 		c->args_cut = t->args.cut;
@@ -761,11 +814,12 @@ void sp_llm__tools(struct sp_llm *l, struct sp_tool_view *out)
 		out->ncalls++;
 	}
 	for (int i = 0; i < l->nresults && out->nresults < SP_TOOLS_MAX; i++) {
+		const struct llm_result *lr = &l->results[(l->results_at + i) % LLM_MAX_RESULTS];
 		struct sp_tool_ref *r = &out->results[out->nresults++];
 
-		r->id = l->results[i].id;
-		r->name = l->results[i].name;
-		r->is_error = l->results[i].is_error;
+		r->id = lr->id;
+		r->name = lr->name;
+		r->is_error = lr->is_error;
 	}
 	out->last_is_user = llm_last_is_user(l);
 }

@@ -13,8 +13,13 @@ static const struct llm_path req[] = {
 	{ "messages[].role", LF_IN_ROLE },
 	{ "messages[].content", LF_IN_TEXT },
 	{ "messages[].content[].text", LF_IN_TEXT },
-	/* tool_result blocks of a user message answer tool_use blocks */
-	{ "messages[].content[].tool_use_id", LF_RESULT_ID, LK_ARRAY01 },
+	/* tool_use blocks of the model's messages, and tool_result blocks
+	 * of the user's that answer them, by type (server_tool_use and its
+	 * web_search_tool_result are Anthropic's own: neither) */
+	{ "messages[].content[].type", LF_IN_TYPE, LK_ARRAY01 },
+	{ "messages[].content[].id", LF_IN_CALL_ID, LK_ARRAY01 },
+	{ "messages[].content[].name", LF_IN_CALL_NAME, LK_ARRAY01 },
+	{ "messages[].content[].tool_use_id", LF_IN_CALL_ID, LK_ARRAY01 },
 	{ "messages[].content[].is_error", LF_RESULT_ERROR, LK_ARRAY01 },
 };
 
@@ -46,7 +51,10 @@ static const struct llm_path resp[] = {
 	/* thinking is output too (for the first chunk), not kept */
 	{ "delta.thinking", LF_OUT_MARK },
 	{ "content_block.data", LF_OUT_MARK },	/* redacted_thinking */
-	/* tool_use blocks: by position, or by the stream's index */
+	/* tool_use blocks: by position, or by the stream's index
+	 * (server_tool_use and mcp_tool_use ones run at Anthropic's) */
+	{ "content[].type", LF_TOOL_TYPE, LK_ARRAY0 },
+	{ "content_block.type", LF_TOOL_TYPE, LK_RECORD },
 	{ "content[].id", LF_TOOL_ID, LK_ARRAY0 },
 	{ "content[].name", LF_TOOL_NAME, LK_ARRAY0 },
 	{ "content[].input", LF_TOOL_ARGS_JSON, LK_ARRAY0 },

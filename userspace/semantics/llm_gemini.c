@@ -18,8 +18,13 @@ static const struct llm_path generate_req[] = {
 	{ "generation_config.top_p", LF_TOP_P },
 	{ "contents[].role", LF_IN_ROLE },
 	{ "contents[].parts[].text", LF_IN_TEXT },
-	/* the results of functionCalls; "error" in the response, by the
-	 * API's own convention, marks a failure */
+	/* the model's functionCalls, echoed back, and their results;
+	 * "error" in the response, by the API's own convention, marks a
+	 * failure */
+	{ "contents[].parts[].functionCall.id", LF_CALL_ID, LK_ARRAY01 },
+	{ "contents[].parts[].functionCall.name", LF_CALL_NAME, LK_ARRAY01 },
+	{ "contents[].parts[].function_call.id", LF_CALL_ID, LK_ARRAY01 },
+	{ "contents[].parts[].function_call.name", LF_CALL_NAME, LK_ARRAY01 },
 	{ "contents[].parts[].functionResponse.id", LF_RESULT_ID, LK_ARRAY01 },
 	{ "contents[].parts[].functionResponse.name", LF_RESULT_NAME, LK_ARRAY01 },
 	{ "contents[].parts[].functionResponse.response.error", LF_RESULT_ERROR_ANY, LK_ARRAY01 },

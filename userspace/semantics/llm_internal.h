@@ -43,14 +43,18 @@ enum llm_field {
 	LF_IN_TEXT,		/* str: (part of) the text of input message [i] */
 	LF_SYSTEM,		/* str: system text, a message of its own */
 	LF_PROMPT,		/* str: a prompt or input without messages */
-	LF_IN_TYPE,		/* str: the "type" of input item [i] (Responses) */
-	LF_IN_CALL_ID,		/* str: input item [i] echoes the model's call of this id */
-	LF_IN_CALL_NAME,	/* str: ... of this tool */
-	LF_IN_CALL_NS,		/* str: ... in this namespace */
-	LF_RESULT_ID,		/* str: a tool result answers the call of this id */
-	LF_RESULT_NAME,		/* str: ... of this tool */
-	LF_RESULT_ERROR,	/* bool: ... and the API marks it an error */
-	LF_RESULT_ERROR_ANY,	/* any: ... and its presence marks it one */
+	/* Input items, messages or parts of them, that are tool calls (the
+	 * model's, echoed back) or tool results: */
+	LF_IN_TYPE,		/* str: the item's "type", which says which */
+	LF_IN_CALL_ID,		/* str: the call id (a call's, or the one a result answers) */
+	LF_IN_CALL_NAME,	/* str: the tool */
+	LF_IN_CALL_NS,		/* str: its namespace */
+	LF_CALL_ID,		/* str: a call's id, */
+	LF_CALL_NAME,		/* str: ... and tool: the path says it is a call */
+	LF_RESULT_ID,		/* str: a result's call id, */
+	LF_RESULT_NAME,		/* str: ... and tool: the path says it is a result */
+	LF_RESULT_ERROR,	/* bool: the API marks the result an error */
+	LF_RESULT_ERROR_ANY,	/* any: its presence marks the result an error */
 	/* response */
 	LF_REC_TYPE,		/* str: the "type" of a stream record */
 	LF_REC_INDEX,		/* num: the "index" of a stream record */
@@ -75,6 +79,8 @@ enum llm_field {
 	LF_TOOL_ID,		/* str */
 	LF_TOOL_NAME,		/* str */
 	LF_TOOL_NS,		/* str: the namespace of the tool (Codex: "mcp__{server}") */
+	LF_TOOL_TYPE,		/* str: the block's or item's type: the provider's own
+				 * tools (web search, MCP connectors) run on its side */
 	LF_TOOL_ARGS,		/* str: (a piece of) the arguments */
 	LF_TOOL_ARGS_FULL,	/* str: all of the arguments, again (replaces the pieces) */
 	LF_TOOL_ARGS_JSON,	/* an object or array: the arguments as JSON text */
@@ -197,27 +203,40 @@ struct llm_text {
 /* "{namespace}__{name}" */
 #define LLM_FULL_NAME_MAX	(LLM_NS_MAX + 2 + LLM_NAME_MAX)
 
-/* An input message that is one tool call or one tool result (Responses
- * items, Chat and Ollama "tool" messages): its content is the call's
- * arguments, or the result. */
 enum llm_msg_tool { LM_TEXT, LM_TOOL_CALL, LM_TOOL_RESULT };
 
 struct llm_msg {
 	char role[16];
 	int key;		/* which JSON element it came from */
+	/* the message is one tool call or result (Responses items, Chat and
+	 * Ollama "tool" messages): its content is the call's arguments, or
+	 * the result, not text */
 	uint8_t tool;		/* enum llm_msg_tool */
-	char tool_id[LLM_ID_MAX];
-	char tool_name[LLM_FULL_NAME_MAX];
-	char tool_ns[LLM_NS_MAX];
+	bool text;		/* it had text */
 	struct llm_text content;
 };
+
+/* A tool call or result in an input message (the message itself, or a
+ * part of it: Anthropic tool_use and tool_result blocks, Gemini parts,
+ * Chat tool_calls). */
+struct llm_part {
+	int msg;		/* the key of its message */
+	uint8_t kind;		/* LM_TOOL_CALL, LM_TOOL_RESULT */
+	char id[LLM_ID_MAX];
+	char name[LLM_FULL_NAME_MAX];
+};
+
+#define LLM_MAX_PARTS	24	/* in the input messages kept */
 
 struct llm_tool {
 	int key;
 	char id[LLM_ID_MAX];
-	char name[LLM_NAME_MAX];	/* as the API names it */
+	/* as the API names it; from llm_finish on "{ns}__{name}", the
+	 * API's name at name + bare */
+	char name[LLM_FULL_NAME_MAX];
+	uint8_t bare;
 	char ns[LLM_NS_MAX];		/* its namespace, if any */
-	char full[LLM_FULL_NAME_MAX];	/* ns__name, or name (at llm_finish) */
+	bool server;			/* the provider runs it: no result comes back */
 	struct llm_text args;
 	uint64_t ts;
 };
@@ -261,8 +280,10 @@ struct sp_llm {
 		bool is_error;
 		char id[LLM_ID_MAX], name[LLM_NAME_MAX], ns[LLM_NS_MAX];
 	} item;
-	struct llm_result results[LLM_MAX_RESULTS];
-	int nresults, results_dropped;
+	struct llm_part *parts;	/* LLM_MAX_PARTS, owned; made for the first */
+	int nparts, parts_dropped;
+	struct llm_result results[LLM_MAX_RESULTS];	/* a ring: the oldest at results_at */
+	int nresults, results_at, results_dropped;
 	/* the last input message, however many there are */
 	int last_key;
 	int8_t last_role;	/* -1: not said, 1: user, 0: another */

@@ -21,7 +21,10 @@ static const struct llm_path errors[] = {
 static const struct llm_path chat_req[] = {
 	{ "messages[].role", LF_IN_ROLE },
 	{ "messages[].content", LF_IN_TEXT },
-	/* {"role": "tool", "tool_name", "content"}: a tool's result */
+	/* the model's calls, echoed back; {"role": "tool", "tool_name",
+	 * "content"}: a tool's result */
+	{ "messages[].tool_calls[].id", LF_CALL_ID, LK_ARRAY01 },
+	{ "messages[].tool_calls[].function.name", LF_CALL_NAME, LK_ARRAY01 },
 	{ "messages[].tool_name", LF_RESULT_NAME },
 	{ "messages[].tool_call_id", LF_RESULT_ID },
 };

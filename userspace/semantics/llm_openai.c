@@ -30,7 +30,10 @@ static const struct llm_path chat_req[] = {
 	{ "messages[].role", LF_IN_ROLE },
 	{ "messages[].content", LF_IN_TEXT },
 	{ "messages[].content[].text", LF_IN_TEXT },
-	/* {"role": "tool", "tool_call_id", "content"}: a tool's result */
+	/* the model's calls, echoed back; {"role": "tool", "tool_call_id",
+	 * "content"}: a tool's result */
+	{ "messages[].tool_calls[].id", LF_CALL_ID, LK_ARRAY01 },
+	{ "messages[].tool_calls[].function.name", LF_CALL_NAME, LK_ARRAY01 },
 	{ "messages[].tool_call_id", LF_RESULT_ID },
 };
 
@@ -152,6 +155,10 @@ static const struct llm_path responses_resp[] = {
 	 * "arguments"); Codex names MCP tools by "namespace" and "name".
 	 * A stream announces each as it begins, by output_index, sends its
 	 * arguments in pieces, then the item whole, then the response. */
+	{ "output[].type", LF_TOOL_TYPE, LK_ARRAY0 },	/* mcp_call: OpenAI's */
+	{ "response.output[].type", LF_TOOL_TYPE, LK_ARRAY0 },
+	{ "item.type", LF_TOOL_TYPE, LK_RECORD, "response.output_item.added" },
+	{ "item.type", LF_TOOL_TYPE, LK_RECORD, "response.output_item.done" },
 	{ "output[].call_id", LF_TOOL_ID, LK_ARRAY0 },
 	{ "output[].name", LF_TOOL_NAME, LK_ARRAY0 },
 	{ "output[].namespace", LF_TOOL_NS, LK_ARRAY0 },

@@ -4,9 +4,11 @@
  * /work/shared/CONVENTIONS.md lists them), tool-call events, the status of
  * a provider error, and cost from the price table only.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <yajl/yajl_gen.h>
 #include "util/clock.h"
 #include "semantics/llm_internal.h"
 #include "semantics/prices.h"
@@ -81,11 +83,18 @@ static void set_count(struct sp_span *s, const char *key, int64_t v)
 }
 
 /* "llm.input_messages.3.message.role": a key made for this span */
-static const char *dyn_key(struct sp_span *s, const char *fmt, int i)
+__attribute__((format(printf, 2, 3)))
+static const char *dyn_key(struct sp_span *s, const char *fmt, ...)
 {
-	char k[96];
-	int n = snprintf(k, sizeof(k), fmt, i);
+	char k[128];
+	va_list ap;
+	int n;
 
+	va_start(ap, fmt);
+	n = vsnprintf(k, sizeof(k), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(k))
+		return NULL;
 	return sp_span__strdup(s, k, n);
 }
 
@@ -193,20 +202,23 @@ static void fill_tools(struct sp_llm *l, struct sp_span *s)
 		if (!e)
 			break;
 		/* the name the agent knows the tool by: "{namespace}__{name}" */
-		event_str(e, "gen_ai.tool.name", sp_span__strdup(s, t->full, strlen(t->full)));
-		if (t->ns[0]) {
+		event_str(e, "gen_ai.tool.name", sp_span__strdup(s, t->name, strlen(t->name)));
+		if (t->bare) {
+			const char *b = t->name + t->bare;
+
 			event_str(e, "spanprobe.tool.namespace", sp_span__strdup(s, t->ns, strlen(t->ns)));
-			event_str(e, "spanprobe.tool.function_name",
-				  sp_span__strdup(s, t->name, strlen(t->name)));
+			event_str(e, "spanprobe.tool.function_name", sp_span__strdup(s, b, strlen(b)));
 		}
 		if (t->id[0])
 			event_str(e, "gen_ai.tool.call.id", sp_span__strdup(s, t->id, strlen(t->id)));
+		if (t->server)
+			event_str(e, "spanprobe.tool.executed_by", "provider");
 		if (t->args.buf)
 			event_str(e, "gen_ai.tool.call.arguments",
 				  sp_span__strdup(s, t->args.buf, t->args.len));
 		k = dyn_key(s, "llm.output_messages.0.message.tool_calls.%d.tool_call.function.name", i);
 		if (k)
-			set_cstr(s, k, t->full);
+			set_cstr(s, k, t->name);
 		k = dyn_key(s, "llm.output_messages.0.message.tool_calls.%d.tool_call.id", i);
 		if (k && t->id[0])
 			set_cstr(s, k, t->id);
@@ -254,119 +266,94 @@ static void fill_error(struct sp_llm *l, struct sp_span *s)
 	sp_span__set_status(s, SP_STATUS_ERROR, l->err_msg[0] ? l->err_msg : NULL);
 }
 
-/* A bounded JSON writer for gen_ai.input.messages: what does not fit
- * ends the writing (ok goes false). */
-struct jbuf {
-	char *b;
-	size_t len, cap;
-	bool ok;
-};
-
-static void jb_raw(struct jbuf *j, const char *s)
+static void gen_str(yajl_gen g, const char *s)
 {
-	size_t n = strlen(s);
-
-	if (!j->ok || j->len + n >= j->cap) {
-		j->ok = false;
-		return;
-	}
-	memcpy(j->b + j->len, s, n);
-	j->len += n;
+	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
 }
 
-static void jb_str(struct jbuf *j, const char *s, size_t n)
+/* One message as OTel GenAI writes it, {role, parts: [{type, ...}]}:
+ * its text (if it had any: the text itself is in llm.input_messages.N,
+ * the one copy the span keeps), then its tool calls and results. */
+static void gen_msg(yajl_gen g, const struct sp_llm *l, const struct llm_msg *m)
 {
-	char esc[8];
+	yajl_gen_map_open(g);
+	gen_str(g, "role");
+	gen_str(g, m->role[0] ? m->role : "user");
+	gen_str(g, "parts");
+	yajl_gen_array_open(g);
+	if (m->text && m->tool == LM_TEXT) {
+		yajl_gen_map_open(g);
+		gen_str(g, "type");
+		gen_str(g, "text");
+		yajl_gen_map_close(g);
+	}
+	for (int i = 0; i < l->nparts; i++) {
+		const struct llm_part *p = &l->parts[i];
 
-	jb_raw(j, "\"");
-	for (size_t i = 0; i < n && j->ok; i++) {
-		unsigned char c = s[i];
-
-		if (c == '"' || c == '\\' || c < 0x20) {
-			if (c == '"' || c == '\\')
-				snprintf(esc, sizeof(esc), "\\%c", c);
-			else
-				snprintf(esc, sizeof(esc), "\\u%04x", c);
-			jb_raw(j, esc);
-		} else if (j->len + 1 < j->cap) {
-			j->b[j->len++] = c;
-		} else {
-			j->ok = false;
+		if (p->msg != m->key)
+			continue;
+		yajl_gen_map_open(g);
+		gen_str(g, "type");
+		gen_str(g, p->kind == LM_TOOL_CALL ? "tool_call" : "tool_call_response");
+		gen_str(g, "id");
+		gen_str(g, p->id);
+		if (p->kind == LM_TOOL_CALL) {
+			gen_str(g, "name");
+			gen_str(g, p->name);
 		}
+		yajl_gen_map_close(g);
 	}
-	jb_raw(j, "\"");
+	yajl_gen_array_close(g);
+	yajl_gen_map_close(g);
 }
 
-static void jb_field(struct jbuf *j, const char *key, const char *s, size_t n)
-{
-	jb_raw(j, ",\"");
-	jb_raw(j, key);
-	jb_raw(j, "\":");
-	jb_str(j, s, n);
-}
-
-/* One message as OTel GenAI writes it, {role, parts: [{type, ...}]},
- * without the content: that is in llm.input_messages.N (the span keeps
- * one copy of it, as output.value and llm.output_messages.0 share one). */
-static void jb_msg(struct jbuf *j, const struct llm_msg *m)
-{
-	const char *role = m->role[0] ? m->role : "user";
-
-	jb_raw(j, "{\"role\":");
-	jb_str(j, role, strlen(role));
-	jb_raw(j, ",\"parts\":[{\"type\":");
-	switch (m->tool) {
-	case LM_TOOL_CALL:
-		jb_str(j, "tool_call", 9);
-		jb_field(j, "id", m->tool_id, strlen(m->tool_id));
-		jb_field(j, "name", m->tool_name, strlen(m->tool_name));
-		break;
-	case LM_TOOL_RESULT:
-		jb_str(j, "tool_call_response", 18);
-		jb_field(j, "id", m->tool_id, strlen(m->tool_id));
-		break;
-	default:
-		jb_str(j, "text", 4);
-	}
-	jb_raw(j, "}]}");
-}
-
-/* gen_ai.input.messages: the conversation's shape, in the room left. */
+/* gen_ai.input.messages: the conversation's shape, if the span has room. */
 static void fill_genai_messages(struct sp_llm *l, struct sp_span *s)
 {
-	char buf[LLM_MAX_MSGS * (48 + LLM_ID_MAX * 2 + LLM_FULL_NAME_MAX * 2) + 8];
-	struct jbuf j = { .b = buf, .cap = sizeof(buf), .ok = true };
+	yajl_gen g;
+	const unsigned char *buf;
+	size_t len;
 
-	if (!l->nin)
+	if (!l->nin || !(g = yajl_gen_alloc(NULL)))
 		return;
-	jb_raw(&j, "[");
-	for (int i = 0; i < l->nin; i++) {
-		if (i)
-			jb_raw(&j, ",");
-		jb_msg(&j, &l->in[i]);
-	}
-	jb_raw(&j, "]");
-	if (j.ok && sp_span__arena_left(s) > j.len + 256)
-		sp_span__set_str(s, "gen_ai.input.messages", j.b, j.len);
+	yajl_gen_array_open(g);
+	for (int i = 0; i < l->nin; i++)
+		gen_msg(g, l, &l->in[i]);
+	yajl_gen_array_close(g);
+	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok &&
+	    sp_span__arena_left(s) > len + 256)
+		sp_span__set_str(s, "gen_ai.input.messages", (const char *)buf, len);
+	yajl_gen_free(g);
 }
 
-/* Input message i, OpenInference: a tool call's id and name (its
- * arguments are content), a tool result's call id. */
-static void fill_msg_tool(struct sp_span *s, const struct llm_msg *m, int i)
+/* Input message i, OpenInference: its tool calls' ids and names (their
+ * arguments are content), the call id its (first) result answers. */
+static void fill_msg_tools(struct sp_llm *l, struct sp_span *s, int i)
 {
 	const char *k;
+	bool result = false;
+	int c = 0;
 
-	if (m->tool == LM_TOOL_CALL) {
-		k = dyn_key(s, "llm.input_messages.%d.message.tool_calls.0.tool_call.id", i);
-		if (k && m->tool_id[0])
-			set_cstr(s, k, m->tool_id);
-		k = dyn_key(s, "llm.input_messages.%d.message.tool_calls.0.tool_call.function.name", i);
-		if (k && m->tool_name[0])
-			set_cstr(s, k, m->tool_name);
-	} else if (m->tool == LM_TOOL_RESULT && m->tool_id[0]) {
-		k = dyn_key(s, "llm.input_messages.%d.message.tool_call_id", i);
-		if (k)
-			set_cstr(s, k, m->tool_id);
+	for (int p = 0; p < l->nparts; p++) {
+		const struct llm_part *t = &l->parts[p];
+
+		if (t->msg != l->in[i].key)
+			continue;
+		if (t->kind == LM_TOOL_CALL) {
+			k = dyn_key(s, "llm.input_messages.%d.message.tool_calls.%d.tool_call.id", i, c);
+			if (k && t->id[0])
+				set_cstr(s, k, t->id);
+			k = dyn_key(s, "llm.input_messages.%d.message.tool_calls.%d.tool_call.function.name",
+				    i, c);
+			if (k && t->name[0])
+				set_cstr(s, k, t->name);
+			c++;
+		} else if (!result && t->id[0]) {
+			k = dyn_key(s, "llm.input_messages.%d.message.tool_call_id", i);
+			if (k)
+				set_cstr(s, k, t->id);
+			result = true;
+		}
 	}
 }
 
@@ -394,11 +381,13 @@ static void fill_content(struct sp_llm *l, struct sp_span *s)
 
 		if (k)
 			set_cstr(s, k, l->in[i].role[0] ? l->in[i].role : "user");
-		fill_msg_tool(s, &l->in[i], i);
+		fill_msg_tools(l, s, i);
 	}
 	fill_genai_messages(l, s);
 	if (l->in_dropped)
 		sp_span__set_int(s, "spanprobe.llm.input_messages_dropped", l->in_dropped);
+	if (l->parts_dropped)
+		sp_span__set_int(s, "spanprobe.llm.input_tool_parts_dropped", l->parts_dropped);
 	if (!l->o.content)
 		return;
 	if (l->input_value.buf) {

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stdlib.h>
+#include <string.h>
+#include "util/table.h"
+#include "semantics/retries.h"
+
+struct attempt {
+	uint32_t resends;	/* of the latest attempt */
+	bool failed;
+	uint64_t end;
+};
+
+struct sp_retries {
+	struct sp_table *t;
+};
+
+struct sp_retries *sp_retries__new(uint32_t cap)
+{
+	struct sp_retries *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->t = sp_table__new(cap, sizeof(struct attempt), NULL, NULL);
+	if (!r->t) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void sp_retries__free(struct sp_retries *r)
+{
+	if (!r)
+		return;
+	sp_table__free(r->t);
+	free(r);
+}
+
+/* FNV-1a over the strings, NUL-separated */
+static uint64_t key_of(const char *method, const char *host, const char *path)
+{
+	const char *parts[] = { method, host, path };
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (int i = 0; i < 3; i++) {
+		const char *s = parts[i] ? parts[i] : "";
+
+		/* the path without its query */
+		for (; *s && !(i == 2 && *s == '?'); s++)
+			h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+		h = (h ^ 0) * 0x100000001b3ull;
+	}
+	return h;
+}
+
+uint32_t sp_retries__note(struct sp_retries *r, uint32_t scope, const char *method,
+			  const char *host, const char *path, bool failed, uint64_t start,
+			  uint64_t end)
+{
+	uint64_t k = key_of(method, host, path);
+	struct attempt *a = sp_table__get(r->t, scope, k);
+
+	if (!a) {
+		a = sp_table__add(r->t, scope, k);
+		if (!a)
+			return 0;
+	} else if (a->failed && start + 1000000 >= a->end &&
+		   (start > a->end ? start - a->end : 0) <= SP_RETRY_WINDOW_NS) {
+		/* after a failure (a client may send its retry a hair before
+		 * the failed exchange's last byte is accounted): a resend */
+		a->resends++;
+		a->failed = failed;
+		a->end = end;
+		return a->resends;
+	}
+	a->resends = 0;
+	a->failed = failed;
+	a->end = end;
+	return 0;
+}
+
+bool sp_retry_worthy(uint16_t status, const char *error_type)
+{
+	if (status)
+		return status == 408 || status == 429 || status >= 500;
+	return true;	/* reset, timeout, no answer */
+}
