@@ -835,8 +835,9 @@ static void stream_rec(struct sp_streams *s, uint32_t pid, uint8_t dir, uint64_t
 
 	ev->type = SP_EV_DATA;
 	ev->tgid = ev->tid = pid;
-	ev->fd = 0;	/* fd 0 and 1 as one stream, keyed by the server's fd 0 */
-	ev->source = SP_SRC_SOCK;
+	/* fd 0 and 1 as one stream, as the kernel side reports them */
+	ev->fd = SP_FD_STDIO;
+	ev->source = SP_SRC_PIPE;
 	ev->dir = dir;
 	ev->seq = *seq;
 	ev->gen = 1;
