@@ -6,6 +6,8 @@
 #include "pipeline.h"
 #include "model/procs.h"
 #include "util/selfconn.h"
+#include "pair/jsonrpc_exchange.h"
+#include "semantics/mcp_span.h"
 #include "semantics/retries.h"
 #include "semantics/trace_context.h"
 #include "semantics/conn_span.h"
@@ -161,6 +163,80 @@ static void on_connect_fail(void *ctx, const struct sp_connect_fail_event *ev)
 	sp_span_asm__finish(pl->asm_, s);
 }
 
+/*
+ * The MCP host of a stdio server: the agent above it, or the first process
+ * above its launchers (npx, sh -c, uvx, bwrap): the one holding the other
+ * end of its pipes. NULL if none is known.
+ */
+static struct sp_proc *mcp_host(struct sp_pipeline *pl, struct sp_proc *srv)
+{
+	struct sp_proc *q = srv, *first = NULL;
+
+	for (int depth = 0; depth < 8 && q->ppid; depth++) {
+		q = sp_procs__get(pl->procs, q->ppid);
+		if (!q || q->exited)
+			break;
+		sp_procs__ensure(pl->procs, q);
+		if (sp_span_asm__is_agent(pl->asm_, q->pid))
+			return q;
+		if (!first && !sp_proc_is_launcher(q))
+			first = q;
+	}
+	return first;
+}
+
+/*
+ * A JSON-RPC exchange on an MCP server's stdio: a CLIENT span in its host
+ * (an MCP host is an agent: its servers start before its first model call)
+ * under the tool call that asked for it, and the SERVER span in the
+ * server, its child, with what the server did meanwhile under it. A
+ * request the server sent its host (sampling, roots) the other way round.
+ */
+static void on_rpc(void *ctx, const struct sp_rpc_exchange *ex)
+{
+	struct sp_pipeline *pl = ctx;
+	struct sp_proc *srv, *host, *caller, *callee;
+	struct sp_span *cs, *ss;
+	char name[160];
+
+	srv = sp_procs__get_or_add(pl->procs, ex->pid, 0, ex->start_ns);
+	if (!srv)
+		return;
+	sp_procs__ensure(pl->procs, srv);
+	host = mcp_host(pl, srv);
+	pl->stats.rpc_exchanges++;
+	sp_mcp_span_name(ex, name, sizeof(name));
+	if (!host) {
+		/* no host known (it is gone): the server's side alone */
+		ss = sp_span_asm__child(pl->asm_, pl->procs, srv, name,
+					ex->role == SP_ROLE_SERVER ? SP_KIND_SERVER : SP_KIND_CLIENT,
+					ex->start_ns, ex->end_ns);
+		if (ss) {
+			sp_mcp_span_fill(ss, ex, ex->role != SP_ROLE_SERVER);
+			sp_span_asm__finish(pl->asm_, ss);
+		}
+		return;
+	}
+	sp_span_asm__agent(pl->asm_, pl->procs, host, ex->start_ns);
+	caller = ex->role == SP_ROLE_SERVER ? host : srv;
+	callee = ex->role == SP_ROLE_SERVER ? srv : host;
+	cs = sp_span_asm__tool_child(pl->asm_, pl->procs, caller, ex->tool, name, SP_KIND_CLIENT,
+				     ex->start_ns, ex->end_ns);
+	if (!cs)
+		return;
+	ss = sp_span_asm__child(pl->asm_, pl->procs, callee, name, SP_KIND_SERVER, ex->start_ns,
+				ex->end_ns);
+	if (!ss) {
+		sp_mcp_span_fill(cs, ex, true);
+		sp_span_asm__finish(pl->asm_, cs);
+		return;
+	}
+	sp_mcp_span_pair(cs, ss, ex);
+	sp_span_asm__adopt(pl->asm_, callee->pid, ss);
+	sp_span_asm__finish(pl->asm_, ss);
+	sp_span_asm__finish(pl->asm_, cs);
+}
+
 struct sp_pipeline *sp_pipeline__new(const struct sp_pipeline_opts *opts)
 {
 	struct sp_pipeline *p = calloc(1, sizeof(*p));
@@ -182,6 +258,7 @@ struct sp_pipeline *sp_pipeline__new(const struct sp_pipeline_opts *opts)
 		return NULL;
 	}
 	sp_streams__set_connect_fail(p->streams, on_connect_fail, p);
+	sp_streams__set_rpc_emit(p->streams, on_rpc, p);
 	return p;
 }
 

@@ -41,6 +41,7 @@ struct sp_pipeline_stats {
 	uint64_t trace_context;	/* spans put into a caller's trace (traceparent) */
 	uint64_t bad_traceparent;	/* malformed traceparent headers, ignored */
 	uint64_t retries;	/* requests marked as resends of a failed one */
+	uint64_t rpc_exchanges;	/* JSON-RPC (MCP) exchanges on stdio */
 	uint64_t llm_calls;
 };
 

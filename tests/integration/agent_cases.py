@@ -285,3 +285,65 @@ def trace_context_header(ctx):
     others = [s for s in ev if s.trace_id != TP_TRACE and s.pid == res.pid]
     expect(len(others) == 1 and others[0].parent_id, "the request without the header does not "
            "stay in the client's own trace", others)
+
+
+def mcp_spans(out, method, kind, pid, tool=None):
+    return [s for s in out.spans if s.attrs.get("mcp.method.name") == method and s.kind == kind
+            and s.attrs.get("process.pid", s.pid) == pid
+            and (tool is None or s.attrs.get("gen_ai.tool.name") == tool)]
+
+
+@case
+def mcp_stdio(ctx):
+    """MCP over stdio pipes, system-wide: a stdlib client (the MCP host,
+    hence an agent) spawns its server; a CLIENT span in the host and a
+    SERVER span in the server, its child, per request; isError and
+    JSON-RPC errors ERROR; the server's own HTTP call under its tools/call
+    SERVER span; the server's request back (roots/list) the other way."""
+    srv = ctx.servers()
+    probe = ctx.probe()
+    res = ctx.run([PYTHON, os.path.join(HERE, "mcp", "stdio_client.py"), "--url",
+                   srv.url("/delay?ms=30", tls=False)])
+    expect(res.rc == 0, f"the MCP client exited {res.rc}: {res.stderr[-600:]}")
+    info = json.loads(res.stdout.strip().splitlines()[-1])
+    cpid, spid = info["client_pid"], info["server_pid"]
+    out = probe.stop()
+
+    host = one(named(out, "invoke_agent stdio_client.py", cpid), "the MCP host's AGENT span",
+               out.spans[:40])
+    by_id = {s.span_id: s for s in out.spans}
+    for method, tool in (("initialize", None), ("tools/list", None), ("tools/call", "echo"),
+                         ("tools/call", "fail"), ("tools/call", "fetch")):
+        what = f"{method} {tool or ''}".strip()
+        c = one(mcp_spans(out, method, 3, cpid, tool), f"CLIENT span {what!r} in the host",
+                [s for s in out.spans if "mcp.method.name" in s.attrs])
+        s = one(mcp_spans(out, method, 2, spid, tool), f"SERVER span {what!r} in the server",
+                [s for s in out.spans if "mcp.method.name" in s.attrs])
+        ev = [c, s]
+        expect(c.name == what and s.name == what, f"MCP spans named {c.name!r}/{s.name!r}, want "
+               f"{what!r}", ev)
+        expect(s.parent_id == c.span_id and s.trace_id == c.trace_id,
+               f"the SERVER span of {what!r} is not the CLIENT span's child", ev)
+        expect(c.attrs.get("network.transport") == "pipe" and c.attrs.get("jsonrpc.request.id"),
+               f"{what!r}: network.transport or jsonrpc.request.id missing", ev)
+        if tool != "echo":  # echo carries a traceparent: its own trace
+            expect(c.trace_id == host.trace_id, f"{what!r} is not in the host's trace", ev + [host])
+    fail = one(mcp_spans(out, "tools/call", 3, cpid, "fail"), "fail", out.spans)
+    expect(fail.status_code == STATUS_ERROR and fail.attrs.get("error.type") == "tool_error",
+           "an isError result is not ERROR tool_error", [fail])
+    echo = one(mcp_spans(out, "tools/call", 3, cpid, "echo"), "echo", out.spans)
+    expect(echo.trace_id == TP_TRACE and echo.parent_id == TP_SPAN,
+           "params._meta.traceparent did not put the call into its trace", [echo])
+    errs = [s for s in out.spans if s.attrs.get("rpc.response.status_code") == -32602
+            and s.attrs.get("process.pid", s.pid) == cpid]
+    expect(len(errs) == 1 and errs[0].status_code == STATUS_ERROR
+           and errs[0].attrs.get("error.type") == "-32602",
+           "the unknown tool's JSON-RPC error is not an ERROR span with its code", errs)
+    fetch = one(mcp_spans(out, "tools/call", 2, spid, "fetch"), "fetch SERVER", out.spans)
+    http = [s for s in out.spans if s.name == "GET /delay" and s.pid == spid and s.kind == 3]
+    expect(len(http) == 1 and http[0].parent_id == fetch.span_id,
+           "the server's HTTP call is not under its tools/call SERVER span",
+           http + [fetch] + [by_id.get(h.parent_id) for h in http if h.parent_id in by_id])
+    roots = mcp_spans(out, "roots/list", 3, spid)
+    expect(len(roots) == 1, "the server's roots/list request is not a CLIENT span in the server",
+           [s for s in out.spans if "mcp.method.name" in s.attrs])

@@ -328,12 +328,16 @@ static void test_spans(void **state)
 	assert_null(attr(s, "error.type"));
 	assert_int_equal(s->status, SP_STATUS_UNSET);
 
-	/* the pair: the server span a child of the client's */
+	/* the pair: the server span a child of the client's, in the trace
+	 * the request's traceparent names */
 	c = span_of(&ex, true);
-	sp_random_id(c->trace_id, sizeof(c->trace_id));
 	sp_mcp_span_pair(c, s, &ex);
 	assert_int_equal(c->kind, SP_KIND_CLIENT);
 	assert_int_equal(s->kind, SP_KIND_SERVER);
+	assert_int_equal(c->trace_id[0], 0x4b);
+	assert_int_equal(c->parent_id[0], 0x00);
+	assert_int_equal(c->parent_id[1], 0xf0);
+	assert_true(c->remote_parent);
 	assert_memory_equal(s->trace_id, c->trace_id, 16);
 	assert_memory_equal(s->parent_id, c->span_id, 8);
 	sp_span__free(c);

@@ -815,7 +815,7 @@ struct sp_span *sp_span_asm__child_of(struct sp_span_asm *a, const struct sp_spa
 
 static struct sp_span *call_span(struct sp_span_asm *a, struct sp_procs *procs,
 				 struct sp_proc *p, const char *name, enum sp_span_kind kind,
-				 uint64_t start, uint64_t end, bool model_call)
+				 uint64_t start, uint64_t end, bool model_call, const char *tool)
 {
 	struct asm_proc *e = proc_get(a, p->pid);
 	struct sp_span *s, *parent_span = e ? e->span : NULL;
@@ -839,7 +839,10 @@ static struct sp_span *call_span(struct sp_span_asm *a, struct sp_procs *procs,
 	 * its model calls are its own */
 	under = parent_span;
 	if (e->agent && !model_call) {
-		struct sp_tool_win *w = sp_tool_windows__pick(a->wins, p->pid, NULL, start, NULL);
+		struct sp_tool_win *w = sp_tool_windows__for_tool(a->wins, p->pid, tool);
+
+		if (!w)
+			w = sp_tool_windows__pick(a->wins, p->pid, NULL, start, NULL);
 
 		if (w && w->span)
 			under = w->span;
@@ -861,14 +864,37 @@ struct sp_span *sp_span_asm__child(struct sp_span_asm *a, struct sp_procs *procs
 				   struct sp_proc *p, const char *name, enum sp_span_kind kind,
 				   uint64_t start, uint64_t end)
 {
-	return call_span(a, procs, p, name, kind, start, end, false);
+	return call_span(a, procs, p, name, kind, start, end, false, NULL);
+}
+
+struct sp_span *sp_span_asm__tool_child(struct sp_span_asm *a, struct sp_procs *procs,
+					struct sp_proc *p, const char *tool, const char *name,
+					enum sp_span_kind kind, uint64_t start, uint64_t end)
+{
+	return call_span(a, procs, p, name, kind, start, end, false, tool);
+}
+
+bool sp_span_asm__is_agent(struct sp_span_asm *a, uint32_t pid)
+{
+	struct asm_proc *e = proc_get(a, pid);
+
+	return e && e->agent;
+}
+
+void sp_span_asm__adopt(struct sp_span_asm *a, uint32_t pid, const struct sp_span *s)
+{
+	struct asm_proc *e = proc_get(a, pid);
+
+	if (e && e->span && !memcmp(e->span->trace_id, s->trace_id, sizeof(s->trace_id)))
+		sp_trace_buf__adopt(a->tb, s->trace_id, e->span->span_id, s->span_id, s->start_ns,
+				    s->end_ns);
 }
 
 struct sp_span *sp_span_asm__model_child(struct sp_span_asm *a, struct sp_procs *procs,
 					 struct sp_proc *p, const char *name,
 					 enum sp_span_kind kind, uint64_t start, uint64_t end)
 {
-	return call_span(a, procs, p, name, kind, start, end, true);
+	return call_span(a, procs, p, name, kind, start, end, true, NULL);
 }
 
 void sp_span_asm__tick(struct sp_span_asm *a, struct sp_procs *procs, uint64_t now,

@@ -138,6 +138,19 @@ struct sp_span *sp_span_asm__child_of(struct sp_span_asm *a, const struct sp_spa
 void sp_span_asm__retry_event(struct sp_span_asm *a, uint32_t pid, uint64_t ts,
 			      uint32_t resends, const char *what);
 
+/* Whether pid is an agent (see the trace rules). */
+bool sp_span_asm__is_agent(struct sp_span_asm *a, uint32_t pid);
+/* The same as __child, for a call of a tool named tool (an MCP tools/call):
+ * under the agent's tool window for that tool ("tool", or Claude Code's
+ * "mcp__{server}__tool") if one is open, else as __child. */
+struct sp_span *sp_span_asm__tool_child(struct sp_span_asm *a, struct sp_procs *procs,
+					struct sp_proc *p, const char *tool, const char *name,
+					enum sp_span_kind kind, uint64_t start, uint64_t end);
+/* s (finished or not, of pid's trace) served a request: the spans pid made
+ * in its window that the trace buffer holds under pid's process span
+ * become its children. */
+void sp_span_asm__adopt(struct sp_span_asm *a, uint32_t pid, const struct sp_span *s);
+
 /* Whether a process has a request in flight (it is not idle then). */
 typedef bool (*sp_busy_fn)(void *ctx, uint32_t pid);
 

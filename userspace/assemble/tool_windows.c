@@ -134,6 +134,27 @@ struct sp_tool_win *sp_tool_windows__pick(struct sp_tool_windows *t, uint32_t pi
 	return latest;
 }
 
+struct sp_tool_win *sp_tool_windows__for_tool(struct sp_tool_windows *t, uint32_t pid,
+					      const char *tool)
+{
+	size_t tl = tool ? strlen(tool) : 0;
+	struct sp_tool_win *w;
+	int it = 0;
+
+	if (!tl)
+		return NULL;
+	while ((w = sp_tool_windows__next(t, pid, &it))) {
+		size_t nl = strlen(w->name);
+
+		if (!strcmp(w->name, tool))
+			return w;
+		if (nl > tl + 2 && !strncmp(w->name, "mcp__", 5) &&
+		    !strcmp(w->name + nl - tl, tool) && !memcmp(w->name + nl - tl - 2, "__", 2))
+			return w;
+	}
+	return NULL;
+}
+
 void sp_tool_windows__close(struct sp_tool_windows *t, uint32_t pid, struct sp_tool_win *w)
 {
 	struct agent_wins *a = sp_table__get(t->t, pid, 0);

@@ -53,6 +53,10 @@ struct sp_tool_win *sp_tool_windows__find(struct sp_tool_windows *t, uint32_t pi
  */
 struct sp_tool_win *sp_tool_windows__pick(struct sp_tool_windows *t, uint32_t pid,
 					  const char *cmdline, uint64_t ts, bool *by_cmd);
+/* The open window of pid for a tool named tool: exactly, or as the
+ * mcp__{server}__{tool} Claude Code calls MCP tools. NULL if none. */
+struct sp_tool_win *sp_tool_windows__for_tool(struct sp_tool_windows *t, uint32_t pid,
+					      const char *tool);
 /* The window is answered or ended: its slot is free again. */
 void sp_tool_windows__close(struct sp_tool_windows *t, uint32_t pid, struct sp_tool_win *w);
 /* Open windows of pid in turn: start with *it = 0. */

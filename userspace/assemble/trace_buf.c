@@ -357,6 +357,26 @@ out:
 	return moved;
 }
 
+size_t sp_trace_buf__adopt(struct sp_trace_buf *b, const uint8_t tid[16],
+			   const uint8_t parent_id[8], const uint8_t new_parent[8], uint64_t start,
+			   uint64_t end)
+{
+	struct trace *t;
+	uint64_t k1, k2;
+	size_t n = 0;
+
+	trace_key(tid, &k1, &k2);
+	t = sp_table__get(b->traces, k1, k2);
+	for (struct sp_span *s = t ? t->head : NULL; s; s = s->next) {
+		if (memcmp(s->parent_id, parent_id, 8) || s->start_ns < start || s->end_ns > end ||
+		    !memcmp(s->span_id, new_parent, 8))
+			continue;
+		memcpy(s->parent_id, new_parent, 8);
+		n++;
+	}
+	return n;
+}
+
 static bool waited(uint64_t now, uint64_t since, uint64_t limit)
 {
 	return now > since && now - since >= limit;

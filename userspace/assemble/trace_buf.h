@@ -102,6 +102,15 @@ void sp_trace_buf__touch(struct sp_trace_buf *b, const uint8_t trace_id[16], uin
 size_t sp_trace_buf__move(struct sp_trace_buf *b, const uint8_t from[16], const uint8_t to[16],
 			  const uint8_t root_id[8], uint64_t now,
 			  void (*fn)(void *ctx, struct sp_span *s), void *ctx);
+/*
+ * The held spans of trace tid that are children of parent_id and lie
+ * within [start, end] (Unix ns) become children of new_parent: what a
+ * process did while it served a request (known only once the request is
+ * answered) nests under that request's span. Returns how many moved.
+ */
+size_t sp_trace_buf__adopt(struct sp_trace_buf *b, const uint8_t tid[16],
+			   const uint8_t parent_id[8], const uint8_t new_parent[8], uint64_t start,
+			   uint64_t end);
 /* The age bounds, and the batch interval. */
 void sp_trace_buf__tick(struct sp_trace_buf *b, uint64_t now);
 /*

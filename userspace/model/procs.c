@@ -430,6 +430,21 @@ bool sp_proc_is_http_cli(const struct sp_proc *p)
 	return false;
 }
 
+bool sp_proc_is_launcher(const struct sp_proc *p)
+{
+	static const char *const names[] = {
+		"sh", "bash", "dash", "zsh", "env", "npx", "npm", "pnpm", "yarn", "bunx", "uv",
+		"uvx", "pipx", "bwrap", "timeout", "nice", "sudo", "setsid", "stdbuf", "nohup",
+		"node npx-cli.js", "node npm-cli.js", "node npm", "node npx", NULL,
+	};
+
+	for (const char *const *n = names; *n; n++)
+		if (!strcmp(p->name, *n) || (p->res && !strchr(*n, ' ') &&
+					     !strcmp(p->res->exe_name, *n)))
+			return true;
+	return false;
+}
+
 struct sp_proc *sp_procs__next(struct sp_procs *t, uint32_t *it)
 {
 	return sp_table__next(t->t, it);

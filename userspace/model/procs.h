@@ -87,6 +87,9 @@ const char *sp_proc_agent_name(const struct sp_proc *p);
 /* A command-line HTTP client (curl, wget, httpie, xh, ...): its model
  * calls are made for the process that started it. */
 bool sp_proc_is_http_cli(const struct sp_proc *p);
+/* A process that only starts another (sh -c, env, npx/npm exec, uvx,
+ * bwrap, timeout, ...): the host of an MCP server it launches is above it. */
+bool sp_proc_is_launcher(const struct sp_proc *p);
 
 /*
  * Span name for a process: the executable's base name, plus the script for

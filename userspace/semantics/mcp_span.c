@@ -61,6 +61,11 @@ void sp_mcp_span_pair(struct sp_span *client, struct sp_span *server,
 {
 	sp_mcp_span_fill(client, ex, true);
 	sp_mcp_span_fill(server, ex, false);
+	if (ex->has_trace) {
+		memcpy(client->trace_id, ex->trace_id, sizeof(client->trace_id));
+		memcpy(client->parent_id, ex->parent_span_id, sizeof(client->parent_id));
+		client->remote_parent = true;
+	}
 	memcpy(server->trace_id, client->trace_id, sizeof(server->trace_id));
 	memcpy(server->parent_id, client->span_id, sizeof(server->parent_id));
 }

@@ -29,10 +29,10 @@ void sp_mcp_span_fill(struct sp_span *s, const struct sp_rpc_exchange *ex, bool 
  * CLIENT span (the caller's: the agent, the server's parent, for the
  * agent's requests; the server for its own) and the SERVER span (the
  * other process), and makes the server's a child of the client's (same
- * trace id, parent id = the client's span id). Names and times are the
- * caller's. The request's params._meta.traceparent is not applied: it is
- * in ex->trace_id/parent_span_id (has_trace) for the caller to decide
- * (the client span is already in the agent's trace). */
+ * trace id, parent id = the client's span id). When the request carried
+ * params._meta.traceparent, the client span joins that trace as a child
+ * of the span it names (remote_parent). Names and times are the
+ * caller's. */
 void sp_mcp_span_pair(struct sp_span *client, struct sp_span *server,
 		      const struct sp_rpc_exchange *ex);
 
