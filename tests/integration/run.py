@@ -34,6 +34,7 @@ import llm_cases  # noqa: E402,F401  (registers the LLM-call tests in cases.CASE
 import cli_cases  # noqa: E402,F401  (registers the stop and record/replay tests in cases.CASES)
 import agent_cases  # noqa: E402,F401  (registers the agent-tree tests in cases.CASES)
 import connect_cases  # noqa: E402,F401  (registers the failed-connect tests in cases.CASES)
+import mcp_cases  # noqa: E402,F401  (registers the MCP over HTTP test in cases.CASES)
 
 STDERR_TAIL = 20
 MAX_SPANS_SHOWN = 30
