@@ -883,6 +883,9 @@ static void test_through_streams(void **state)
 	assert_true(streams_got[1].ex.cut);
 	assert_int_equal(streams_got[1].ex.end_ns, 40);
 	assert_int_equal(sp_streams__stats(s)->exchanges, 3);
+	in = 0;
+	stream_rec(s, 78, IN, &in, INITIALIZED, 50, 51);
+	assert_int_equal(sp_streams__stats(s)->rpc_notifications, 1);
 	sp_streams__free(s);
 }
 
