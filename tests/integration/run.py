@@ -35,6 +35,7 @@ import cli_cases  # noqa: E402,F401  (registers the stop and record/replay tests
 import agent_cases  # noqa: E402,F401  (registers the agent-tree tests in cases.CASES)
 import connect_cases  # noqa: E402,F401  (registers the failed-connect tests in cases.CASES)
 import probe_cases  # noqa: E402,F401  (registers the --probe and --usdt tests in cases.CASES)
+import mcp_cases  # noqa: E402,F401  (registers the MCP over HTTP test in cases.CASES)
 
 STDERR_TAIL = 20
 MAX_SPANS_SHOWN = 30

@@ -333,9 +333,11 @@ static void test_spans(void **state)
 	c = span_of(&ex, true);
 	sp_mcp_span_pair(c, s, &ex);
 	assert_int_equal(c->kind, SP_KIND_CLIENT);
+	assert_int_equal(s->kind, SP_KIND_SERVER);
 	assert_int_equal(c->trace_id[0], 0x4b);
 	assert_int_equal(c->parent_id[0], 0x00);
 	assert_int_equal(c->parent_id[1], 0xf0);
+	assert_true(c->remote_parent);
 	assert_memory_equal(s->trace_id, c->trace_id, 16);
 	assert_memory_equal(s->parent_id, c->span_id, 8);
 	sp_span__free(c);
@@ -837,8 +839,9 @@ static void stream_rec(struct sp_streams *s, uint32_t pid, uint8_t dir, uint64_t
 
 	ev->type = SP_EV_DATA;
 	ev->tgid = ev->tid = pid;
-	ev->fd = 0;	/* fd 0 and 1 as one stream, keyed by the server's fd 0 */
-	ev->source = SP_SRC_SOCK;
+	/* fd 0 and 1 as one stream, as the kernel side reports them */
+	ev->fd = SP_FD_STDIO;
+	ev->source = SP_SRC_PIPE;
 	ev->dir = dir;
 	ev->seq = *seq;
 	ev->gen = 1;
@@ -880,6 +883,9 @@ static void test_through_streams(void **state)
 	assert_true(streams_got[1].ex.cut);
 	assert_int_equal(streams_got[1].ex.end_ns, 40);
 	assert_int_equal(sp_streams__stats(s)->exchanges, 3);
+	in = 0;
+	stream_rec(s, 78, IN, &in, INITIALIZED, 50, 51);
+	assert_int_equal(sp_streams__stats(s)->rpc_notifications, 1);
 	sp_streams__free(s);
 }
 

@@ -196,6 +196,8 @@ const struct sp_streams_stats *sp_streams__stats(struct sp_streams *s)
 	s->stats.exchanges = s->pstats.exchanges;
 	s->stats.requests_dropped = s->pstats.requests_dropped;
 	s->stats.orphan_responses = s->pstats.orphan_responses;
+	s->stats.rpc_notifications = s->pstats.notifications;
+	s->stats.rpc_messages_lost = s->pstats.messages_lost;
 	s->stats.bytes_in_use = b->bytes_in_use;
 	s->stats.bytes_high = b->bytes_high;
 	s->stats.memory_refused = b->refused;

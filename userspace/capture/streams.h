@@ -35,6 +35,8 @@ struct sp_streams_stats {
 	uint64_t exchanges;
 	uint64_t orphan_responses;	/* responses to requests never seen */
 	uint64_t connect_fails;		/* failed TCP connects seen */
+	uint64_t rpc_notifications;	/* JSON-RPC messages without an id */
+	uint64_t rpc_messages_lost;	/* JSON-RPC messages cut by a hole or an end */
 };
 
 typedef void (*sp_exchange_fn)(void *ctx, const struct sp_http_exchange *ex);

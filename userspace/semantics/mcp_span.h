@@ -26,11 +26,13 @@ void sp_mcp_span_name(const struct sp_rpc_exchange *ex, char *out, size_t cap);
  * exchange carries it (content on). */
 void sp_mcp_span_fill(struct sp_span *s, const struct sp_rpc_exchange *ex, bool client_side);
 /* Both ends of one exchange seen on a stdio server's stream: fills the
- * CLIENT span (in the agent, the server's parent process) and the SERVER
- * span (in the server), and makes the server's a child of the client's
- * (same trace id, parent id = the client's span id). When the request
- * carried params._meta.traceparent, the client span joins that trace as
- * a child of the span it names. Names and times are the caller's. */
+ * CLIENT span (the caller's: the agent, the server's parent, for the
+ * agent's requests; the server for its own) and the SERVER span (the
+ * other process), and makes the server's a child of the client's (same
+ * trace id, parent id = the client's span id). When the request carried
+ * params._meta.traceparent, the client span joins that trace as a child
+ * of the span it names (remote_parent). Names and times are the
+ * caller's. */
 void sp_mcp_span_pair(struct sp_span *client, struct sp_span *server,
 		      const struct sp_rpc_exchange *ex);
 
