@@ -127,16 +127,22 @@ static void on_exchange(void *ctx, const struct sp_http_exchange *ex)
 	sp_http_span_fill(s, ex);
 	adopt_trace_context(pl, s, ex->req);
 	mark_retry(pl, p, s, ex, start, end);
-	if (sub && ex->role == SP_ROLE_CLIENT && sub->is_call(ex->req->sub_st)) {
-		/* the consumer's call (an LLM call), a child of its HTTP span,
-		 * over the same time */
+	/* the consumer's call (an LLM call, an MCP request), a child of its
+	 * HTTP span, over the same time; model calls on the caller's side
+	 * only (a fake LLM server is no LLM call), MCP on both */
+	if (sub && (ex->role == SP_ROLE_CLIENT || !sub->model_calls) &&
+	    sub->is_call(ex->req->sub_st)) {
 		struct sp_span *ls;
 
 		sub->span_name(ex->req->sub_st, name, sizeof(name));
-		ls = sp_span_asm__child_of(pl->asm_, s, name, SP_KIND_CLIENT);
+		ls = sp_span_asm__child_of(pl->asm_, s, name,
+					   ex->role == SP_ROLE_SERVER ? SP_KIND_SERVER : SP_KIND_CLIENT);
 		if (ls) {
 			sub->fill(ex->req->sub_st, ls);
-			pl->stats.llm_calls++;
+			if (sub->model_calls)
+				pl->stats.llm_calls++;
+			else
+				pl->stats.consumer_calls++;
 			sp_span_asm__finish(pl->asm_, ls);
 		}
 	}

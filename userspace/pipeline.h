@@ -42,6 +42,7 @@ struct sp_pipeline_stats {
 	uint64_t bad_traceparent;	/* malformed traceparent headers, ignored */
 	uint64_t retries;	/* requests marked as resends of a failed one */
 	uint64_t rpc_exchanges;	/* JSON-RPC (MCP) exchanges on stdio */
+	uint64_t consumer_calls;	/* other body consumers' spans (MCP over HTTP) */
 	uint64_t llm_calls;
 };
 

@@ -29,18 +29,23 @@ def mcp_http(ctx):
     out = probe.stop()
     pid = info["pid"]
     mine = [s for s in out.spans if s.attrs.get("process.pid", s.pid) == pid]
-    mcp = [s for s in mine if "mcp.method.name" in s.attrs]
+    both = [s for s in mine if "mcp.method.name" in s.attrs]
     by_id = {s.span_id: s for s in out.spans}
-    names = sorted(s.name for s in mcp)
-    expect(names == ["initialize", "tools/call echo", "tools/call fail", "tools/call nope"],
-           f"MCP spans {names}, want initialize and three tools/call", mcp)
-    for s in mcp:
-        parent = by_id.get(s.parent_id)
-        expect(parent is not None and parent.name == "POST /mcp" and parent.kind == 3,
-               f"{s.name!r} is not the child of its POST /mcp CLIENT span", [s, parent])
-        expect(s.kind == 3 and s.attrs.get("network.transport") == "tcp"
-               and s.attrs.get("jsonrpc.protocol.version") == "2.0",
-               f"{s.name!r}: kind, network.transport or jsonrpc.protocol.version", [s])
+    want = ["initialize", "tools/call echo", "tools/call fail", "tools/call nope"]
+    for kind, side in ((3, "CLIENT"), (2, "SERVER")):
+        spans = [s for s in both if s.kind == kind]
+        names = sorted(s.name for s in spans)
+        expect(names == want, f"MCP {side} spans {names}, want initialize and three tools/call",
+               both)
+        for s in spans:
+            parent = by_id.get(s.parent_id)
+            expect(parent is not None and parent.name == "POST /mcp" and parent.kind == kind,
+                   f"{s.name!r} is not the child of its POST /mcp {side} span", [s, parent])
+            expect(s.attrs.get("network.transport") == "tcp"
+                   and s.attrs.get("jsonrpc.protocol.version") == "2.0",
+                   f"{s.name!r}: network.transport or jsonrpc.protocol.version", [s])
+    # the caller's side from here on
+    mcp = [s for s in both if s.kind == 3]
     init = [s for s in mcp if s.name == "initialize"][0]
     expect(init.attrs.get("mcp.session.id") == info["session"]
            and init.attrs.get("mcp.protocol.version") == "2025-06-18",
