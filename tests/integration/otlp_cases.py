@@ -25,7 +25,7 @@ EXIT_LINE = re.compile(
     r"(?P<dropped>\d+) spans dropped \(queue full or flush deadline\), "
     r"(?P<rejected>\d+) rejected by the backend, (?P<refused>\d+) in refused requests, "
     r"(?P<queued>\d+) still queued")
-OWN_EXPORTS = re.compile(r"^spanprobe: debug: .*\b(\d+) own exports seen at a local backend$")
+OWN_EXPORTS = re.compile(r"^spanprobe: debug: .*\b(\d+) own exports seen at a local backend\b")
 
 
 # ---- helpers ----
