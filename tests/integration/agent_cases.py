@@ -10,6 +10,7 @@ Registered in cases.CASES, so run.py runs them with the others.
 """
 import json
 import os
+import subprocess
 import time
 
 from cases import case
@@ -147,7 +148,7 @@ def agent_shell(ctx):
     expect(cat.status_code == STATUS_ERROR and cat.attrs.get("process.exit.code") == 1
            and cat.attrs.get("error.type") == "1", "the failing command is not ERROR, exit 1",
            [cat])
-    flaky = [s for s in trace if s.attrs.get("url.path") == "/flaky"]
+    flaky = [s for s in trace if s.attrs.get("url.path") == "/flaky" and s.kind == 3]
     expect(len(flaky) == 2, f"want 2 /flaky HTTP spans in the agent's trace, got {len(flaky)}",
            trace)
     flaky.sort(key=lambda s: s.start)
@@ -347,3 +348,62 @@ def mcp_stdio(ctx):
     roots = mcp_spans(out, "roots/list", 3, spid)
     expect(len(roots) == 1, "the server's roots/list request is not a CLIENT span in the server",
            [s for s in out.spans if "mcp.method.name" in s.attrs])
+
+
+SERVICE_A = r"""
+import http.server, json, sys, urllib.request
+
+B = sys.argv[1]
+
+
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        with urllib.request.urlopen(B) as r:
+            inner = r.read()
+        body = json.dumps({"inner": len(inner)}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(srv.server_address[1], flush=True)
+srv.handle_request()
+"""
+
+
+@case
+def local_services(ctx):
+    """Two local services calling each other over loopback, all traced and
+    no header sent: the client's CLIENT span, service A's SERVER span under
+    it, A's own call to B under that, B's SERVER span under A's call: one
+    trace."""
+    srv = ctx.servers()
+    probe = ctx.probe()
+    path = write(ctx, "service_a.py", SERVICE_A)
+    a = ctx.spawn([PYTHON, path, srv.url("/delay?ms=15", tls=False)],
+                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    port = int(a.stdout.readline())
+    res = ctx.run_python([{"url": f"http://127.0.0.1:{port}/a"}])
+    expect(res.rc == 0, f"client exited {res.rc}: {res.stderr[-300:]}")
+    a.wait(timeout=30)
+    out = probe.stop()
+    spans = [s for s in out.spans if s.name in ("GET /a", "GET /delay")]
+    by = {(s.name, s.kind, s.pid): s for s in spans}
+    c = by.get(("GET /a", 3, res.pid))
+    sa = by.get(("GET /a", 2, a.pid))
+    ca = by.get(("GET /delay", 3, a.pid))
+    sb = by.get(("GET /delay", 2, srv.pid))
+    expect(None not in (c, sa, ca, sb), "want the client's, A's (both sides) and B's spans",
+           spans)
+    for child, parent, what in ((sa, c, "A's SERVER span under the client's call"),
+                                (ca, sa, "A's call to B under A's SERVER span"),
+                                (sb, ca, "B's SERVER span under A's call")):
+        expect(child.trace_id == parent.trace_id and child.parent_id == parent.span_id,
+               f"{what}: parent {child.parent_id or '-'}, want {parent.span_id}", [child, parent])

@@ -19,7 +19,7 @@ from cases import case, traffic
 from checks import (NEST_SLACK_NS, check_child, check_http, check_root, check_trace_root,
                     expect, no_problems, of_pid, only, process_root)
 from harness import HERE, NODE, PYTHON, Fail, ProbeUnavailable, Servers
-from otlp import KIND_CLIENT, STATUS_ERROR, attributes
+from otlp import KIND_SERVER, KIND_CLIENT, STATUS_ERROR, attributes
 
 # USD per million tokens (input, output), from the contract's price table
 PRICES = {"gpt-4o-mini": (0.15, 0.60), "claude-3-5-haiku-20241022": (0.80, 4.00)}
@@ -208,7 +208,8 @@ def llm_exchange(out, pid, port, path, window, status=200, min_ms=0):
         f"{len(v)}, ...{v[max(0, v.index(chr(0xfffd)) - 20):v.index(chr(0xfffd)) + 4]!r}"
         for s, k, v in bad[:4]), [s for s, _, _ in bad[:4]])
     http = http_exchange(out, pid, port, path, window, status, min_ms)
-    children = [s for s in out.spans if s.parent_id == http.span_id]
+    # (the fake server's SERVER span hangs there too: both ends are traced)
+    children = [s for s in out.spans if s.parent_id == http.span_id and s.kind != KIND_SERVER]
     llm = only(children, f"LLM span under {http.name!r} (span {http.span_id}, pid {pid})",
                [http] + [s for s in of_pid(out, pid) if s is not http])
     ev = [llm, http]
@@ -689,7 +690,8 @@ def llm_not_llm(ctx):
     expect_answers(got, [200, 200, 200])
     out = probe.stop()
     http = http_exchange(out, res.pid, srv.https_port, "/v1/not-llm", window)
-    children = [s for s in out.spans if s.parent_id == http.span_id]
+    # (the fake server's SERVER span hangs there too: both ends are traced)
+    children = [s for s in out.spans if s.parent_id == http.span_id and s.kind != KIND_SERVER]
     expect(not children, f"the HTTP span has {len(children)} child span(s), want none",
            [http] + children)
     no_other_llm_spans(out, res.pid, [])
@@ -869,7 +871,9 @@ def llm_routes(ctx):
     for path, body, name, op, provider, kind, usage in calls:
         if name is None:
             http = http_exchange(out, res.pid, srv.https_port, path, window)
-            children = [s for s in out.spans if s.parent_id == http.span_id]
+            # (the fake server's SERVER span hangs there too: both ends are traced)
+            children = [s for s in out.spans
+                        if s.parent_id == http.span_id and s.kind != KIND_SERVER]
             expect(not children, f"{path}: the HTTP span has child span(s)", [http] + children)
             continue
         _, llm = llm_exchange(out, res.pid, srv.https_port, path, window)

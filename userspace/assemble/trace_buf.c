@@ -306,6 +306,9 @@ size_t sp_trace_buf__move(struct sp_trace_buf *b, const uint8_t from[16], const 
 	uint64_t k1, k2;
 	bool more = true;
 
+	/* within one trace nothing moves: the subtree is there already */
+	if (!memcmp(from, to, 16))
+		return 0;
 	trace_key(from, &k1, &k2);
 	t = sp_table__get(b->traces, k1, k2);
 	if (!t || !t->n)
@@ -357,6 +360,44 @@ out:
 	return moved;
 }
 
+bool sp_trace_buf__graft(struct sp_trace_buf *b, const uint8_t from[16], const uint8_t span_id[8],
+			 const uint8_t to[16], const uint8_t new_parent[8], uint64_t now)
+{
+	struct sp_span *s, *prev = NULL;
+	struct trace *t;
+	uint64_t k1, k2;
+
+	trace_key(from, &k1, &k2);
+	t = sp_table__get(b->traces, k1, k2);
+	for (s = t ? t->head : NULL; s && memcmp(s->span_id, span_id, 8); s = s->next)
+		prev = s;
+	if (!s)
+		return false;
+	if (!memcmp(from, to, 16)) {
+		/* same trace (a process calling itself): only the parent */
+		memcpy(s->parent_id, new_parent, 8);
+		return true;
+	}
+	if (prev)
+		prev->next = s->next;
+	else
+		t->head = s->next;
+	if (t->tail == s)
+		t->tail = prev;
+	t->n--;
+	b->stats.spans_held--;
+	if (!t->n) {
+		list_unlink(&b->by_age, &t->by_age);
+		list_unlink(&b->by_activity, &t->by_activity);
+	}
+	memcpy(s->trace_id, to, 16);
+	memcpy(s->parent_id, new_parent, 8);
+	s->next = NULL;
+	sp_trace_buf__add(b, s, now);
+	sp_trace_buf__move(b, from, to, span_id, now, NULL, NULL);
+	return true;
+}
+
 size_t sp_trace_buf__adopt(struct sp_trace_buf *b, const uint8_t tid[16],
 			   const uint8_t parent_id[8], const uint8_t new_parent[8], uint64_t start,
 			   uint64_t end)
@@ -368,8 +409,10 @@ size_t sp_trace_buf__adopt(struct sp_trace_buf *b, const uint8_t tid[16],
 	trace_key(tid, &k1, &k2);
 	t = sp_table__get(b->traces, k1, k2);
 	for (struct sp_span *s = t ? t->head : NULL; s; s = s->next) {
+		/* another request the process served is no work done for
+		 * this one, even inside its window */
 		if (memcmp(s->parent_id, parent_id, 8) || s->start_ns < start || s->end_ns > end ||
-		    !memcmp(s->span_id, new_parent, 8))
+		    !memcmp(s->span_id, new_parent, 8) || s->kind == SP_KIND_SERVER)
 			continue;
 		memcpy(s->parent_id, new_parent, 8);
 		n++;

@@ -103,8 +103,17 @@ size_t sp_trace_buf__move(struct sp_trace_buf *b, const uint8_t from[16], const 
 			  const uint8_t root_id[8], uint64_t now,
 			  void (*fn)(void *ctx, struct sp_span *s), void *ctx);
 /*
+ * The held span span_id of trace from, and its held subtree, move to trace
+ * to, the span a child of new_parent: a server's span under the client
+ * span that called it, once both ends were seen. False if the span is no
+ * longer held (its trace left already).
+ */
+bool sp_trace_buf__graft(struct sp_trace_buf *b, const uint8_t from[16], const uint8_t span_id[8],
+			 const uint8_t to[16], const uint8_t new_parent[8], uint64_t now);
+/*
  * The held spans of trace tid that are children of parent_id and lie
- * within [start, end] (Unix ns) become children of new_parent: what a
+ * within [start, end] (Unix ns), SERVER spans excepted (other requests
+ * the process served), become children of new_parent: what a
  * process did while it served a request (known only once the request is
  * answered) nests under that request's span. Returns how many moved.
  */

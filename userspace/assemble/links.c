@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stdlib.h>
+#include <string.h>
+#include "util/table.h"
+#include "assemble/links.h"
+
+/* a client's write may return after the server read it, and the other way
+ * round: this much either side of containment still matches */
+#define SLACK_NS	2000000ull
+
+struct conn_ends {
+	struct sp_link_end e[SP_LINKS_DEPTH];
+	bool server[SP_LINKS_DEPTH];
+	uint8_t n;
+};
+
+struct sp_links {
+	struct sp_table *t;
+};
+
+struct sp_links *sp_links__new(uint32_t cap)
+{
+	struct sp_links *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->t = sp_table__new(cap, sizeof(struct conn_ends), NULL, NULL);
+	if (!l->t) {
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void sp_links__free(struct sp_links *l)
+{
+	if (!l)
+		return;
+	sp_table__free(l->t);
+	free(l);
+}
+
+static uint64_t addr_hash(uint64_t h, const struct sp_addr *a)
+{
+	const uint8_t *b = a->v6;
+	size_t n = a->family == 10 ? 16 : 4;
+
+	h = (h ^ a->family) * 0x100000001b3ull;
+	h = (h ^ a->port) * 0x100000001b3ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* One key for both sides: the server's address, then the client's. */
+static void conn_key(bool server, const struct sp_addr *local, const struct sp_addr *remote,
+		     uint64_t *k1, uint64_t *k2)
+{
+	const struct sp_addr *srv = server ? local : remote, *cli = server ? remote : local;
+
+	*k1 = addr_hash(0xcbf29ce484222325ull, srv);
+	*k2 = addr_hash(0x84222325cbf29ce4ull, cli);
+}
+
+static bool within(const struct sp_link_end *srv, const struct sp_link_end *cli)
+{
+	return srv->start + SLACK_NS >= cli->start && srv->end <= cli->end + SLACK_NS;
+}
+
+bool sp_links__meet(struct sp_links *l, bool server, const struct sp_addr *local,
+		    const struct sp_addr *remote, const struct sp_link_end *mine,
+		    struct sp_link_end *peer)
+{
+	struct conn_ends *c;
+	uint64_t k1, k2;
+
+	if (!local->family || !remote->family || !local->port || !remote->port)
+		return false;
+	conn_key(server, local, remote, &k1, &k2);
+	c = sp_table__get(l->t, k1, k2);
+	for (int i = 0; c && i < c->n; i++) {
+		if (c->server[i] == server ||
+		    !(server ? within(mine, &c->e[i]) : within(&c->e[i], mine)))
+			continue;
+		*peer = c->e[i];
+		memmove(&c->e[i], &c->e[i + 1], (c->n - i - 1) * sizeof(c->e[0]));
+		memmove(&c->server[i], &c->server[i + 1], (c->n - i - 1) * sizeof(c->server[0]));
+		c->n--;
+		return true;
+	}
+	if (!c && !(c = sp_table__add(l->t, k1, k2)))
+		return false;
+	if (c->n == SP_LINKS_DEPTH) {
+		memmove(&c->e[0], &c->e[1], (SP_LINKS_DEPTH - 1) * sizeof(c->e[0]));
+		memmove(&c->server[0], &c->server[1], (SP_LINKS_DEPTH - 1) * sizeof(c->server[0]));
+		c->n--;
+	}
+	c->e[c->n] = *mine;
+	c->server[c->n] = server;
+	c->n++;
+	return false;
+}
