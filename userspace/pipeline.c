@@ -9,6 +9,7 @@
 #include "util/selfconn.h"
 #include "pair/jsonrpc_exchange.h"
 #include "semantics/mcp_span.h"
+#include "assemble/links.h"
 #include "semantics/retries.h"
 #include "semantics/trace_context.h"
 #include "semantics/conn_span.h"
@@ -19,6 +20,7 @@ struct sp_pipeline {
 	struct sp_streams *streams;
 	struct sp_span_asm *asm_;
 	struct sp_retries *retries;
+	struct sp_links *links;		/* both ends of local connections */
 	struct sp_func_spans *funcs;	/* --probe, --usdt */
 	struct sp_sem_opts sem;		/* the streams borrow it */
 	struct sp_pipeline_stats stats;
@@ -31,22 +33,20 @@ static void on_proc_evict(void *ctx, struct sp_proc *p)
 	sp_span_asm__evict(pl->asm_, p);
 }
 
-/* A model call's tool calls and results, to the agent that made it. */
-static void agent_tools(struct sp_pipeline *pl, struct sp_proc *agent,
-			const struct sp_body_sub *sub, void *st, uint64_t start, uint64_t end)
+/* A model call's tool calls and results, as the agent sees them. */
+static void agent_view(struct sp_pipeline *pl, const struct sp_body_sub *sub, void *st,
+		       struct sp_tool_view *v)
 {
-	struct sp_tool_view v = {};
-
+	memset(v, 0, sizeof(*v));
 	if (!sub->tools)
 		return;
-	sub->tools(st, &v);
+	sub->tools(st, v);
 	/* the arguments are content: recorded only when content is */
 	if (!pl->sem.llm_opts.content)
-		for (int i = 0; i < v.ncalls; i++) {
-			v.calls[i].args = NULL;
-			v.calls[i].args_len = 0;
+		for (int i = 0; i < v->ncalls; i++) {
+			v->calls[i].args = NULL;
+			v->calls[i].args_len = 0;
 		}
-	sp_span_asm__tools(pl->asm_, agent, &v, start, end);
 }
 
 /* A request carrying W3C trace context: its span (and what nests under it)
@@ -88,6 +88,34 @@ static void mark_retry(struct sp_pipeline *pl, struct sp_proc *p, struct sp_span
 	pl->stats.retries++;
 }
 
+/*
+ * A server's span: what the server did while serving the request (its own
+ * calls) nests under it. When the client is traced too (a local
+ * connection), the server's span goes under the client's, whichever of the
+ * two completed first.
+ */
+static void link_ends(struct sp_pipeline *pl, struct sp_proc *p, struct sp_span *s,
+		      const struct sp_http_exchange *ex)
+{
+	struct sp_link_end mine = { .start = s->start_ns, .end = s->end_ns }, peer;
+	bool server = ex->role == SP_ROLE_SERVER;
+
+	if (server)
+		sp_span_asm__adopt(pl->asm_, p->pid, s);
+	/* a traceparent header linked it already */
+	if (!ex->sock || s->remote_parent)
+		return;
+	memcpy(mine.trace_id, s->trace_id, sizeof(mine.trace_id));
+	memcpy(mine.span_id, s->span_id, sizeof(mine.span_id));
+	if (!sp_links__meet(pl->links, server, &ex->sock->local, &ex->sock->remote, &mine, &peer))
+		return;
+	if (server)
+		sp_span_asm__reparent(pl->asm_, s, peer.trace_id, peer.span_id);
+	else if (!sp_span_asm__graft(pl->asm_, peer.trace_id, peer.span_id, s))
+		return;
+	pl->stats.local_links++;
+}
+
 static void on_exchange(void *ctx, const struct sp_http_exchange *ex)
 {
 	struct sp_pipeline *pl = ctx;
@@ -97,6 +125,7 @@ static void on_exchange(void *ctx, const struct sp_http_exchange *ex)
 	uint64_t start, end;
 	char name[160];
 	bool model_call;
+	struct sp_tool_view view;
 
 	/* the backend's side of spanprobe's own export: not the user's
 	 * traffic, and exporting it would feed itself */
@@ -112,8 +141,10 @@ static void on_exchange(void *ctx, const struct sp_http_exchange *ex)
 	model_call = sub && ex->role == SP_ROLE_CLIENT && sub->model_calls &&
 		     sub->is_call(ex->req->sub_st);
 	/* the caller is an agent: its tree exists before this span does */
-	if (model_call)
-		agent = sp_span_asm__model_call(pl->asm_, pl->procs, p, start);
+	if (model_call) {
+		agent_view(pl, sub, ex->req->sub_st, &view);
+		agent = sp_span_asm__model_call(pl->asm_, pl->procs, p, start, &view);
+	}
 	sp_http_span_name(ex->req, name, sizeof(name));
 	if (model_call)
 		s = sp_span_asm__model_child(pl->asm_, pl->procs, p, name, SP_KIND_CLIENT, start,
@@ -146,9 +177,10 @@ static void on_exchange(void *ctx, const struct sp_http_exchange *ex)
 			sp_span_asm__finish(pl->asm_, ls);
 		}
 	}
+	link_ends(pl, p, s, ex);
 	sp_span_asm__finish(pl->asm_, s);
 	if (agent)
-		agent_tools(pl, agent, sub, ex->req->sub_st, start, end);
+		sp_span_asm__tools(pl->asm_, agent, &view, start, end);
 }
 
 /* A failed connect: an ERROR span under the process's current span, as
@@ -256,12 +288,13 @@ struct sp_pipeline *sp_pipeline__new(const struct sp_pipeline_opts *opts)
 	p->sem.llm_opts = opts->llm_opts;
 	p->asm_ = sp_span_asm__new(&opts->asm_opts, opts->max_procs);
 	p->retries = sp_retries__new(opts->max_streams ? opts->max_streams : 1024);
+	p->links = sp_links__new(opts->max_streams ? opts->max_streams : 1024);
 	p->procs = sp_procs__new(opts->max_procs, on_proc_evict, p, opts->proc_read,
 				 opts->proc_read_ctx);
 	p->streams = sp_streams__new(opts->max_streams, opts->max_sockets,
 				     &p->sem, on_exchange, p);
 	p->funcs = sp_func_spans__new(p->asm_, p->procs);
-	if (!p->asm_ || !p->procs || !p->streams || !p->retries || !p->funcs) {
+	if (!p->asm_ || !p->procs || !p->streams || !p->retries || !p->links || !p->funcs) {
 		sp_pipeline__free(p);
 		errno = ENOMEM;
 		return NULL;
@@ -279,6 +312,7 @@ void sp_pipeline__free(struct sp_pipeline *p)
 	sp_func_spans__free(p->funcs);
 	sp_span_asm__free(p->asm_);
 	sp_retries__free(p->retries);
+	sp_links__free(p->links);
 	sp_procs__free(p->procs);
 	free(p);
 }

@@ -42,6 +42,7 @@ struct got_span {
 	int64_t resends;	/* http.request.resend_count */
 	bool remote_parent;
 	char trace_state[64];
+	char conv[40];		/* gen_ai.conversation.id */
 	int call;		/* which export() call held it */
 };
 
@@ -97,6 +98,7 @@ static int capture_export(struct sp_exporter *e, struct sp_span *const *spans, s
 		g->pid = attr_int(s, "process.pid");
 		g->resends = attr_int(s, "http.request.resend_count");
 		g->remote_parent = s->remote_parent;
+		attr_str(s, "gen_ai.conversation.id", g->conv, sizeof(g->conv));
 		snprintf(g->trace_state, sizeof(g->trace_state), "%s",
 			 s->trace_state ? s->trace_state : "");
 		g->call = njson;
@@ -1205,6 +1207,115 @@ static void test_retries_marked(void **state)
 	sp_pipeline__free(p);
 }
 
+/*
+ * A client and the server it calls, both traced on this host: the SERVER
+ * span goes under the CLIENT span, with the server's own call made while
+ * serving under the SERVER span; either side may complete first.
+ */
+static void local_pair(bool client_first)
+{
+	static const char rq2[] = "GET /inner HTTP/1.1\r\nHost: 127.0.0.1:9999\r\n\r\n";
+	struct sp_pipeline *p = new_pipeline(true);
+	struct got_span *cli = NULL, *srv = NULL, *inner;
+
+	proc_ev(p, SP_EV_PROC_EXEC, 900, 1, "curl\0x", 7, 0, 1 * MS);
+	proc_ev(p, SP_EV_PROC_EXEC, 901, 1, "python3\0srv.py", 15, 0, 1 * MS);
+	conn_ev(p, 900, 3, SP_ROLE_CLIENT, 8080, 40000);
+	conn_ev(p, 901, 4, SP_ROLE_SERVER, 40000, 8080);
+	conn_ev(p, 901, 5, SP_ROLE_CLIENT, 9999, 40001);
+	data_ev(p, 900, 3, 0, SP_DIR_EGRESS, 0, REQ, 2 * MS, 2 * MS);
+	data_ev(p, 901, 4, 0, SP_DIR_INGRESS, 0, REQ, 3 * MS, 3 * MS);
+	data_ev(p, 901, 5, 0, SP_DIR_EGRESS, 0, rq2, 4 * MS, 4 * MS);
+	data_ev(p, 901, 5, 0, SP_DIR_INGRESS, 0, RESP, 5 * MS, 5 * MS);
+	if (client_first)
+		data_ev(p, 900, 3, 0, SP_DIR_INGRESS, 0, RESP, 7 * MS, 7 * MS);
+	data_ev(p, 901, 4, 0, SP_DIR_EGRESS, 0, RESP, 6 * MS, 6 * MS);
+	if (!client_first)
+		data_ev(p, 900, 3, 0, SP_DIR_INGRESS, 0, RESP, 7 * MS, 7 * MS);
+	proc_ev(p, SP_EV_PROC_EXIT, 900, 0, NULL, 0, 0, 8 * MS);
+	sp_pipeline__shutdown(p, 20 * MS);
+
+	for (int i = 0; i < ngot; i++) {
+		if (!strcmp(got[i].name, "GET /delay") && got[i].kind == SP_KIND_CLIENT)
+			cli = &got[i];
+		if (!strcmp(got[i].name, "GET /delay") && got[i].kind == SP_KIND_SERVER)
+			srv = &got[i];
+	}
+	assert_non_null(cli);
+	assert_non_null(srv);
+	inner = find("GET /inner");
+	assert_memory_equal(srv->trace, cli->trace, 16);
+	assert_memory_equal(srv->parent, cli->id, 8);
+	assert_memory_equal(inner->trace, cli->trace, 16);
+	assert_memory_equal(inner->parent, srv->id, 8);
+	assert_int_equal(sp_pipeline__stats(p)->local_links, 1);
+	sp_pipeline__free(p);
+}
+
+static void test_local_client_server(void **state)
+{
+	local_pair(false);
+	local_pair(true);
+}
+
+/* A long-lived agent: a call that continues its conversation with a new
+ * user message, once the last answer asked for nothing, is a new turn (a
+ * new trace, the same conversation id); a repeat of the same request, or
+ * another conversation's call (a title generator), is not. */
+static void test_agent_turns(void **state)
+{
+	static const char turn2[] =
+		"{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"list files\"},"
+		"{\"role\":\"assistant\",\"content\":\"done\"},"
+		"{\"role\":\"user\",\"content\":\"now the others\"}]}";
+	static const char other[] =
+		"{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"system\",\"content\":\"title\"},"
+		"{\"role\":\"user\",\"content\":\"name this chat\"},"
+		"{\"role\":\"assistant\",\"content\":\"x\"},{\"role\":\"user\",\"content\":\"y\"}]}";
+	struct sp_pipeline *p;
+	struct got_span *a[3];
+	int n = 0;
+
+	no_proc = true;
+	p = new_pipeline(true);
+	no_proc = false;
+	proc_ev(p, SP_EV_PROC_EXEC, 950, 1, "node\0agent.js", 14, 0, 1 * MS);
+	body_exchange_ex(p, 950, 3, "/v1/chat/completions", CHAT_REQ, CHAT_RESP, 2 * MS, 3 * MS,
+			 false);
+	/* the same request again: no new turn */
+	body_exchange_ex(p, 950, 4, "/v1/chat/completions", CHAT_REQ, CHAT_RESP, 4 * MS, 5 * MS,
+			 false);
+	/* another conversation inside (a title generator): no new turn */
+	body_exchange_ex(p, 950, 5, "/v1/chat/completions", other, CHAT_RESP, 6 * MS, 7 * MS,
+			 false);
+	body_exchange_ex(p, 950, 6, "/v1/chat/completions", turn2, CHAT_RESP, 10 * MS, 12 * MS,
+			 false);
+	proc_ev(p, SP_EV_PROC_EXIT, 950, 0, NULL, 0, 0, 20 * MS);
+	sp_pipeline__shutdown(p, 30 * MS);
+
+	for (int i = 0; i < ngot; i++)
+		if (!strcmp(got[i].name, "invoke_agent agent.js") && n < 3)
+			a[n++] = &got[i];
+	assert_int_equal(n, 2);
+	if (a[0]->start > a[1]->start) {
+		struct got_span *t = a[0];
+
+		a[0] = a[1];
+		a[1] = t;
+	}
+	assert_memory_not_equal(a[0]->trace, a[1]->trace, 16);
+	assert_true(sp_id_is_zero(a[1]->parent, 8));
+	assert_int_equal(a[0]->start, sp_clock_to_unix(1 * MS));
+	assert_int_equal(a[0]->end, sp_clock_to_unix(7 * MS));
+	assert_int_equal(a[1]->start, sp_clock_to_unix(10 * MS));
+	assert_int_equal(a[1]->end, sp_clock_to_unix(20 * MS));
+	assert_string_equal(a[0]->trace_end, "turn");
+	assert_string_equal(a[0]->conv, a[1]->conv);
+	assert_int_equal(strlen(a[0]->conv), 16);
+	assert_int_equal(sp_pipeline__asm_stats(p)->turns, 1);
+	sp_pipeline__free(p);
+}
+
 /* ---- trace context ---- */
 
 static void test_traceparent_parse(void **state)
@@ -1403,6 +1514,8 @@ int main(void)
 		cmocka_unit_test(test_agent_leaves_launcher_trace),
 		cmocka_unit_test(test_subshell_named_after_parent),
 		cmocka_unit_test(test_retries_marked),
+		cmocka_unit_test(test_local_client_server),
+		cmocka_unit_test(test_agent_turns),
 		cmocka_unit_test(test_traceparent_parse),
 		cmocka_unit_test(test_traceparent_joins_trace),
 		cmocka_unit_test(test_malformed_records),

@@ -34,6 +34,13 @@ struct asm_proc {
 	/* in a tree kept whole, a target's or an agent's: an agent found
 	 * below nests here instead of starting a trace of its own */
 	bool tree;
+	/* an agent's turns: the conversation its span is for, how many input
+	 * messages its last model call carried, whether that call's answer
+	 * asked for no tool (the turn is done), which turn this is */
+	uint64_t conv;
+	uint32_t msgs;
+	bool turn_done;
+	uint32_t turn;
 };
 
 struct sp_span_asm {
@@ -378,8 +385,18 @@ static void close_proc_span(struct sp_span_asm *a, struct asm_proc *e, struct sp
 					 strlen(p->res->command_line));
 		}
 	}
-	if (e->agent)
+	if (e->agent) {
 		genai_names(s, true, p ? sp_proc_agent_name(p) : "agent");
+		if (e->conv) {
+			char id[17];
+
+			snprintf(id, sizeof(id), "%016llx", (unsigned long long)e->conv);
+			sp_span__set_str(s, "gen_ai.conversation.id", id, 16);
+			sp_span__set_str(s, "session.id", id, 16);
+		}
+		if (e->turn)
+			sp_span__set_int(s, "spanprobe.agent.turn", e->turn + 1);
+	}
 	else if (p && parent && parent->agent && !e->model_client &&
 		 !memcmp(s->parent_id, parent->span->span_id, sizeof(s->parent_id)))
 		name_tool_process(s, p);
@@ -630,13 +647,46 @@ static struct sp_proc *agent_of(struct sp_span_asm *a, struct sp_procs *procs, s
 	return parent;
 }
 
+/*
+ * A long-lived agent (an interactive session, an agent server) is not one
+ * endless trace: a model call that continues the agent's conversation with
+ * a new user message, after the last answer asked for no tool and every
+ * tool call was answered, starts a new turn: the span so far ends at its
+ * last activity and a new one, a new trace, starts at ts.
+ */
+static void maybe_new_turn(struct sp_span_asm *a, struct sp_procs *procs, struct sp_proc *agent,
+			   const struct sp_tool_view *v, uint64_t ts)
+{
+	struct asm_proc *e = proc_get(a, agent->pid), *parent;
+	uint32_t turn, parent_pid;
+
+	if (!v || !e || !e->agent || !e->span || !v->last_is_user || !v->conversation ||
+	    v->conversation != e->conv || !e->turn_done || v->messages <= e->msgs ||
+	    sp_tool_windows__next(a->wins, agent->pid, &(int){ 0 }))
+		return;
+	parent = span_parent_entry(a, e);
+	parent_pid = parent ? parent->pid : 0;
+	turn = e->turn + 1;
+	sp_span__set_str(e->span, "spanprobe.trace.end", "turn", 4);
+	close_proc_span(a, e, agent, e->last_activity_ns > ts ? ts : e->last_activity_ns);
+	if (!open_proc_span(a, agent, parent_pid, ts))
+		return;
+	e = proc_get(a, agent->pid);
+	e->open_children = 0;
+	e->turn = turn;
+	e->turn_done = false;
+	a->stats.turns++;
+}
+
 struct sp_proc *sp_span_asm__model_call(struct sp_span_asm *a, struct sp_procs *procs,
-					struct sp_proc *p, uint64_t ts)
+					struct sp_proc *p, uint64_t ts,
+					const struct sp_tool_view *v)
 {
 	struct sp_proc *agent = agent_of(a, procs, p);
 	struct asm_proc *e;
 
 	sp_span_asm__agent(a, procs, agent, ts);
+	maybe_new_turn(a, procs, agent, v, ts);
 	if (agent != p && (e = proc_get(a, p->pid))) {
 		struct asm_proc *ae = span_parent_entry(a, e);
 
@@ -707,6 +757,13 @@ void sp_span_asm__tools(struct sp_span_asm *a, struct sp_proc *agent,
 	seen(a, resp_end);
 	if (!e || !e->agent || !e->span)
 		return;
+	/* the conversation the span is for is its first one's */
+	if (!e->conv)
+		e->conv = v->conversation;
+	if (v->conversation == e->conv) {
+		e->msgs = v->messages;
+		e->turn_done = !v->ncalls;
+	}
 	/* results first: they answer the calls of earlier responses */
 	for (int i = 0; i < v->nresults; i++) {
 		const struct sp_tool_ref *r = &v->results[i];
@@ -872,6 +929,25 @@ struct sp_span *sp_span_asm__tool_child(struct sp_span_asm *a, struct sp_procs *
 					enum sp_span_kind kind, uint64_t start, uint64_t end)
 {
 	return call_span(a, procs, p, name, kind, start, end, false, tool);
+}
+
+bool sp_span_asm__graft(struct sp_span_asm *a, const uint8_t trace_id[16],
+			const uint8_t span_id[8], const struct sp_span *parent)
+{
+	return sp_trace_buf__graft(a->tb, trace_id, span_id, parent->trace_id, parent->span_id,
+				   a->now);
+}
+
+void sp_span_asm__reparent(struct sp_span_asm *a, struct sp_span *s, const uint8_t trace_id[16],
+			   const uint8_t parent_id[8])
+{
+	uint8_t old[16];
+
+	memcpy(old, s->trace_id, sizeof(old));
+	memcpy(s->trace_id, trace_id, sizeof(s->trace_id));
+	memcpy(s->parent_id, parent_id, sizeof(s->parent_id));
+	if (memcmp(old, trace_id, sizeof(old)))
+		sp_trace_buf__move(a->tb, old, trace_id, s->span_id, a->now, NULL, NULL);
 }
 
 bool sp_span_asm__is_agent(struct sp_span_asm *a, uint32_t pid)

@@ -70,6 +70,7 @@ struct sp_asm_stats {
 	uint64_t procs_claimed;		/* spans made for what an agent ran before */
 	uint64_t tool_calls;		/* execute_tool spans opened */
 	uint64_t tool_calls_answered;	/* ... closed by the result going back */
+	uint64_t turns;			/* agent spans ended by a new turn */
 };
 
 struct sp_span_asm;
@@ -97,10 +98,14 @@ void sp_span_asm__exit(struct sp_span_asm *a, struct sp_procs *procs, struct sp_
 
 /*
  * p made a model call at ts: its agent (p, or the process that ran p when
- * p is curl and the like) becomes one (__agent). Returns the agent.
+ * p is curl and the like) becomes one (__agent). v (may be NULL): the
+ * call's tool view; a call that continues the agent's conversation with a
+ * new user message once the last turn is done starts a new turn (a new
+ * trace). Returns the agent.
  */
 struct sp_proc *sp_span_asm__model_call(struct sp_span_asm *a, struct sp_procs *procs,
-					struct sp_proc *p, uint64_t ts);
+					struct sp_proc *p, uint64_t ts,
+					const struct sp_tool_view *v);
 /* p is an agent (see the trace rules above); no-op if it is one already. */
 void sp_span_asm__agent(struct sp_span_asm *a, struct sp_procs *procs, struct sp_proc *p,
 			uint64_t ts);
@@ -150,6 +155,16 @@ struct sp_span *sp_span_asm__tool_child(struct sp_span_asm *a, struct sp_procs *
  * in its window that the trace buffer holds under pid's process span
  * become its children. */
 void sp_span_asm__adopt(struct sp_span_asm *a, uint32_t pid, const struct sp_span *s);
+
+/* The finished span (trace_id, span_id), held still, and its subtree go
+ * under parent, in parent's trace (a server's span under its local
+ * client's). False if it left the trace buffer already. */
+bool sp_span_asm__graft(struct sp_span_asm *a, const uint8_t trace_id[16],
+			const uint8_t span_id[8], const struct sp_span *parent);
+/* s, not finished yet, moves under (trace_id, parent_id), and the held
+ * spans of its subtree with it. */
+void sp_span_asm__reparent(struct sp_span_asm *a, struct sp_span *s, const uint8_t trace_id[16],
+			   const uint8_t parent_id[8]);
 
 /* Whether a process has a request in flight (it is not idle then). */
 typedef bool (*sp_busy_fn)(void *ctx, uint32_t pid);

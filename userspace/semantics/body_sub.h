@@ -56,6 +56,10 @@ struct sp_tool_view {
 	/* the request's last input message is the user's own (not a tool
 	 * result): a new turn of the conversation starts here */
 	bool last_is_user;
+	uint32_t messages;	/* input messages the request carries */
+	/* names the conversation across turns (a hash of its system prompt
+	 * and first user message), 0 if unknown */
+	uint64_t conversation;
 };
 
 /* Which consumers run, and how (from the CLI). */

@@ -166,6 +166,10 @@ static void in_text(struct sp_llm *l, int key, const char *role, const char *s, 
 		return;
 	if (role && !m->role[0])
 		llm_copy(m->role, sizeof(m->role), role, strlen(role));
+	if (!m->text_hash)
+		m->text_hash = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < n; i++)
+		m->text_hash = (m->text_hash ^ (uint8_t)s[i]) * 0x100000001b3ull;
 	m->text |= n > 0;
 	if (l->o.content)
 		text_add(&m->content, l->o.content_max, s, n);
@@ -822,4 +826,30 @@ void sp_llm__tools(struct sp_llm *l, struct sp_tool_view *out)
 		r->is_error = lr->is_error;
 	}
 	out->last_is_user = llm_last_is_user(l);
+	out->messages = l->nin + l->in_dropped;
+	out->conversation = llm_conversation(l);
+}
+
+/*
+ * A conversation's name that stays the same from one turn to the next: its
+ * system prompt and first user message (a stateless API resends them every
+ * time), hashed; 0 without a user message.
+ */
+uint64_t llm_conversation(const struct sp_llm *l)
+{
+	uint64_t h = 0x84222325cbf29ce4ull, sys = 0, user = 0;
+
+	for (int i = 0; i < l->nin; i++) {
+		const struct llm_msg *m = &l->in[i];
+
+		if (!strcmp(m->role, "system") || !strcmp(m->role, "developer"))
+			sys ^= m->text_hash;
+		else if (!user && !strcmp(m->role, "user") && m->text_hash)
+			user = m->text_hash;
+	}
+	if (!user)
+		return 0;
+	h = (h ^ sys) * 0x100000001b3ull;
+	h = (h ^ user) * 0x100000001b3ull;
+	return h ? h : 1;
 }

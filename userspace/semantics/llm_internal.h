@@ -213,6 +213,9 @@ struct llm_msg {
 	 * the result, not text */
 	uint8_t tool;		/* enum llm_msg_tool */
 	bool text;		/* it had text */
+	/* FNV-1a of all its text, content recorded or not: what names a
+	 * conversation (sp_tool_view.conversation) */
+	uint64_t text_hash;
 	struct llm_text content;
 };
 
@@ -321,5 +324,6 @@ void llm_copy(char *dst, size_t cap, const char *s, size_t n);
 void llm_finish(struct sp_llm *l);
 /* After llm_finish: the request's last input message is the user's own. */
 bool llm_last_is_user(const struct sp_llm *l);
+uint64_t llm_conversation(const struct sp_llm *l);
 
 #endif
