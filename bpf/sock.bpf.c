@@ -9,7 +9,7 @@
  * SSL* uses, and are never captured.
  *
  * Stdio pipes: a process's reads of fd 0 and writes of fd 1, when that fd is
- * a pipe, are captured only if the first bytes on them look like
+ * a pipe or a unix socket, are captured only if the first bytes on them look like
  * newline-delimited JSON-RPC (an MCP server on stdio). The verdict is kept
  * per process image, so any other process pays one map lookup per stdin or
  * stdout call, and nothing on any other fd.
@@ -55,19 +55,28 @@ static __always_inline struct sock *fd_inet_sock(__s32 fd)
 	return sk;
 }
 
-/* Whether fd of the current task is a pipe (or FIFO). */
-static __always_inline bool fd_is_fifo(__s32 fd)
+/* Whether fd of the current task talks to another process: a pipe (or
+ * FIFO), or a unix socket (node's libuv gives a child's stdio socketpairs). */
+static __always_inline bool fd_is_ipc(__s32 fd)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
 	struct file **fdarr;
 	struct file *f = NULL;
+	struct socket *sock;
+	__u16 mode;
 
 	if ((unsigned int)fd >= BPF_CORE_READ(task, files, fdt, max_fds))
 		return false;
 	fdarr = BPF_CORE_READ(task, files, fdt, fd);
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fdarr[fd]) || !f)
 		return false;
-	return (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) == S_IFIFO;
+	mode = BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT;
+	if (mode == S_IFIFO)
+		return true;
+	if (mode != S_IFSOCK)
+		return false;
+	sock = BPF_CORE_READ(f, private_data);
+	return sock && BPF_CORE_READ(sock, sk, __sk_common.skc_family) == AF_UNIX;
 }
 
 static __always_inline void sk_addrs(struct sock *sk, struct sp_addr *local,
@@ -158,7 +167,7 @@ static __always_inline int pipe_enter(__u32 tgid, __u32 tid, __s32 fd, __u64 buf
 	if (!st || st->exec_id != exec_id) {
 		init.exec_id = exec_id;
 		init.gen = bpf_ktime_get_ns();
-		init.verdict = fd_is_fifo(fd) ? STDIO_UNKNOWN : STDIO_OTHER;
+		init.verdict = fd_is_ipc(fd) ? STDIO_UNKNOWN : STDIO_OTHER;
 		bpf_map_update_elem(&stdio, &tgid, &init, BPF_ANY);
 		st = &init;
 	}

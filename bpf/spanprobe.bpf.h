@@ -24,6 +24,7 @@
 #define SP_BSS(t, name)		extern volatile t name
 #endif
 
+#define AF_UNIX		1
 #define AF_INET		2
 #define AF_INET6	10
 #define S_IFMT		00170000

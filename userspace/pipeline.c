@@ -148,7 +148,7 @@ static void on_exchange(void *ctx, const struct sp_http_exchange *ex)
 	sp_http_span_name(ex->req, name, sizeof(name));
 	if (model_call)
 		s = sp_span_asm__model_child(pl->asm_, pl->procs, p, name, SP_KIND_CLIENT, start,
-					     end);
+					     end, view.conversation);
 	else
 		s = sp_span_asm__child(pl->asm_, pl->procs, p, name,
 				       ex->role == SP_ROLE_SERVER ? SP_KIND_SERVER : SP_KIND_CLIENT,
@@ -258,6 +258,7 @@ static void on_rpc(void *ctx, const struct sp_rpc_exchange *ex)
 		return;
 	}
 	sp_span_asm__agent(pl->asm_, pl->procs, host, ex->start_ns);
+	sp_span_asm__mcp_server(pl->asm_, srv->pid);
 	caller = ex->role == SP_ROLE_SERVER ? host : srv;
 	callee = ex->role == SP_ROLE_SERVER ? srv : host;
 	cs = sp_span_asm__tool_child(pl->asm_, pl->procs, caller, ex->tool, name, SP_KIND_CLIENT,

@@ -1316,6 +1316,49 @@ static void test_agent_turns(void **state)
 	sp_pipeline__free(p);
 }
 
+/* A second conversation held inside a tool window (a Task tool running a
+ * sub-agent in-process): a nested invoke_agent span under that window,
+ * with the sub-agent's model call under it, ending with the window. */
+static void test_in_process_sub_agent(void **state)
+{
+	static const char sub_req[] =
+		"{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"system\",\"content\":\"you research\"},"
+		"{\"role\":\"user\",\"content\":\"find the config\"}]}";
+	struct sp_pipeline *p;
+	struct got_span *tool, *sub = NULL, *subchat = NULL;
+
+	no_proc = true;
+	p = new_pipeline(true);
+	no_proc = false;
+	proc_ev(p, SP_EV_PROC_EXEC, 960, 1, "node\0agent.js", 14, 0, 1 * MS);
+	body_exchange_ex(p, 960, 3, "/v1/chat/completions", CHAT_REQ, CHAT_TOOL_RESP, 2 * MS,
+			 10 * MS, false);
+	body_exchange_ex(p, 960, 4, "/v1/chat/completions", sub_req, CHAT_RESP, 12 * MS, 15 * MS,
+			 false);
+	body_exchange_ex(p, 960, 5, "/v1/chat/completions", CHAT_REQ2, CHAT_RESP, 20 * MS, 22 * MS,
+			 false);
+	proc_ev(p, SP_EV_PROC_EXIT, 960, 0, NULL, 0, 0, 30 * MS);
+	sp_pipeline__shutdown(p, 40 * MS);
+
+	tool = find("execute_tool run");
+	for (int i = 0; i < ngot; i++) {
+		if (!strcmp(got[i].name, "invoke_agent run"))
+			sub = &got[i];
+		if (!strcmp(got[i].name, "POST /v1/chat/completions") &&
+		    got[i].start == sp_clock_to_unix(12 * MS))
+			subchat = &got[i];
+	}
+	assert_non_null(sub);
+	assert_non_null(subchat);
+	assert_memory_equal(sub->parent, tool->id, 8);
+	assert_memory_equal(subchat->parent, sub->id, 8);
+	assert_int_equal(sub->start, sp_clock_to_unix(12 * MS));
+	assert_int_equal(sub->end, tool->end);
+	assert_int_equal(tool->end, sp_clock_to_unix(20 * MS));
+	assert_int_equal(sp_pipeline__asm_stats(p)->sub_agents, 1);
+	sp_pipeline__free(p);
+}
+
 /* ---- trace context ---- */
 
 static void test_traceparent_parse(void **state)
@@ -1516,6 +1559,7 @@ int main(void)
 		cmocka_unit_test(test_retries_marked),
 		cmocka_unit_test(test_local_client_server),
 		cmocka_unit_test(test_agent_turns),
+		cmocka_unit_test(test_in_process_sub_agent),
 		cmocka_unit_test(test_traceparent_parse),
 		cmocka_unit_test(test_traceparent_joins_trace),
 		cmocka_unit_test(test_malformed_records),

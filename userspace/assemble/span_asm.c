@@ -31,6 +31,7 @@ struct asm_proc {
 	uint8_t parent_span_id[8];
 	bool agent;		/* makes model calls: its span is invoke_agent */
 	bool model_client;	/* a CLI HTTP client making its parent's model calls */
+	bool mcp_server;	/* serves MCP to its host: a server, not a tool run */
 	/* in a tree kept whole, a target's or an agent's: an agent found
 	 * below nests here instead of starting a trace of its own */
 	bool tree;
@@ -356,6 +357,8 @@ static void name_tool_process(struct sp_span *s, const struct sp_proc *p)
 }
 
 static void end_agent_windows(struct sp_span_asm *a, uint32_t pid, uint64_t end);
+static struct sp_span *sub_agent_span(struct sp_span_asm *a, struct asm_proc *e, uint64_t conv,
+				      uint64_t start);
 
 /* Ends e's span at end; p holds the process's facts (NULL: not known).
  * e is forgotten unless it names a target. */
@@ -397,7 +400,7 @@ static void close_proc_span(struct sp_span_asm *a, struct asm_proc *e, struct sp
 		if (e->turn)
 			sp_span__set_int(s, "spanprobe.agent.turn", e->turn + 1);
 	}
-	else if (p && parent && parent->agent && !e->model_client &&
+	else if (p && parent && parent->agent && !e->model_client && !e->mcp_server &&
 		 !memcmp(s->parent_id, parent->span->span_id, sizeof(s->parent_id)))
 		name_tool_process(s, p);
 	if (e->parent_span_pid)
@@ -702,9 +705,16 @@ struct sp_proc *sp_span_asm__model_call(struct sp_span_asm *a, struct sp_procs *
 static void end_window(struct sp_span_asm *a, struct sp_tool_win *w, uint64_t end,
 		       const char *why)
 {
-	struct sp_span *s = w->span;
+	struct sp_span *s = w->span, *sub = w->sub_agent;
 
-	w->span = NULL;
+	w->span = w->sub_agent = NULL;
+	if (sub) {
+		sub->end_ns = sp_clock_to_unix(end);
+		if (a->freeing)
+			span_put(a, sub);
+		else
+			sp_span_asm__finish(a, sub);
+	}
 	if (!s)
 		return;
 	s->end_ns = sp_clock_to_unix(end);
@@ -751,6 +761,7 @@ void sp_span_asm__tools(struct sp_span_asm *a, struct sp_proc *agent,
 {
 	struct asm_proc *e = proc_get(a, agent->pid), *d;
 	struct sp_tool_win *w;
+	struct sp_span *sub;
 	uint64_t first_call = resp_end;
 	uint32_t it = 0;
 
@@ -760,6 +771,8 @@ void sp_span_asm__tools(struct sp_span_asm *a, struct sp_proc *agent,
 	/* the conversation the span is for is its first one's */
 	if (!e->conv)
 		e->conv = v->conversation;
+	/* a sub-agent's answers open windows under it */
+	sub = sub_agent_span(a, e, v->conversation, req_start);
 	if (v->conversation == e->conv) {
 		e->msgs = v->messages;
 		e->turn_done = !v->ncalls;
@@ -787,7 +800,7 @@ void sp_span_asm__tools(struct sp_span_asm *a, struct sp_proc *agent,
 		w = sp_tool_windows__open(a->wins, agent->pid);
 		if (!w)
 			continue;
-		s = sp_span_asm__child_of(a, e->span, name, SP_KIND_INTERNAL);
+		s = sp_span_asm__child_of(a, sub ? sub : e->span, name, SP_KIND_INTERNAL);
 		if (!s) {
 			sp_tool_windows__close(a->wins, agent->pid, w);
 			continue;
@@ -870,9 +883,53 @@ struct sp_span *sp_span_asm__child_of(struct sp_span_asm *a, const struct sp_spa
 	return s;
 }
 
+/*
+ * The span a model call of agent e in conversation conv goes under: e's own
+ * span for its conversation; for another one made inside a tool window (a
+ * Task tool running a sub-agent in-process), that window's nested
+ * invoke_agent span, made at its first call. NULL: e's own.
+ */
+static struct sp_span *sub_agent_span(struct sp_span_asm *a, struct asm_proc *e, uint64_t conv,
+				      uint64_t start)
+{
+	struct sp_tool_win *w, *latest = NULL;
+	struct sp_span *s;
+	int it = 0;
+
+	if (!conv || !e->conv || conv == e->conv)
+		return NULL;
+	while ((w = sp_tool_windows__next(a->wins, e->pid, &it))) {
+		if (w->sub_agent && w->sub_conv == conv)
+			return w->sub_agent;
+		if (!w->sub_agent && w->span && w->start <= start &&
+		    (!latest || w->start > latest->start))
+			latest = w;
+	}
+	if (!latest)
+		return NULL;
+	s = sp_span_asm__child_of(a, latest->span, "invoke_agent", SP_KIND_INTERNAL);
+	if (!s)
+		return NULL;
+	genai_names(s, true, latest->name);
+	s->start_ns = sp_clock_to_unix(start);
+	s->end_ns = s->start_ns;
+	{
+		char id[17];
+
+		snprintf(id, sizeof(id), "%016llx", (unsigned long long)conv);
+		sp_span__set_str(s, "gen_ai.conversation.id", id, 16);
+		sp_span__set_str(s, "session.id", id, 16);
+	}
+	latest->sub_agent = s;
+	latest->sub_conv = conv;
+	a->stats.sub_agents++;
+	return s;
+}
+
 static struct sp_span *call_span(struct sp_span_asm *a, struct sp_procs *procs,
 				 struct sp_proc *p, const char *name, enum sp_span_kind kind,
-				 uint64_t start, uint64_t end, bool model_call, const char *tool)
+				 uint64_t start, uint64_t end, bool model_call, const char *tool,
+				 uint64_t conv)
 {
 	struct asm_proc *e = proc_get(a, p->pid);
 	struct sp_span *s, *parent_span = e ? e->span : NULL;
@@ -895,7 +952,12 @@ static struct sp_span *call_span(struct sp_span_asm *a, struct sp_procs *procs,
 	/* an agent's own calls inside a tool window are the tool's doing;
 	 * its model calls are its own */
 	under = parent_span;
-	if (e->agent && !model_call) {
+	if (e->agent && model_call) {
+		struct sp_span *sub = sub_agent_span(a, e, conv, start);
+
+		if (sub)
+			under = sub;
+	} else if (e->agent) {
 		struct sp_tool_win *w = sp_tool_windows__for_tool(a->wins, p->pid, tool);
 
 		if (!w)
@@ -921,14 +983,14 @@ struct sp_span *sp_span_asm__child(struct sp_span_asm *a, struct sp_procs *procs
 				   struct sp_proc *p, const char *name, enum sp_span_kind kind,
 				   uint64_t start, uint64_t end)
 {
-	return call_span(a, procs, p, name, kind, start, end, false, NULL);
+	return call_span(a, procs, p, name, kind, start, end, false, NULL, 0);
 }
 
 struct sp_span *sp_span_asm__tool_child(struct sp_span_asm *a, struct sp_procs *procs,
 					struct sp_proc *p, const char *tool, const char *name,
 					enum sp_span_kind kind, uint64_t start, uint64_t end)
 {
-	return call_span(a, procs, p, name, kind, start, end, false, tool);
+	return call_span(a, procs, p, name, kind, start, end, false, tool, 0);
 }
 
 bool sp_span_asm__graft(struct sp_span_asm *a, const uint8_t trace_id[16],
@@ -950,6 +1012,14 @@ void sp_span_asm__reparent(struct sp_span_asm *a, struct sp_span *s, const uint8
 		sp_trace_buf__move(a->tb, old, trace_id, s->span_id, a->now, NULL, NULL);
 }
 
+void sp_span_asm__mcp_server(struct sp_span_asm *a, uint32_t pid)
+{
+	struct asm_proc *e = proc_get(a, pid);
+
+	if (e)
+		e->mcp_server = true;
+}
+
 bool sp_span_asm__is_agent(struct sp_span_asm *a, uint32_t pid)
 {
 	struct asm_proc *e = proc_get(a, pid);
@@ -968,9 +1038,10 @@ void sp_span_asm__adopt(struct sp_span_asm *a, uint32_t pid, const struct sp_spa
 
 struct sp_span *sp_span_asm__model_child(struct sp_span_asm *a, struct sp_procs *procs,
 					 struct sp_proc *p, const char *name,
-					 enum sp_span_kind kind, uint64_t start, uint64_t end)
+					 enum sp_span_kind kind, uint64_t start, uint64_t end,
+					 uint64_t conv)
 {
-	return call_span(a, procs, p, name, kind, start, end, true, NULL);
+	return call_span(a, procs, p, name, kind, start, end, true, NULL, conv);
 }
 
 void sp_span_asm__tick(struct sp_span_asm *a, struct sp_procs *procs, uint64_t now,

@@ -71,6 +71,7 @@ struct sp_asm_stats {
 	uint64_t tool_calls;		/* execute_tool spans opened */
 	uint64_t tool_calls_answered;	/* ... closed by the result going back */
 	uint64_t turns;			/* agent spans ended by a new turn */
+	uint64_t sub_agents;		/* in-process sub-agents (a second conversation) */
 };
 
 struct sp_span_asm;
@@ -126,10 +127,13 @@ void sp_span_asm__tools(struct sp_span_asm *a, struct sp_proc *agent,
 struct sp_span *sp_span_asm__child(struct sp_span_asm *a, struct sp_procs *procs,
 				   struct sp_proc *p, const char *name, enum sp_span_kind kind,
 				   uint64_t start, uint64_t end);
-/* The same for a model call: never under one of the agent's tool windows. */
+/* The same for a model call of conversation conv (0: unknown): never under
+ * one of the agent's tool windows, but under the nested invoke_agent span
+ * of a second conversation held inside one (an in-process sub-agent). */
 struct sp_span *sp_span_asm__model_child(struct sp_span_asm *a, struct sp_procs *procs,
 					 struct sp_proc *p, const char *name,
-					 enum sp_span_kind kind, uint64_t start, uint64_t end);
+					 enum sp_span_kind kind, uint64_t start, uint64_t end,
+					 uint64_t conv);
 void sp_span_asm__finish(struct sp_span_asm *a, struct sp_span *s);
 /* A new span under parent (same trace, same resource, same times), for
  * the caller to fill and __finish. NULL if the pool is exhausted
@@ -143,6 +147,9 @@ struct sp_span *sp_span_asm__child_of(struct sp_span_asm *a, const struct sp_spa
 void sp_span_asm__retry_event(struct sp_span_asm *a, uint32_t pid, uint64_t ts,
 			      uint32_t resends, const char *what);
 
+/* pid serves MCP to its host on stdio: its span is a process span, not a
+ * tool the agent ran. */
+void sp_span_asm__mcp_server(struct sp_span_asm *a, uint32_t pid);
 /* Whether pid is an agent (see the trace rules). */
 bool sp_span_asm__is_agent(struct sp_span_asm *a, uint32_t pid);
 /* The same as __child, for a call of a tool named tool (an MCP tools/call):

@@ -101,13 +101,12 @@ struct sp_tool_win *sp_tool_windows__find(struct sp_tool_windows *t, uint32_t pi
 	int it = 0;
 
 	while ((w = sp_tool_windows__next(t, pid, &it))) {
-		if (id && id[0]) {
-			if (!strcmp(w->id, id))
-				return w;
-		} else if (name && name[0] && !strcmp(w->name, name) &&
-			   (!best || w->start < best->start)) {
+		if (id && id[0] && !strcmp(w->id, id))
+			return w;
+		/* by name when the result has no id, or one the model never
+		 * gave (Gemini CLI makes up ids for calls that came without) */
+		if (name && name[0] && !strcmp(w->name, name) && (!best || w->start < best->start))
 			best = w;
-		}
 	}
 	return best;
 }
@@ -148,8 +147,10 @@ struct sp_tool_win *sp_tool_windows__for_tool(struct sp_tool_windows *t, uint32_
 
 		if (!strcmp(w->name, tool))
 			return w;
-		if (nl > tl + 2 && !strncmp(w->name, "mcp__", 5) &&
-		    !strcmp(w->name + nl - tl, tool) && !memcmp(w->name + nl - tl - 2, "__", 2))
+		/* mcp__{server}__{tool} (Claude Code, Codex) or mcp_{server}_{tool}
+		 * (Gemini CLI) */
+		if (nl > tl + 5 && !strncmp(w->name, "mcp_", 4) && !strcmp(w->name + nl - tl, tool) &&
+		    w->name[nl - tl - 1] == '_')
 			return w;
 	}
 	return NULL;

@@ -27,6 +27,11 @@ struct sp_tool_win {
 	 * the part a subprocess's command line must contain to be its own */
 	char cmd[160];
 	struct sp_span *span;	/* the open span; span assembly owns it */
+	/* a second conversation the agent held inside this window (a Task
+	 * tool's sub-agent): its invoke_agent span, owned likewise, and the
+	 * conversation */
+	struct sp_span *sub_agent;
+	uint64_t sub_conv;
 	uint64_t call_ts;	/* the model streamed the call (CLOCK_MONOTONIC) */
 	uint64_t start;		/* the window opened */
 };
@@ -41,8 +46,9 @@ struct sp_tool_windows *sp_tool_windows__new(uint32_t max_agents,
 void sp_tool_windows__free(struct sp_tool_windows *t);
 /* A free window of agent pid for the caller to fill, or NULL (counted). */
 struct sp_tool_win *sp_tool_windows__open(struct sp_tool_windows *t, uint32_t pid);
-/* The open window a result answers: by call id, or by tool name when the
- * result carries no id (the oldest such). NULL if none. */
+/* The open window a result answers: by call id, else by tool name (the
+ * oldest such: a result without an id, or with one its agent made up for
+ * a call that had none). NULL if none. */
 struct sp_tool_win *sp_tool_windows__find(struct sp_tool_windows *t, uint32_t pid,
 					  const char *id, const char *name);
 /*
@@ -53,8 +59,9 @@ struct sp_tool_win *sp_tool_windows__find(struct sp_tool_windows *t, uint32_t pi
  */
 struct sp_tool_win *sp_tool_windows__pick(struct sp_tool_windows *t, uint32_t pid,
 					  const char *cmdline, uint64_t ts, bool *by_cmd);
-/* The open window of pid for a tool named tool: exactly, or as the
- * mcp__{server}__{tool} Claude Code calls MCP tools. NULL if none. */
+/* The open window of pid for a tool named tool: exactly, or as agents
+ * name MCP tools: mcp__{server}__{tool} (Claude Code, Codex) or
+ * mcp_{server}_{tool} (Gemini CLI). NULL if none. */
 struct sp_tool_win *sp_tool_windows__for_tool(struct sp_tool_windows *t, uint32_t pid,
 					      const char *tool);
 /* The window is answered or ended: its slot is free again. */
