@@ -20,7 +20,7 @@ from agent_cases import NEST_SLACK_NS, child_of, in_trace, llm_spans, mcp_spans,
 from cases import case
 from checks import expect
 from harness import NODE, PYTHON, Fail, Skip, npm_ci, read_line
-from otlp import KIND_CLIENT, KIND_SERVER
+from otlp import KIND_CLIENT, KIND_SERVER, STATUS_ERROR
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REAL_DIR = os.path.join(HERE, "real_agents")
@@ -204,6 +204,10 @@ def gemini_cli(ctx):
     trace = in_trace(out, root)
     by_id = {s.span_id: s for s in out.spans}
 
+    calls = [s for s in trace if s.kind == KIND_CLIENT and "server.address" in s.attrs]
+    expect(calls and all((s.attrs["server.address"], s.attrs.get("server.port"))
+                         == ("127.0.0.1", srv.http_port) for s in calls),
+           "the agent's tree called something other than the fake API (or nothing)", calls)
     llms = sorted(llm_spans(trace), key=lambda s: s.start)
     expect(len(llms) == turns, f"want {turns} LLM spans in the agent's trace, got {len(llms)}",
            trace)
@@ -264,9 +268,78 @@ def gemini_cli(ctx):
             f"MCP over stdio from a node host: want one {what!r} CLIENT span in the agent and "
             f"its SERVER child in the server, got {len(c)} and {len(v)} (node's child stdio "
             "is an AF_UNIX socketpair, not a pipe)", c + v)
+    back = (mcp_spans(out, "roots/list", KIND_CLIENT, fs_pid),
+            mcp_spans(out, "roots/list", KIND_SERVER, agent))
+    gap(len(back[0]) == 1 and len(back[1]) == 1 and back[1][0].parent_id == back[0][0].span_id,
+        "the server's roots/list request back to the CLI: want a CLIENT span in the server "
+        f"and its SERVER child in the agent, got {len(back[0])} and {len(back[1])}",
+        back[0] + back[1])
     call = mcp_spans(out, "tools/call", KIND_CLIENT, agent, "list_directory")
     gap(len(call) == 1 and mcp_win in ancestors(call[0], by_id),
         "the MCP tools/call CLIENT span is not under its execute_tool window", call + [mcp_win])
     if gaps:
         raise Fail(f"spanprobe gets {len(gaps)} thing(s) wrong with Gemini CLI (known gaps, "
                    "for the C side): " + " | ".join(gaps), gap_spans + mcp_all + [fs, root])
+
+
+@case
+def mcp_filesystem_npm(ctx):
+    """The real MCP filesystem server from npm (pinned beside Gemini CLI),
+    spawned over pipes by a stdlib host (real_agents/fs_client.py),
+    system-wide: per request one CLIENT span in the host and one SERVER span
+    in the server, its child, in the host's trace; the server's isError
+    answers (a path outside its directory, an unknown tool) ERROR."""
+    modules = ensure_deps()
+    folder = os.path.join(ctx.dir, "served")
+    os.makedirs(folder)
+    with open(os.path.join(folder, "alpha.txt"), "w") as f:
+        f.write("alpha text\n")
+    probe = ctx.probe()
+    res = ctx.run([PYTHON, os.path.join(REAL_DIR, "fs_client.py"),
+                   os.path.join(modules, FS_SERVER_JS), folder])
+    expect(res.rc == 0, f"the MCP host exited {res.rc}: {res.stderr[-600:]}")
+    info = json.loads(res.stdout.strip().splitlines()[-1])
+    cpid, spid = info["client_pid"], info["server_pid"]
+    out = probe.stop()
+    dump(out, os.path.join(ctx.dir, "spans.txt"))
+    answers = {c["id"]: c for c in info["calls"]}
+    expect("alpha text" in json.dumps(answers[3]["result"])
+           and answers[4]["result"].get("isError") and answers[5]["result"].get("isError"),
+           f"the server did not answer as expected: {info['calls'][2:]}")
+
+    host = one([s for s in out.spans if s.name == "invoke_agent fs_client.py"
+                and s.attrs.get("process.pid") == cpid], "the MCP host's AGENT span",
+               out.spans[:40])
+    mcp = [s for s in out.spans if "mcp.method.name" in s.attrs]
+    server = one([s for s in out.spans if s.attrs.get("process.pid") == spid
+                  and "mcp.method.name" not in s.attrs and s.kind not in (KIND_CLIENT,
+                                                                           KIND_SERVER)],
+                 "the MCP server's process span", [host])
+    child_of(server, host, "the MCP server the host spawned", [host])
+    for rid, method, tool, error in ((0, "initialize", None, False),
+                                     (1, "tools/list", None, False),
+                                     (2, "tools/call", "list_directory", False),
+                                     (3, "tools/call", "read_text_file", False),
+                                     (4, "tools/call", "read_text_file", True),
+                                     (5, "tools/call", "no_such_tool", True)):
+        what = f"{method} {tool or ''}".strip()
+        pair = []
+        for kind, pid, side in ((KIND_CLIENT, cpid, "CLIENT"), (KIND_SERVER, spid, "SERVER")):
+            pair.append(one([s for s in mcp_spans(out, method, kind, pid, tool)
+                             if s.attrs.get("jsonrpc.request.id") == str(rid)],
+                            f"{side} span {what!r} (id {rid}) in the "
+                            f"{'host' if side == 'CLIENT' else 'server'}", mcp))
+        c, s = pair
+        ev = [c, s]
+        expect(c.name == what and s.name == what, f"MCP spans named {c.name!r}/{s.name!r}, "
+               f"want {what!r}", ev)
+        expect(s.parent_id == c.span_id and c.trace_id == s.trace_id == host.trace_id,
+               f"the SERVER span of {what!r} (id {rid}) is not the CLIENT span's child in the "
+               "host's trace", ev + [host])
+        expect(c.attrs.get("network.transport") == "pipe", f"{what!r} is not over a pipe", ev)
+        expect(c.start <= s.start and s.end <= c.end + NEST_SLACK_NS,
+               f"the SERVER span of {what!r} is not within its CLIENT span", ev)
+        for span in ev:
+            expect((span.status_code == STATUS_ERROR
+                    and span.attrs.get("error.type") == "tool_error") == error,
+                   f"{what!r} (id {rid}) is {'not ' if error else ''}ERROR tool_error", [span])

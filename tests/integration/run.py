@@ -7,7 +7,9 @@ tests when none is named). Needs root and build/spanprobe (`make`).
 
 The OTLP export tests (otlp_cases.py) also need node, and npm the first time:
 the OTLP test receiver's modules are installed with `npm ci` in
-tests/integration/otlp_receiver/ when missing. The LLM-call tests
+tests/integration/otlp_receiver/ when missing, and the real-agent tests'
+(real_agent_cases.py: Gemini CLI, the MCP filesystem server) in
+tests/integration/real_agents/. The LLM-call tests
 (llm_cases.py) run curl, python and node's fetch against a fake LLM API
 server (llm_server.py).
 
