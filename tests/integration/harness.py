@@ -240,7 +240,7 @@ def npm_ci(folder, marker, what):
     if not npm:
         return (f"{what} needs its node modules ({folder}/node_modules) and "
                 "npm is not installed to fetch them (apt-get install npm)")
-    print(f"installing {what}'s node modules: npm ci in {folder}", flush=True)
+    print(f"installing the node modules of {what}: npm ci in {folder}", flush=True)
     started = time.monotonic()
     try:
         res = subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
