@@ -30,6 +30,7 @@ FS_SERVER_JS = os.path.join("@modelcontextprotocol", "server-filesystem", "dist"
 SHELL_CALL_ID = "call-shell-ls"
 RUN_TIMEOUT = 120
 LISTED = ("alpha.txt", "beta.txt")
+FINAL_TEXT = "All done: the directory is listed."  # gemini_server.py's last answer
 
 _deps = None  # None until checked, then "" (fine) or why the install failed
 
@@ -65,7 +66,7 @@ class NetnsServer:
             err = self.proc.stderr.read1(2000).decode(errors="replace") if self.proc.poll() else ""
             raise Fail(f"the fake Gemini API did not start in its network namespace: {err!r}")
         info = json.loads(line)
-        self.pid, self.http_port = info["pid"], info["http_port"]
+        self.pid, self.port = info["pid"], info["https_port"]
 
     def requests(self):
         try:
@@ -162,7 +163,9 @@ def gemini_cli(ctx):
     prompt = f"List the files, please.\nSCRIPT {json.dumps(script)}"
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "TERM": "dumb", "NO_COLOR": "1",
            "GEMINI_API_KEY": "fake-test-key",
-           "GOOGLE_GEMINI_BASE_URL": f"http://127.0.0.1:{srv.http_port}"}
+           # HTTPS, as the real API: the agent's TLS is node's own OpenSSL
+           "GOOGLE_GEMINI_BASE_URL": f"https://127.0.0.1:{srv.port}",
+           "NODE_TLS_REJECT_UNAUTHORIZED": "0"}  # the test's self-signed certificate
     probe = ctx.probe()
     t0 = time.time_ns()
     proc = ctx.spawn([srv.nsenter, "--net", "-t", str(srv.pid), "--",
@@ -180,8 +183,8 @@ def gemini_cli(ctx):
     out = probe.stop()
     dump(out, os.path.join(ctx.dir, "spans.txt"))
     expect(proc.returncode == 0, f"gemini exited {proc.returncode}: {stderr[-600:]}")
-    expect("All done" in stdout, f"gemini did not print the model's final text: {stdout[-300:]!r}")
-    turns, mcp_call_id = check_server_saw(srv, srv.http_port)
+    expect(FINAL_TEXT in stdout, f"gemini did not print the model's final text: {stdout[-300:]!r}")
+    turns, mcp_call_id = check_server_saw(srv, srv.port)
 
     # The agent: the node process that calls the model, which is the one
     # the launcher (proc.pid, relaunching itself with a bigger heap) runs.
@@ -206,7 +209,7 @@ def gemini_cli(ctx):
 
     calls = [s for s in trace if s.kind == KIND_CLIENT and "server.address" in s.attrs]
     expect(calls and all((s.attrs["server.address"], s.attrs.get("server.port"))
-                         == ("127.0.0.1", srv.http_port) for s in calls),
+                         == ("127.0.0.1", srv.port) for s in calls),
            "the agent's tree called something other than the fake API (or nothing)", calls)
     llms = sorted(llm_spans(trace), key=lambda s: s.start)
     expect(len(llms) == turns, f"want {turns} LLM spans in the agent's trace, got {len(llms)}",
@@ -217,6 +220,12 @@ def gemini_cli(ctx):
                and s.attrs.get("process.pid", s.pid) == agent
                and root in ancestors(s, by_id), f"LLM span {s.name!r} is not the agent's "
                "gcp.gemini generate_content call", [s, root])
+        expect(s.attrs.get("gen_ai.usage.input_tokens") == 40
+               and s.attrs.get("gen_ai.usage.output_tokens") == 12
+               and s.attrs.get("gen_ai.response.finish_reasons") == ["STOP"],
+               "the LLM span's usage or finish reason is not the streamed one", [s])
+    expect(FINAL_TEXT in llms[-1].attrs.get("output.value", ""),
+           "the last LLM span does not carry the answer streamed in two chunks", llms[-1:])
 
     shell = tool_window(out, trace, SHELL_CALL_ID, "run_shell_command")
     child_of(shell, root, "the shell tool call", trace)

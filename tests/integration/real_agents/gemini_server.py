@@ -68,19 +68,20 @@ def answered(contents):
     return any(isinstance(p, dict) and "functionResponse" in p for p in last.get("parts") or ())
 
 
-def answer(req, model):
-    """The candidate's parts for this request."""
+def answer(req):
+    """The candidate's parts for this request, one list per streamed chunk."""
     contents = req.get("contents") or []
     calls = script_of(contents)
     if not calls or answered(contents):
-        return [{"text": FINAL_TEXT}]
+        head, tail = FINAL_TEXT.split(": ", 1)
+        return [[{"text": head + ": "}], [{"text": tail}]]
     parts = []
     for c in calls:
         call = {"name": c["name"], "args": c.get("args", {})}
         if c.get("id"):
             call["id"] = c["id"]
         parts.append({"functionCall": call})
-    return parts
+    return [parts]
 
 
 class Handler(BaseHandler):
@@ -124,15 +125,19 @@ class Handler(BaseHandler):
                                       "status": "NOT_FOUND"}})
             return
         self.log("POST", req, 200)
-        chunk = {"candidates": [{"content": {"role": "model", "parts": answer(req, model)},
-                                 "finishReason": "STOP", "index": 0}],
-                 "usageMetadata": USAGE, "modelVersion": model}
+        pieces = answer(req)
         if verb == "generateContent":
-            self.send(200, chunk)
+            pieces = [[p for piece in pieces for p in piece]]
+        chunks = [{"candidates": [{"content": {"role": "model", "parts": parts}, "index": 0}],
+                   "usageMetadata": USAGE, "modelVersion": model} for parts in pieces]
+        chunks[-1]["candidates"][0]["finishReason"] = "STOP"
+        if verb == "generateContent":
+            self.send(200, chunks[0])
             return
-        # What the real API streams: data lines, CRLF-separated events.
-        data = b"data: " + json.dumps(chunk).encode() + b"\r\n\r\n"
-        self.send(200, data, "text/event-stream")
+        # As the real API streams: one data line per chunk, CRLF-separated
+        # events, usage on each, the finish reason on the last.
+        self.send(200, b"".join(b"data: " + json.dumps(c).encode() + b"\r\n\r\n"
+                                for c in chunks), "text/event-stream")
 
 
 def main():
