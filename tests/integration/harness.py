@@ -222,27 +222,36 @@ def ensure_receiver_deps():
 
 
 def _install_receiver_deps():
-    lock = os.path.join(RECEIVER_DIR, "package-lock.json")
-    installed = os.path.join(RECEIVER_DIR, "node_modules", ".package-lock.json")
-    root_js = os.path.join(RECEIVER_DIR, "node_modules", "@opentelemetry", "otlp-transformer",
-                           "build", "src", "generated", "root.js")
-    if (os.path.exists(root_js) and os.path.exists(installed)
+    return npm_ci(RECEIVER_DIR, os.path.join("@opentelemetry", "otlp-transformer", "build", "src",
+                                             "generated", "root.js"), "the OTLP receiver")
+
+
+def npm_ci(folder, marker, what):
+    """`npm ci --ignore-scripts` in folder, from its checked-in
+    package-lock.json, unless node_modules/marker exists and the install is
+    newer than the lock file; "" when the modules are there, else why not."""
+    lock = os.path.join(folder, "package-lock.json")
+    installed = os.path.join(folder, "node_modules", ".package-lock.json")
+    marker = os.path.join(folder, "node_modules", marker)
+    if (os.path.exists(marker) and os.path.exists(installed)
             and os.path.getmtime(installed) >= os.path.getmtime(lock)):
         return ""
     npm = shutil.which("npm")
     if not npm:
-        return (f"the OTLP receiver needs its node modules ({RECEIVER_DIR}/node_modules) and "
+        return (f"{what} needs its node modules ({folder}/node_modules) and "
                 "npm is not installed to fetch them (apt-get install npm)")
-    print(f"installing the OTLP receiver's node modules: npm ci in {RECEIVER_DIR}", flush=True)
+    print(f"installing the node modules of {what}: npm ci in {folder}", flush=True)
+    started = time.monotonic()
     try:
         res = subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
-                             cwd=RECEIVER_DIR, capture_output=True, timeout=300)
+                             cwd=folder, capture_output=True, timeout=300)
     except (OSError, subprocess.TimeoutExpired) as err:
-        return f"npm ci in {RECEIVER_DIR} failed: {err}"
-    if res.returncode != 0 or not os.path.exists(root_js):
+        return f"npm ci in {folder} failed: {err}"
+    if res.returncode != 0 or not os.path.exists(marker):
         tail = res.stderr.decode(errors="replace").strip().splitlines()[-5:]
-        return (f"npm ci in {RECEIVER_DIR} failed (exit {res.returncode}; it needs the npm "
+        return (f"npm ci in {folder} failed (exit {res.returncode}; it needs the npm "
                 f"registry): {' | '.join(tail)}")
+    print(f"npm ci in {folder}: {time.monotonic() - started:.1f}s", flush=True)
     return ""
 
 

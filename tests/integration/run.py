@@ -7,7 +7,9 @@ tests when none is named). Needs root and build/spanprobe (`make`).
 
 The OTLP export tests (otlp_cases.py) also need node, and npm the first time:
 the OTLP test receiver's modules are installed with `npm ci` in
-tests/integration/otlp_receiver/ when missing. The LLM-call tests
+tests/integration/otlp_receiver/ when missing, and the real-agent tests'
+(real_agent_cases.py: Gemini CLI, the MCP filesystem server) in
+tests/integration/real_agents/. The LLM-call tests
 (llm_cases.py) run curl, python and node's fetch against a fake LLM API
 server (llm_server.py).
 
@@ -36,6 +38,7 @@ import agent_cases  # noqa: E402,F401  (registers the agent-tree tests in cases.
 import connect_cases  # noqa: E402,F401  (registers the failed-connect tests in cases.CASES)
 import probe_cases  # noqa: E402,F401  (registers the --probe and --usdt tests in cases.CASES)
 import mcp_cases  # noqa: E402,F401  (registers the MCP over HTTP test in cases.CASES)
+import real_agent_cases  # noqa: E402,F401  (registers the Gemini CLI test in cases.CASES)
 
 STDERR_TAIL = 20
 MAX_SPANS_SHOWN = 30
