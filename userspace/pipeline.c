@@ -107,8 +107,20 @@ static void link_ends(struct sp_pipeline *pl, struct sp_proc *p, struct sp_span 
 		return;
 	memcpy(mine.trace_id, s->trace_id, sizeof(mine.trace_id));
 	memcpy(mine.span_id, s->span_id, sizeof(mine.span_id));
-	if (!sp_links__meet(pl->links, server, &ex->sock->local, &ex->sock->remote, &mine, &peer))
+	if (!sp_links__meet(pl->links, server, &ex->sock->local, &ex->sock->remote, &mine, &peer)) {
+		/* an agent server's request from elsewhere is the root of the
+		 * work done for it: a trace of its own (a local caller may be
+		 * traced and link it later: it stays put) */
+		if (server && !sp_addr_is_local(&ex->sock->remote) &&
+		    sp_span_asm__is_agent(pl->asm_, p->pid)) {
+			uint8_t tid[16], none[8] = {};
+
+			sp_random_id(tid, sizeof(tid));
+			sp_span_asm__reparent(pl->asm_, s, tid, none);
+			pl->stats.agent_requests++;
+		}
 		return;
+	}
 	if (server)
 		sp_span_asm__reparent(pl->asm_, s, peer.trace_id, peer.span_id);
 	else if (!sp_span_asm__graft(pl->asm_, peer.trace_id, peer.span_id, s))

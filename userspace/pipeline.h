@@ -44,6 +44,7 @@ struct sp_pipeline_stats {
 	uint64_t rpc_exchanges;	/* JSON-RPC (MCP) exchanges on stdio */
 	uint64_t consumer_calls;	/* other body consumers' spans (MCP over HTTP) */
 	uint64_t local_links;	/* server spans put under their local client's */
+	uint64_t agent_requests;	/* an agent server's requests made trace roots */
 	uint64_t llm_calls;
 };
 

@@ -1359,6 +1359,53 @@ static void test_in_process_sub_agent(void **state)
 	sp_pipeline__free(p);
 }
 
+/* An agent server: a request from elsewhere is the root of the work done
+ * for it (its model call under it), not one more child of the server's
+ * endless process span. */
+static void test_agent_server_request_root(void **state)
+{
+	struct sp_conn_event ev = { .type = SP_EV_CONN, .tgid = 970, .fd = 7,
+				    .role = SP_ROLE_SERVER };
+	struct sp_pipeline *p;
+	struct got_span *srv = NULL, *chat = NULL;
+
+	no_proc = true;
+	p = new_pipeline(true);
+	no_proc = false;
+	proc_ev(p, SP_EV_PROC_EXEC, 970, 1, "python3\0agent_server.py", 24, 0, 1 * MS);
+	/* a model call at start-up makes it an agent */
+	body_exchange_ex(p, 970, 3, "/v1/chat/completions", CHAT_REQ, CHAT_RESP, 2 * MS, 3 * MS,
+			 false);
+	ev.local.family = ev.remote.family = 2;
+	ev.local.port = 8000;
+	ev.remote.port = 51000;
+	memcpy(ev.local.v4, "\x0a\0\0\x01", 4);
+	memcpy(ev.remote.v4, "\x0a\0\0\x05", 4);
+	assert_int_equal(sp_pipeline__handle(p, &ev, sizeof(ev)), 0);
+	data_ev(p, 970, 7, 0, SP_DIR_INGRESS, 0, REQ, 10 * MS, 10 * MS);
+	body_exchange_ex(p, 970, 4, "/v1/chat/completions", CHAT_REQ, CHAT_RESP, 11 * MS, 14 * MS,
+			 false);
+	data_ev(p, 970, 7, 0, SP_DIR_EGRESS, 0, RESP, 15 * MS, 15 * MS);
+	/* the request's trace left whole, the process still running */
+	sp_pipeline__tick(p, 5000 * MS);
+	for (int i = 0; i < ngot; i++)
+		if (got[i].kind == SP_KIND_SERVER)
+			srv = &got[i];
+	assert_non_null(srv);
+	assert_true(sp_id_is_zero(srv->parent, 8));
+	for (int i = 0; i < ngot; i++)
+		if (!strcmp(got[i].name, "POST /v1/chat/completions") &&
+		    got[i].start == sp_clock_to_unix(11 * MS))
+			chat = &got[i];
+	assert_non_null(chat);
+	assert_memory_equal(chat->parent, srv->id, 8);
+	assert_memory_equal(chat->trace, srv->trace, 16);
+	assert_int_equal(sp_pipeline__stats(p)->agent_requests, 1);
+	proc_ev(p, SP_EV_PROC_EXIT, 970, 0, NULL, 0, 0, 20 * MS);
+	sp_pipeline__shutdown(p, 30 * MS);
+	sp_pipeline__free(p);
+}
+
 /* ---- trace context ---- */
 
 static void test_traceparent_parse(void **state)
@@ -1560,6 +1607,7 @@ int main(void)
 		cmocka_unit_test(test_local_client_server),
 		cmocka_unit_test(test_agent_turns),
 		cmocka_unit_test(test_in_process_sub_agent),
+		cmocka_unit_test(test_agent_server_request_root),
 		cmocka_unit_test(test_traceparent_parse),
 		cmocka_unit_test(test_traceparent_joins_trace),
 		cmocka_unit_test(test_malformed_records),

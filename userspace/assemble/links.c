@@ -40,6 +40,19 @@ void sp_links__free(struct sp_links *l)
 	free(l);
 }
 
+bool sp_addr_is_local(const struct sp_addr *a)
+{
+	static const uint8_t v6_lo[16] = { [15] = 1 };
+	static const uint8_t v4_mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	if (a->family == 2)
+		return a->v4[0] == 127;
+	if (a->family == 10)
+		return !memcmp(a->v6, v6_lo, 16) ||
+		       (!memcmp(a->v6, v4_mapped, 12) && a->v6[12] == 127);
+	return false;
+}
+
 static uint64_t addr_hash(uint64_t h, const struct sp_addr *a)
 {
 	const uint8_t *b = a->v6;

@@ -29,6 +29,10 @@ struct sp_link_end {
 
 struct sp_links;
 
+/* A loopback address (127.0.0.0/8, ::1, ::ffff:127.x): its peer is on this
+ * host. */
+bool sp_addr_is_local(const struct sp_addr *a);
+
 struct sp_links *sp_links__new(uint32_t cap);
 void sp_links__free(struct sp_links *l);
 /*
