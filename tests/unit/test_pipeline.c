@@ -1326,12 +1326,18 @@ static void test_in_process_sub_agent(void **state)
 		"{\"role\":\"user\",\"content\":\"find the config\"}]}";
 	struct sp_pipeline *p;
 	struct got_span *tool, *sub = NULL, *subchat = NULL;
+	/* an answer asking for a tool that runs an agent */
+	static const char task_resp[] =
+		"{\"id\":\"c1\",\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"message\":"
+		"{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\","
+		"\"function\":{\"name\":\"Task\",\"arguments\":\"{}\"}}]},"
+		"\"finish_reason\":\"tool_calls\"}]}";
 
 	no_proc = true;
 	p = new_pipeline(true);
 	no_proc = false;
 	proc_ev(p, SP_EV_PROC_EXEC, 960, 1, "node\0agent.js", 14, 0, 1 * MS);
-	body_exchange_ex(p, 960, 3, "/v1/chat/completions", CHAT_REQ, CHAT_TOOL_RESP, 2 * MS,
+	body_exchange_ex(p, 960, 3, "/v1/chat/completions", CHAT_REQ, task_resp, 2 * MS,
 			 10 * MS, false);
 	body_exchange_ex(p, 960, 4, "/v1/chat/completions", sub_req, CHAT_RESP, 12 * MS, 15 * MS,
 			 false);
@@ -1340,9 +1346,9 @@ static void test_in_process_sub_agent(void **state)
 	proc_ev(p, SP_EV_PROC_EXIT, 960, 0, NULL, 0, 0, 30 * MS);
 	sp_pipeline__shutdown(p, 40 * MS);
 
-	tool = find("execute_tool run");
+	tool = find("execute_tool Task");
 	for (int i = 0; i < ngot; i++) {
-		if (!strcmp(got[i].name, "invoke_agent run"))
+		if (!strcmp(got[i].name, "invoke_agent Task"))
 			sub = &got[i];
 		if (!strcmp(got[i].name, "POST /v1/chat/completions") &&
 		    got[i].start == sp_clock_to_unix(12 * MS))

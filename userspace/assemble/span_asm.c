@@ -883,6 +883,11 @@ struct sp_span *sp_span_asm__child_of(struct sp_span_asm *a, const struct sp_spa
 	return s;
 }
 
+static bool agent_tool(const char *name)
+{
+	return strcasestr(name, "task") || strcasestr(name, "agent") || strcasestr(name, "delegate");
+}
+
 /*
  * The span a model call of agent e in conversation conv goes under: e's own
  * span for its conversation; for another one made inside a tool window (a
@@ -901,7 +906,10 @@ static struct sp_span *sub_agent_span(struct sp_span_asm *a, struct asm_proc *e,
 	while ((w = sp_tool_windows__next(a->wins, e->pid, &it))) {
 		if (w->sub_agent && w->sub_conv == conv)
 			return w->sub_agent;
-		if (!w->sub_agent && w->span && w->start <= start &&
+		/* only a tool that runs an agent (Claude Code's Task or Agent,
+		 * a delegate_to_agent): an agent's side calls (a title, a
+		 * summary) while any other tool runs are its own */
+		if (!w->sub_agent && w->span && w->start <= start && agent_tool(w->name) &&
 		    (!latest || w->start > latest->start))
 			latest = w;
 	}
