@@ -1104,16 +1104,29 @@ static void test_agent_leaves_launcher_trace(void **state)
 	exchange(p, 600, 3, 1 * MS, 2 * MS);	/* the registry */
 	fork_exec(p, 601, 600, "node\0agent.js", 14, 3 * MS);
 	exchange(p, 601, 3, 4 * MS, 5 * MS);	/* a plain call: under npm for now */
+	/* a shell it started before its first model call (a span already) */
+	fork_exec(p, 603, 601, "sh\0-c\0python3 helper.py", 25, 5 * MS);
 	body_exchange_ex(p, 601, 4, "/v1/chat/completions", CHAT_REQ, CHAT_RESP, 6 * MS, 8 * MS,
 			 false);
 	/* the agent runs a sub-agent: python3 making calls of its own */
 	fork_exec(p, 602, 601, "python3\0sub.py", 15, 9 * MS);
 	body_exchange(p, 602, 5, "/v1/chat/completions", CHAT_REQ, CHAT_RESP, 10 * MS, 11 * MS);
+	/* ... which runs a sub-agent of its own later: nested too */
+	fork_exec(p, 604, 603, "python3\0helper.py", 18, 12 * MS);
+	body_exchange(p, 604, 6, "/v1/chat/completions", CHAT_REQ, CHAT_RESP, 13 * MS, 14 * MS);
+	proc_ev(p, SP_EV_PROC_EXIT, 603, 0, NULL, 0, 0, 16 * MS);
 	proc_ev(p, SP_EV_PROC_EXIT, 601, 0, NULL, 0, 0, 20 * MS);
 	proc_ev(p, SP_EV_PROC_EXIT, 600, 0, NULL, 0, 0, 21 * MS);
 	sp_pipeline__shutdown(p, 30 * MS);
 
 	npm = find("npm");
+	{
+		struct got_span *helper = find("invoke_agent helper.py"), *sh = find_pid("execute_tool sh", 603);
+
+		assert_memory_equal(sh->trace, find("invoke_agent agent.js")->trace, 16);
+		assert_memory_equal(helper->parent, sh->id, 8);
+		assert_memory_equal(helper->trace, sh->trace, 16);
+	}
 	agent = find("invoke_agent agent.js");
 	sub = find("invoke_agent sub.py");
 	assert_true(sp_id_is_zero(agent->parent, 8));

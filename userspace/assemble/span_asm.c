@@ -514,9 +514,8 @@ static void moved_span(void *ctx, struct sp_span *s)
  */
 static void reroot(struct sp_span_asm *a, struct asm_proc *e)
 {
-	struct asm_proc *parent = span_parent_entry(a, e), *d;
+	struct asm_proc *parent = span_parent_entry(a, e);
 	uint8_t old[16], tid[16];
-	uint32_t it = 0;
 
 	if (parent && parent->open_children)
 		parent->open_children--;
@@ -525,18 +524,33 @@ static void reroot(struct sp_span_asm *a, struct asm_proc *e)
 	memcpy(e->span->trace_id, tid, sizeof(tid));
 	memset(e->span->parent_id, 0, sizeof(e->span->parent_id));
 	e->parent_span_pid = 0;
+	/* the open spans below move in keep_tree() */
+	sp_trace_buf__move(a->tb, old, tid, e->span->span_id, a->now, moved_span, e->span);
+	a->stats.agents_rerooted++;
+}
+
+/*
+ * Every process with an open span below agent e is in its kept tree now
+ * (a sub-agent found below it nests there), and in its trace (e may have
+ * just left a launcher's).
+ */
+static void keep_tree(struct sp_span_asm *a, struct asm_proc *e)
+{
+	struct asm_proc *d;
+	uint32_t it = 0;
+
 	while ((d = sp_table__next(a->procs, &it))) {
 		struct asm_proc *up = d;
 
-		if (!d->span || d == e || memcmp(d->span->trace_id, old, sizeof(old)))
+		if (!d->span || d == e)
 			continue;
 		for (int depth = 0; up && up != e && depth < SP_ASM_MAX_DEPTH; depth++)
 			up = up->parent_span_pid ? proc_get(a, up->parent_span_pid) : NULL;
-		if (up == e)
-			memcpy(d->span->trace_id, tid, sizeof(tid));
+		if (up != e)
+			continue;
+		d->tree = true;
+		memcpy(d->span->trace_id, e->span->trace_id, sizeof(d->span->trace_id));
 	}
-	sp_trace_buf__move(a->tb, old, tid, e->span->span_id, a->now, moved_span, e->span);
-	a->stats.agents_rerooted++;
 }
 
 /*
@@ -610,6 +624,7 @@ void sp_span_asm__agent(struct sp_span_asm *a, struct sp_procs *procs, struct sp
 		e->span->start_ns = sp_clock_to_unix(start);
 	e->agent = true;
 	e->tree = true;
+	keep_tree(a, e);
 	a->stats.agents++;
 	/* a target whose tree makes model calls is an agent run too */
 	up = e;
