@@ -49,7 +49,9 @@ struct sp_procs *sp_procs__new(uint32_t capacity, void (*evict)(void *ctx, struc
 	t->read = read ? read : sp_procfs_reader;
 	t->read_ctx = read_ctx;
 	t->t = sp_table__new(capacity, sizeof(struct sp_proc), on_evict, t);
-	t->tomb_cap = capacity / 4 > 16 ? capacity / 4 : 16;
+	/* each holds its resource (3 KiB): a bound in bytes as much as in
+	 * entries */
+	t->tomb_cap = capacity / 16 > 16 ? capacity / 16 : 16;
 	t->tombs = calloc(t->tomb_cap, sizeof(*t->tombs));
 	if (!t->t || !t->tombs) {
 		sp_table__free(t->t);

@@ -9,7 +9,7 @@
  * agent runs is known before anyone knows it is an agent (its first model
  * call may come after it started its first tools). An exited process
  * nobody made a span of stays as a tombstone (exited set) for
- * SP_PROC_TOMB_NS, at most a quarter of the table, oldest out first: an
+ * SP_PROC_TOMB_NS, at most a sixteenth of the table, oldest out first: an
  * agent found later still gets the commands it ran before.
  */
 #ifndef SP_PROCS_H
@@ -34,7 +34,9 @@ struct sp_proc {
 	bool facts_known;
 };
 
-#define SP_PROC_TOMB_NS	(60 * 1000000000ull)
+/* long enough for what an agent runs before its first model call comes
+ * back (start-up probes, a tool forked as the answer streams) */
+#define SP_PROC_TOMB_NS	(15 * 1000000000ull)
 
 struct sp_procs;
 
