@@ -109,11 +109,16 @@ static __always_inline void emit_conn(__u32 type, __u32 tgid, __s32 fd, __u8 rol
 	rb_emit(&ev, sizeof(ev));
 }
 
+/* A nonsock value with this bit: stdin or stdout, and not worth a look
+ * as stdio either (not a pipe, or not JSON-RPC): pipe_enter() is skipped. */
+#define NONSOCK_QUIET	0x80000000u
+
 /* Looks up fd's state; creates it (and reports the socket) when fd is an
- * inet stream socket seen for the first time. NULL for anything else.
+ * inet stream socket seen for the first time. NULL for anything else;
+ * then *quiet (may be NULL) says whether the fd is known NONSOCK_QUIET.
  * fresh: connect/accept made it, forget what we knew of the fd. */
 static __always_inline struct conn_state *conn_get(__u32 tgid, __s32 fd, __u8 role,
-						   bool fresh)
+						   bool fresh, bool *quiet)
 {
 	__u64 key = conn_key(tgid, fd);
 	struct conn_state *c, init = { .role = role };
@@ -125,8 +130,11 @@ static __always_inline struct conn_state *conn_get(__u32 tgid, __s32 fd, __u8 ro
 		if (c && c->exec_id == exec_id)
 			return c;
 		neg = bpf_map_lookup_elem(&nonsock, &key);
-		if (neg && *neg == exec_id)
+		if (neg && (*neg & ~NONSOCK_QUIET) == exec_id) {
+			if (quiet)
+				*quiet = *neg & NONSOCK_QUIET;
 			return NULL;
+		}
 	}
 	pid_keys_note(tgid, fd, PK_FDS);	/* for the sweep at exit */
 	sk = fd_inet_sock(fd);
@@ -146,6 +154,17 @@ static __always_inline struct conn_state *conn_get(__u32 tgid, __s32 fd, __u8 ro
 	bpf_map_update_elem(&socks, &init.sk, &key, BPF_ANY);
 	emit_conn(SP_EV_CONN, tgid, fd, role, sk);
 	return bpf_map_lookup_elem(&conns, &key);
+}
+
+/* stdin or stdout of tgid carries nothing to capture: its nonsock entry
+ * says so, and the next call on it costs no stdio lookup. */
+static __always_inline void stdio_quiet(__u32 tgid, __s32 fd)
+{
+	__u64 key = conn_key(tgid, fd);
+	__u32 *neg = bpf_map_lookup_elem(&nonsock, &key);
+
+	if (neg)
+		*neg |= NONSOCK_QUIET;
 }
 
 /*
@@ -171,8 +190,10 @@ static __always_inline int pipe_enter(__u32 tgid, __u32 tid, __s32 fd, __u64 buf
 		bpf_map_update_elem(&stdio, &tgid, &init, BPF_ANY);
 		st = &init;
 	}
-	if (st->verdict == STDIO_OTHER)
+	if (st->verdict == STDIO_OTHER) {
+		stdio_quiet(tgid, fd);
 		return 0;
+	}
 	call.ts = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&sock_calls, &tid, &call, BPF_ANY))
 		count(SP_CNT_CALL_TABLE_FULL, 1);
@@ -186,12 +207,13 @@ static __always_inline int sock_enter(__s32 fd, __u64 buf, __u32 vlen, __u8 dir)
 	struct sock_call call = { .buf = buf, .fd = fd, .vlen = vlen, .dir = dir };
 	struct tls_call *tls;
 	struct conn_state *c;
+	bool quiet = false;
 
 	if (!traced_tgid(tgid))
 		return 0;
-	c = conn_get(tgid, fd, SP_ROLE_UNKNOWN, false);
+	c = conn_get(tgid, fd, SP_ROLE_UNKNOWN, false, &quiet);
 	if (!c)
-		return fd <= 1 ? pipe_enter(tgid, tid, fd, buf, vlen, dir) : 0;
+		return fd <= 1 && !quiet ? pipe_enter(tgid, tid, fd, buf, vlen, dir) : 0;
 	tls = tls_top(tid);
 	if (tls) {
 		/* ciphertext written or read by SSL_write/SSL_read itself */
@@ -326,8 +348,11 @@ static __always_inline int pipe_exit(__u32 tgid, __u32 tid, struct sock_call *ca
 			v = STDIO_OTHER;
 		st->verdict = v;
 	}
-	if (st->verdict != STDIO_JSONRPC)
+	if (st->verdict != STDIO_JSONRPC) {
+		if (st->verdict == STDIO_OTHER)
+			stdio_quiet(tgid, call->fd);
 		return 0;
+	}
 	seq = __sync_fetch_and_add(&st->bytes[call->dir & 1], (__u64)ret);
 	rec = data_begin(tgid, tid, SP_FD_STDIO, call->ts, 0, st->gen, (__u32)ret, SP_SRC_PIPE,
 			 call->dir);
@@ -615,7 +640,7 @@ int sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
  * the socket, and keep when it started. */
 static __always_inline void connect_pending(__u32 tgid, __u32 tid, struct sock_call *call)
 {
-	struct conn_state *c = conn_get(tgid, call->fd, SP_ROLE_CLIENT, true);
+	struct conn_state *c = conn_get(tgid, call->fd, SP_ROLE_CLIENT, true, NULL);
 	struct sp_addr remote = {};
 	struct sock *sk;
 	int err;
@@ -675,7 +700,7 @@ int sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	call = *cp;
 	bpf_map_delete_elem(&sock_calls, &tid);
 	if (ret == 0)
-		conn_get(tgid, call.fd, SP_ROLE_CLIENT, true);
+		conn_get(tgid, call.fd, SP_ROLE_CLIENT, true, NULL);
 	else if (ret == -EINPROGRESS || ret == -EINTR ||
 		 (ret <= -ERESTARTSYS && ret >= -ERESTART_RESTARTBLOCK))
 		connect_pending(tgid, tid, &call);
@@ -692,7 +717,7 @@ static __always_inline int accept_exit(long ret)
 
 	if (ret < 0 || !traced_tgid(tgid))
 		return 0;
-	conn_get(tgid, ret, SP_ROLE_SERVER, true);
+	conn_get(tgid, ret, SP_ROLE_SERVER, true, NULL);
 	return 0;
 }
 

@@ -1105,7 +1105,7 @@ static void test_agent_leaves_launcher_trace(void **state)
 	fork_exec(p, 601, 600, "node\0agent.js", 14, 3 * MS);
 	exchange(p, 601, 3, 4 * MS, 5 * MS);	/* a plain call: under npm for now */
 	/* a shell it started before its first model call (a span already) */
-	fork_exec(p, 603, 601, "sh\0-c\0python3 helper.py", 25, 5 * MS);
+	fork_exec(p, 603, 601, "sh\0-c\0python3 helper.py", 24, 5 * MS);
 	body_exchange_ex(p, 601, 4, "/v1/chat/completions", CHAT_REQ, CHAT_RESP, 6 * MS, 8 * MS,
 			 false);
 	/* the agent runs a sub-agent: python3 making calls of its own */
