@@ -813,8 +813,10 @@ void sp_span_asm__tools(struct sp_span_asm *a, struct sp_proc *agent,
 		struct sp_span *s;
 
 		w = sp_tool_windows__open(a->wins, agent->pid);
-		if (!w)
+		if (!w) {
+			a->stats.tool_calls_dropped++;
 			continue;
+		}
 		s = sp_span_asm__child_of(a, sub ? sub : e->span, name, SP_KIND_INTERNAL);
 		if (!s) {
 			sp_tool_windows__close(a->wins, agent->pid, w);

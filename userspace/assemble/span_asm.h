@@ -70,6 +70,7 @@ struct sp_asm_stats {
 	uint64_t procs_claimed;		/* spans made for what an agent ran before */
 	uint64_t tool_calls;		/* execute_tool spans opened */
 	uint64_t tool_calls_answered;	/* ... closed by the result going back */
+	uint64_t tool_calls_dropped;	/* no window free: no span */
 	uint64_t turns;			/* agent spans ended by a new turn */
 	uint64_t sub_agents;		/* in-process sub-agents (a second conversation) */
 };

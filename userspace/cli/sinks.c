@@ -122,12 +122,12 @@ void sp_sinks_print_stats(struct sp_pipeline *pl, const uint64_t *kcnt, bool fin
 	sp_log(as->agents && final ? SP_LOG_INFO : SP_LOG_DEBUG,
 	       "agents: %" PRIu64 " found (%" PRIu64 " left a launcher's trace), %" PRIu64
 	       " new turns, %" PRIu64 " processes claimed after the fact, %" PRIu64
-	       " tool calls (%" PRIu64
-	       " answered), %" PRIu64 " MCP exchanges on stdio, %" PRIu64 " retries, %" PRIu64
+	       " tool calls (%" PRIu64 " answered, %" PRIu64 " with no room), %" PRIu64
+	       " MCP exchanges on stdio, %" PRIu64 " retries, %" PRIu64
 	       " spans in a caller's trace (traceparent, %" PRIu64 " malformed)",
 	       as->agents, as->agents_rerooted, as->turns, as->procs_claimed, as->tool_calls,
-	       as->tool_calls_answered, ps->rpc_exchanges, ps->retries, ps->trace_context,
-	       ps->bad_traceparent);
+	       as->tool_calls_answered, as->tool_calls_dropped, ps->rpc_exchanges, ps->retries,
+	       ps->trace_context, ps->bad_traceparent);
 	pieces = tb->flushed_trace_spans + tb->flushed_total + tb->flushed_traces +
 		 tb->flushed_quiet + tb->flushed_age + tb->flushed_shutdown;
 	sp_log(pieces && final ? SP_LOG_INFO : SP_LOG_DEBUG,
