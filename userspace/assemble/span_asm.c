@@ -495,14 +495,15 @@ void sp_span_asm__evict(struct sp_span_asm *a, struct sp_proc *p)
 
 /* ---- agents ---- */
 
-/* A finished span moving with an agent (reroot): a process it ran before
- * it was known to be one is a tool of its own, as it would have been. */
+/* A finished span of an agent's trace, once the agent is known: a process
+ * it ran before that (and that ended) is a tool of its own, as it would
+ * have been. */
 static void moved_span(void *ctx, struct sp_span *s)
 {
 	const struct sp_span *agent = ctx;
 	const struct sp_attr *exe = sp_span__attr(s, "process.executable.name");
 
-	if (exe && exe->type == SP_ATTR_STR &&
+	if (exe && exe->type == SP_ATTR_STR && !sp_span__attr(s, "gen_ai.operation.name") &&
 	    !memcmp(s->parent_id, agent->span_id, sizeof(s->parent_id)))
 		genai_names(s, false, exe->s);
 }
@@ -625,6 +626,8 @@ void sp_span_asm__agent(struct sp_span_asm *a, struct sp_procs *procs, struct sp
 	e->agent = true;
 	e->tree = true;
 	keep_tree(a, e);
+	/* what it ran and saw end before (a target's start-up probes) */
+	sp_trace_buf__visit(a->tb, e->span->trace_id, moved_span, e->span);
 	a->stats.agents++;
 	/* a target whose tree makes model calls is an agent run too */
 	up = e;

@@ -398,6 +398,18 @@ bool sp_trace_buf__graft(struct sp_trace_buf *b, const uint8_t from[16], const u
 	return true;
 }
 
+void sp_trace_buf__visit(struct sp_trace_buf *b, const uint8_t tid[16],
+			 void (*fn)(void *ctx, struct sp_span *s), void *ctx)
+{
+	struct trace *t;
+	uint64_t k1, k2;
+
+	trace_key(tid, &k1, &k2);
+	t = sp_table__get(b->traces, k1, k2);
+	for (struct sp_span *s = t ? t->head : NULL; s; s = s->next)
+		fn(ctx, s);
+}
+
 size_t sp_trace_buf__adopt(struct sp_trace_buf *b, const uint8_t tid[16],
 			   const uint8_t parent_id[8], const uint8_t new_parent[8], uint64_t start,
 			   uint64_t end)

@@ -120,6 +120,9 @@ bool sp_trace_buf__graft(struct sp_trace_buf *b, const uint8_t from[16], const u
 size_t sp_trace_buf__adopt(struct sp_trace_buf *b, const uint8_t tid[16],
 			   const uint8_t parent_id[8], const uint8_t new_parent[8], uint64_t start,
 			   uint64_t end);
+/* fn sees each span trace tid holds (and may change it, not free it). */
+void sp_trace_buf__visit(struct sp_trace_buf *b, const uint8_t tid[16],
+			 void (*fn)(void *ctx, struct sp_span *s), void *ctx);
 /* The age bounds, and the batch interval. */
 void sp_trace_buf__tick(struct sp_trace_buf *b, uint64_t now);
 /*
