@@ -1425,6 +1425,33 @@ static void test_agent_server_request_root(void **state)
 	sp_pipeline__free(p);
 }
 
+/* Under --, what the command ran and saw end before its first model call
+ * (a git probe) is a tool of its own, as it is system-wide. */
+static void test_target_agent_probe_is_tool(void **state)
+{
+	struct sp_pipeline *p;
+	struct got_span *agent, *git;
+
+	no_proc = true;
+	p = new_pipeline(false);
+	no_proc = false;
+	assert_int_equal(sp_pipeline__target(p, 980, 1 * MS), 0);
+	proc_ev(p, SP_EV_PROC_EXEC, 980, 1, "bash\0agent.sh", 14, 0, 1 * MS);
+	fork_exec(p, 981, 980, "git\0status", 11, 2 * MS);
+	proc_ev(p, SP_EV_PROC_EXIT, 981, 0, NULL, 0, 0, 3 * MS);
+	fork_exec(p, 982, 980, "curl\0-sd@req.json\0http://127.0.0.1:9/v1/chat/completions",
+		  57, 4 * MS);
+	body_exchange(p, 982, 4, "/v1/chat/completions", CHAT_REQ, CHAT_RESP, 5 * MS, 6 * MS);
+	proc_ev(p, SP_EV_PROC_EXIT, 980, 0, NULL, 0, 0, 10 * MS);
+	sp_pipeline__shutdown(p, 20 * MS);
+	agent = find("invoke_agent agent.sh");
+	git = find("execute_tool git");
+	assert_memory_equal(git->parent, agent->id, 8);
+	assert_string_equal(git->oi_kind, "TOOL");
+	assert_string_equal(find_pid("curl", 982)->oi_kind, "");
+	sp_pipeline__free(p);
+}
+
 /* ---- trace context ---- */
 
 static void test_traceparent_parse(void **state)
@@ -1627,6 +1654,7 @@ int main(void)
 		cmocka_unit_test(test_agent_turns),
 		cmocka_unit_test(test_in_process_sub_agent),
 		cmocka_unit_test(test_agent_server_request_root),
+		cmocka_unit_test(test_target_agent_probe_is_tool),
 		cmocka_unit_test(test_traceparent_parse),
 		cmocka_unit_test(test_traceparent_joins_trace),
 		cmocka_unit_test(test_malformed_records),
