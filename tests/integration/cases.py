@@ -67,6 +67,27 @@ def curl_https(ctx):
 
 
 @case
+def wget_https(ctx):
+    """wget over GnuTLS (gnutls_record_send2/recv): the same span as curl's
+    over OpenSSL, from the plaintext GnuTLS handles."""
+    srv = ctx.servers()
+    probe = ctx.probe()
+    url = srv.url("/delay?ms=200")
+    wget = shutil.which("wget")
+    if not wget:
+        raise Fail("wget is not installed (apt-get install wget)")
+    window, res = traffic(ctx, lambda: ctx.run([wget, "-q", "-O", "-", "--no-check-certificate",
+                                                "-U", "spanprobe-wget-test/1", url]))
+    expect(res.rc == 0, f"wget exited {res.rc}: {res.stderr[-300:]}")
+    out = probe.stop()
+    root, (span,) = check_client_process(
+        out, res.pid, srv.https_port, window=window, root_name="wget", exe=wget,
+        calls=[dict(path="/delay", status=200, url=url, min_ms=200,
+                    ua=r"spanprobe-wget-test/1")])
+    check_resource(span, res.pid, "wget", exe_name="wget")
+
+
+@case
 def python_https(ctx):
     """urllib over the system libssl (SSL_write_ex/SSL_read_ex); the service
     name comes from the client's own OTEL_SERVICE_NAME."""

@@ -111,3 +111,25 @@ int sp_elf__read(struct sp_elf *e, uint64_t off, void *buf, size_t n)
 		return -errno;
 	return (size_t)r == n ? 0 : -EIO;
 }
+
+static const uint8_t ENDBR64[4] = { 0xf3, 0x0f, 0x1e, 0xfa };
+
+/* Length of a push-register instruction at p, else 0. */
+static int push_len(const uint8_t *p)
+{
+	if (p[0] >= 0x50 && p[0] <= 0x57)
+		return 1;
+	if (p[0] == 0x41 && p[1] >= 0x50 && p[1] <= 0x57)
+		return 2;
+	return 0;
+}
+
+uint64_t sp_x86_probe_off(const uint8_t *code, uint64_t off, bool *emulated)
+{
+	if (!memcmp(code, ENDBR64, 4) && push_len(code + 4)) {
+		*emulated = true;
+		return off + 4;
+	}
+	*emulated = push_len(code) > 0;
+	return off;
+}

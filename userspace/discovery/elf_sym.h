@@ -9,6 +9,7 @@
 #define SP_ELF_SYM_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct sp_elf;
@@ -23,5 +24,13 @@ int sp_elf__func(struct sp_elf *e, const char *name, uint64_t *off);
 int sp_elf__machine(struct sp_elf *e);
 /* Reads n bytes at file offset off: 0 or -errno. */
 int sp_elf__read(struct sp_elf *e, uint64_t off, void *buf, size_t n);
+/*
+ * x86-64: where to probe a function whose first bytes (8 at least) are
+ * code, at file offset off: past an endbr64 when a push follows (the
+ * return address is still at the stack top there), else at off.
+ * *emulated: the probed instruction is a push, which the kernel emulates
+ * in uprobes (since 6.11) instead of single-stepping it.
+ */
+uint64_t sp_x86_probe_off(const uint8_t *code, uint64_t off, bool *emulated);
 
 #endif

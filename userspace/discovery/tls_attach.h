@@ -43,6 +43,7 @@
 enum sp_tls_contract {
 	SP_TLS_INT = 1,		/* int f(conn, buf, int num): bytes */
 	SP_TLS_EX,		/* int f(conn, buf, size_t, size_t *n): > 0, *n */
+	SP_TLS_SSIZE,		/* ssize_t f(conn, buf, size_t): bytes (GnuTLS) */
 };
 
 struct sp_tls_lib;
@@ -84,7 +85,8 @@ struct sp_tls_lib {
 /* The registry: every TLS library, tried in this order. A new library is
  * its pair of files and one entry here. */
 #define SP_TLS_LIBS(X)		\
-	X(sp_tls_openssl)
+	X(sp_tls_openssl)	\
+	X(sp_tls_gnutls)
 
 #define SP_TLS_LIB_DECLARE(lib) extern const struct sp_tls_lib lib;
 SP_TLS_LIBS(SP_TLS_LIB_DECLARE)

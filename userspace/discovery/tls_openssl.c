@@ -26,29 +26,6 @@
 
 static const uint8_t ENDBR64[4] = { 0xf3, 0x0f, 0x1e, 0xfa };
 
-/* Length of a push-register instruction at p (x86-64), else 0. The kernel
- * emulates these in uprobes (since 6.11) instead of single-stepping. */
-static int push_len(const uint8_t *p)
-{
-	if (p[0] >= 0x50 && p[0] <= 0x57)
-		return 1;
-	if (p[0] == 0x41 && p[1] >= 0x50 && p[1] <= 0x57)
-		return 2;
-	return 0;
-}
-
-/* Offset to probe for a function at off: past an endbr64 when a push
- * follows (the return address is still at the stack top there). */
-static uint64_t probe_off(const uint8_t *code, uint64_t off, bool *emulated)
-{
-	if (!memcmp(code, ENDBR64, 4) && push_len(code + 4)) {
-		*emulated = true;
-		return off + 4;
-	}
-	*emulated = push_len(code) > 0;
-	return off;
-}
-
 /*
  * If the _ex wrapper is `[endbr64] sub $imm8,%rsp; call T` and the plain
  * function also calls T, returns T's offset (the shared internal
@@ -121,7 +98,7 @@ static void pick_dir_x86(struct sp_elf *e, const char *plain, const char *ex,
 
 	if (has_p && has_x && (t = shared_internal(e, x_off, p_off)) &&
 	    !sp_elf__read(e, t, code, sizeof(code))) {
-		uint64_t at = probe_off(code, t, &emu);
+		uint64_t at = sp_x86_probe_off(code, t, &emu);
 
 		if (emu) {
 			add_point(pts, n, max, at, SP_TLS_EX, dir, true, internal);
@@ -129,12 +106,12 @@ static void pick_dir_x86(struct sp_elf *e, const char *plain, const char *ex,
 		}
 	}
 	if (has_p && !sp_elf__read(e, p_off, code, sizeof(code))) {
-		uint64_t at = probe_off(code, p_off, &emu);
+		uint64_t at = sp_x86_probe_off(code, p_off, &emu);
 
 		add_point(pts, n, max, at, SP_TLS_INT, dir, emu, plain);
 	}
 	if (has_x && !sp_elf__read(e, x_off, code, sizeof(code))) {
-		uint64_t at = probe_off(code, x_off, &emu);
+		uint64_t at = sp_x86_probe_off(code, x_off, &emu);
 
 		add_point(pts, n, max, at, SP_TLS_EX, dir, emu, ex);
 	}
