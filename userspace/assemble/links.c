@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <stdlib.h>
 #include <string.h>
+#include "util/hash.h"
 #include "util/table.h"
 #include "assemble/links.h"
 
@@ -55,14 +56,9 @@ bool sp_addr_is_local(const struct sp_addr *a)
 
 static uint64_t addr_hash(uint64_t h, const struct sp_addr *a)
 {
-	const uint8_t *b = a->v6;
-	size_t n = a->family == 10 ? 16 : 4;
-
-	h = (h ^ a->family) * 0x100000001b3ull;
-	h = (h ^ a->port) * 0x100000001b3ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
+	h = sp_fnv1a(h, &a->family, sizeof(a->family));
+	h = sp_fnv1a(h, &a->port, sizeof(a->port));
+	return sp_fnv1a(h, a->v6, a->family == 10 ? 16 : 4);
 }
 
 /* One key for both sides: the server's address, then the client's. */
@@ -71,7 +67,7 @@ static void conn_key(bool server, const struct sp_addr *local, const struct sp_a
 {
 	const struct sp_addr *srv = server ? local : remote, *cli = server ? remote : local;
 
-	*k1 = addr_hash(0xcbf29ce484222325ull, srv);
+	*k1 = addr_hash(SP_FNV_OFFSET, srv);
 	*k2 = addr_hash(0x84222325cbf29ce4ull, cli);
 }
 

@@ -171,6 +171,11 @@ const struct sp_asm_stats *sp_span_asm__stats(const struct sp_span_asm *a)
 	return &a->stats;
 }
 
+uint64_t sp_span_asm__tool_calls_dropped(const struct sp_span_asm *a)
+{
+	return sp_tool_windows__dropped(a->wins);
+}
+
 const struct sp_trace_buf_stats *sp_span_asm__trace_stats(const struct sp_span_asm *a)
 {
 	return sp_trace_buf__stats(a->tb);
@@ -349,6 +354,17 @@ static void genai_names(struct sp_span *s, bool agent, const char *name)
 	sp_span__set_str(s, agent ? "agent.name" : "tool.name", name, strlen(name));
 }
 
+/* The conversation an agent span is for, as GenAI and OpenInference name
+ * it: 16 hex digits of its hash. */
+static void set_conversation(struct sp_span *s, uint64_t conv)
+{
+	char id[17];
+
+	snprintf(id, sizeof(id), "%016llx", (unsigned long long)conv);
+	sp_span__set_str(s, "gen_ai.conversation.id", id, 16);
+	sp_span__set_str(s, "session.id", id, 16);
+}
+
 /* A subprocess an agent ran outside any tool call the model asked for:
  * the process is the tool. */
 static void name_tool_process(struct sp_span *s, const struct sp_proc *p)
@@ -390,13 +406,8 @@ static void close_proc_span(struct sp_span_asm *a, struct asm_proc *e, struct sp
 	}
 	if (e->agent) {
 		genai_names(s, true, p ? sp_proc_agent_name(p) : "agent");
-		if (e->conv) {
-			char id[17];
-
-			snprintf(id, sizeof(id), "%016llx", (unsigned long long)e->conv);
-			sp_span__set_str(s, "gen_ai.conversation.id", id, 16);
-			sp_span__set_str(s, "session.id", id, 16);
-		}
+		if (e->conv)
+			set_conversation(s, e->conv);
 		if (e->turn)
 			sp_span__set_int(s, "spanprobe.agent.turn", e->turn + 1);
 	}
@@ -816,10 +827,8 @@ void sp_span_asm__tools(struct sp_span_asm *a, struct sp_proc *agent,
 		struct sp_span *s;
 
 		w = sp_tool_windows__open(a->wins, agent->pid);
-		if (!w) {
-			a->stats.tool_calls_dropped++;
+		if (!w)
 			continue;
-		}
 		s = sp_span_asm__child_of(a, sub ? sub : e->span, name, SP_KIND_INTERNAL);
 		if (!s) {
 			sp_tool_windows__close(a->wins, agent->pid, w);
@@ -941,13 +950,7 @@ static struct sp_span *sub_agent_span(struct sp_span_asm *a, struct asm_proc *e,
 	genai_names(s, true, latest->name);
 	s->start_ns = sp_clock_to_unix(start);
 	s->end_ns = s->start_ns;
-	{
-		char id[17];
-
-		snprintf(id, sizeof(id), "%016llx", (unsigned long long)conv);
-		sp_span__set_str(s, "gen_ai.conversation.id", id, 16);
-		sp_span__set_str(s, "session.id", id, 16);
-	}
+	set_conversation(s, conv);
 	latest->sub_agent = s;
 	latest->sub_conv = conv;
 	a->stats.sub_agents++;

@@ -70,7 +70,6 @@ struct sp_asm_stats {
 	uint64_t procs_claimed;		/* spans made for what an agent ran before */
 	uint64_t tool_calls;		/* execute_tool spans opened */
 	uint64_t tool_calls_answered;	/* ... closed by the result going back */
-	uint64_t tool_calls_dropped;	/* no window free: no span */
 	uint64_t turns;			/* agent spans ended by a new turn */
 	uint64_t sub_agents;		/* in-process sub-agents (a second conversation) */
 };
@@ -187,6 +186,8 @@ void sp_span_asm__shutdown(struct sp_span_asm *a, struct sp_procs *procs, uint64
 void sp_span_asm__evict(struct sp_span_asm *a, struct sp_proc *p);
 
 const struct sp_asm_stats *sp_span_asm__stats(const struct sp_span_asm *a);
+/* Tool calls that got no span: no window free (tool_windows.h). */
+uint64_t sp_span_asm__tool_calls_dropped(const struct sp_span_asm *a);
 const struct sp_trace_buf_stats *sp_span_asm__trace_stats(const struct sp_span_asm *a);
 struct sp_span_pool_stats;
 const struct sp_span_pool_stats *sp_span_asm__pool_stats(const struct sp_span_asm *a);

@@ -126,7 +126,7 @@ void sp_sinks_print_stats(struct sp_pipeline *pl, const uint64_t *kcnt, bool fin
 	       " MCP exchanges on stdio, %" PRIu64 " retries, %" PRIu64
 	       " spans in a caller's trace (traceparent, %" PRIu64 " malformed)",
 	       as->agents, as->agents_rerooted, as->turns, as->procs_claimed, as->tool_calls,
-	       as->tool_calls_answered, as->tool_calls_dropped, ps->rpc_exchanges, ps->retries,
+	       as->tool_calls_answered, sp_span_asm__tool_calls_dropped(a), ps->rpc_exchanges, ps->retries,
 	       ps->trace_context, ps->bad_traceparent);
 	pieces = tb->flushed_trace_spans + tb->flushed_total + tb->flushed_traces +
 		 tb->flushed_quiet + tb->flushed_age + tb->flushed_shutdown;

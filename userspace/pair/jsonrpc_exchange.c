@@ -18,6 +18,7 @@
 #include "decode/jsonrpc.h"
 #include "decode/protocol.h"
 #include "pair/jsonrpc_exchange.h"
+#include "semantics/trace_context.h"
 #include "semantics/body_sub.h"
 #include "spanprobe.h"
 
@@ -35,48 +36,16 @@ struct rpc_stream {
 	char version[SP_RPC_VER_MAX];	/* MCP's, once initialize answered */
 };
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-static bool hex_bytes(const char *s, uint8_t *out, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(s[2 * i]), lo = hi < 0 ? -1 : hexval(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = hi << 4 | lo;
-	}
-	return true;
-}
-
-static bool all_zero(const uint8_t *b, size_t n)
-{
-	while (n--)
-		if (b[n])
-			return false;
-	return true;
-}
-
 bool sp_rpc_parse_traceparent(struct sp_rpc_exchange *ex, const char *s)
 {
-	/* W3C Trace Context, version 00 (and later versions' first fields) */
-	ex->has_trace = false;
-	if (strlen(s) < 55 || s[2] != '-' || s[35] != '-' || s[52] != '-' ||
-	    (s[55] && s[55] != '-') || !strncmp(s, "ff", 2))
+	struct sp_trace_ctx tc;
+
+	ex->has_trace = sp_traceparent_parse(s, strlen(s), &tc);
+	if (!ex->has_trace)
 		return false;
-	if (!hex_bytes(s + 3, ex->trace_id, 16) || !hex_bytes(s + 36, ex->parent_span_id, 8) ||
-	    !hex_bytes(s + 53, &ex->trace_flags, 1) || hexval(s[0]) < 0 || hexval(s[1]) < 0)
-		return false;
-	if (all_zero(ex->trace_id, 16) || all_zero(ex->parent_span_id, 8))
-		return false;
-	ex->has_trace = true;
+	memcpy(ex->trace_id, tc.trace_id, sizeof(ex->trace_id));
+	memcpy(ex->parent_span_id, tc.span_id, sizeof(ex->parent_span_id));
+	ex->trace_flags = tc.flags;
 	return true;
 }
 

@@ -15,6 +15,7 @@
 #include "semantics/body_sub.h"
 #include "semantics/llm_internal.h"
 #include "semantics/prices.h"
+#include "util/hash.h"
 
 _Static_assert(LLM_MAX_TOOLS <= SP_TOOLS_MAX && LLM_MAX_RESULTS <= SP_TOOLS_MAX,
 	       "the tool view holds every call and result kept");
@@ -166,10 +167,7 @@ static void in_text(struct sp_llm *l, int key, const char *role, const char *s, 
 		return;
 	if (role && !m->role[0])
 		llm_copy(m->role, sizeof(m->role), role, strlen(role));
-	if (!m->text_hash)
-		m->text_hash = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < n; i++)
-		m->text_hash = (m->text_hash ^ (uint8_t)s[i]) * 0x100000001b3ull;
+	m->text_hash = sp_fnv1a(m->text_hash ? m->text_hash : SP_FNV_OFFSET, s, n);
 	m->text |= n > 0;
 	if (l->o.content)
 		text_add(&m->content, l->o.content_max, s, n);
@@ -837,7 +835,7 @@ void sp_llm__tools(struct sp_llm *l, struct sp_tool_view *out)
  */
 uint64_t llm_conversation(const struct sp_llm *l)
 {
-	uint64_t h = 0x84222325cbf29ce4ull, sys = 0, user = 0;
+	uint64_t h, sys = 0, user = 0;
 
 	for (int i = 0; i < l->nin; i++) {
 		const struct llm_msg *m = &l->in[i];
@@ -849,7 +847,7 @@ uint64_t llm_conversation(const struct sp_llm *l)
 	}
 	if (!user)
 		return 0;
-	h = (h ^ sys) * 0x100000001b3ull;
-	h = (h ^ user) * 0x100000001b3ull;
+	h = sp_fnv1a(SP_FNV_OFFSET, &sys, sizeof(sys));
+	h = sp_fnv1a(h, &user, sizeof(user));
 	return h ? h : 1;
 }

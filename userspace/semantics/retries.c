@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <stdlib.h>
 #include <string.h>
+#include "util/hash.h"
 #include "util/table.h"
 #include "semantics/retries.h"
 
@@ -36,19 +37,18 @@ void sp_retries__free(struct sp_retries *r)
 	free(r);
 }
 
-/* FNV-1a over the strings, NUL-separated */
+/* The strings hashed, each with its NUL */
 static uint64_t key_of(const char *method, const char *host, const char *path)
 {
 	const char *parts[] = { method, host, path };
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = SP_FNV_OFFSET;
 
 	for (int i = 0; i < 3; i++) {
 		const char *s = parts[i] ? parts[i] : "";
 
 		/* the path without its query */
-		for (; *s && !(i == 2 && *s == '?'); s++)
-			h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-		h = (h ^ 0) * 0x100000001b3ull;
+		h = sp_fnv1a(h, s, i == 2 ? strcspn(s, "?") : strlen(s));
+		h = sp_fnv1a(h, "", 1);
 	}
 	return h;
 }
