@@ -527,6 +527,16 @@ const struct sp_func_stats *sp_pipeline__func_stats(const struct sp_pipeline *p)
 	return sp_func_spans__stats(p->funcs);
 }
 
+uint64_t sp_pipeline__link_evictions(const struct sp_pipeline *p)
+{
+	return sp_links__evictions(p->links);
+}
+
+uint64_t sp_pipeline__retry_evictions(const struct sp_pipeline *p)
+{
+	return sp_retries__evictions(p->retries);
+}
+
 struct sp_span_asm *sp_pipeline__asm(const struct sp_pipeline *p)
 {
 	return p->asm_;

@@ -68,6 +68,10 @@ const struct sp_pipeline_stats *sp_pipeline__stats(const struct sp_pipeline *p);
 const struct sp_streams_stats *sp_pipeline__streams_stats(const struct sp_pipeline *p);
 const struct sp_asm_stats *sp_pipeline__asm_stats(const struct sp_pipeline *p);
 uint64_t sp_pipeline__proc_evictions(const struct sp_pipeline *p);
+/* Local connections and request attempts forgotten to make room: links
+ * and resends that went unmarked (assemble/links.h, semantics/retries.h). */
+uint64_t sp_pipeline__link_evictions(const struct sp_pipeline *p);
+uint64_t sp_pipeline__retry_evictions(const struct sp_pipeline *p);
 struct sp_func_stats;
 const struct sp_func_stats *sp_pipeline__func_stats(const struct sp_pipeline *p);
 struct sp_span_asm *sp_pipeline__asm(const struct sp_pipeline *p);

@@ -33,6 +33,11 @@ struct sp_links *sp_links__new(uint32_t cap)
 	return l;
 }
 
+uint64_t sp_links__evictions(const struct sp_links *l)
+{
+	return sp_table__evictions(l->t);
+}
+
 void sp_links__free(struct sp_links *l)
 {
 	if (!l)

@@ -41,6 +41,8 @@ void sp_links__free(struct sp_links *l);
  * matching exchange was noted, it is taken and copied to *peer (true);
  * else this one is noted for the other side (false).
  */
+/* Connections evicted to make room (their links go unmade). */
+uint64_t sp_links__evictions(const struct sp_links *l);
 bool sp_links__meet(struct sp_links *l, bool server, const struct sp_addr *local,
 		    const struct sp_addr *remote, const struct sp_link_end *mine,
 		    struct sp_link_end *peer);

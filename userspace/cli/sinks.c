@@ -124,10 +124,12 @@ void sp_sinks_print_stats(struct sp_pipeline *pl, const uint64_t *kcnt, bool fin
 	       " new turns, %" PRIu64 " processes claimed after the fact, %" PRIu64
 	       " tool calls (%" PRIu64 " answered, %" PRIu64 " with no room), %" PRIu64
 	       " MCP exchanges on stdio, %" PRIu64 " retries, %" PRIu64
-	       " spans in a caller's trace (traceparent, %" PRIu64 " malformed)",
+	       " spans in a caller's trace (traceparent, %" PRIu64 " malformed), %" PRIu64
+	       " local links and %" PRIu64 " retry records evicted",
 	       as->agents, as->agents_rerooted, as->turns, as->procs_claimed, as->tool_calls,
 	       as->tool_calls_answered, sp_span_asm__tool_calls_dropped(a), ps->rpc_exchanges, ps->retries,
-	       ps->trace_context, ps->bad_traceparent);
+	       ps->trace_context, ps->bad_traceparent, sp_pipeline__link_evictions(pl),
+	       sp_pipeline__retry_evictions(pl));
 	pieces = tb->flushed_trace_spans + tb->flushed_total + tb->flushed_traces +
 		 tb->flushed_quiet + tb->flushed_age + tb->flushed_shutdown;
 	sp_log(pieces && final ? SP_LOG_INFO : SP_LOG_DEBUG,

@@ -29,6 +29,11 @@ struct sp_retries *sp_retries__new(uint32_t cap)
 	return r;
 }
 
+uint64_t sp_retries__evictions(const struct sp_retries *r)
+{
+	return sp_table__evictions(r->t);
+}
+
 void sp_retries__free(struct sp_retries *r)
 {
 	if (!r)

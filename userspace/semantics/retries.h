@@ -23,6 +23,8 @@ struct sp_retries;
 
 struct sp_retries *sp_retries__new(uint32_t cap);
 void sp_retries__free(struct sp_retries *r);
+/* Attempts forgotten to make room (a retry of one goes unmarked). */
+uint64_t sp_retries__evictions(const struct sp_retries *r);
 /*
  * One attempt of (scope, method, host, path) over [start, end]; failed:
  * it did not succeed in a way worth retrying. Returns its resend count: 0
