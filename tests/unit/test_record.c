@@ -285,7 +285,7 @@ static void test_private_file(void **state)
 {
 	char link[160], target[160];
 	struct stat st;
-	int fd;
+	int fd, reader;
 
 	snprintf(target, sizeof(target), "%s/target", dir);
 	snprintf(link, sizeof(link), "%s/link", dir);
@@ -309,6 +309,20 @@ static void test_private_file(void **state)
 	assert_int_equal(st.st_size, 0);
 	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
 	close(fd);
+
+	/* a device or FIFO (-o /dev/null, -o /dev/stdout) keeps its mode:
+	 * making /dev/null 0600 as root would break every other user */
+	snprintf(target, sizeof(target), "%s/fifo", dir);
+	assert_int_equal(mkfifo(target, 0644), 0);
+	assert_int_equal(chmod(target, 0644), 0);
+	reader = open(target, O_RDWR | O_NONBLOCK);	/* so the open does not block */
+	assert_true(reader >= 0);
+	fd = sp_open_private(target);
+	assert_true(fd >= 0);
+	assert_int_equal(stat(target, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+	close(fd);
+	close(reader);
 }
 
 int main(void)
