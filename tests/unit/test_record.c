@@ -36,6 +36,8 @@ static int teardown(void **state)
 	unlink(p);
 	snprintf(p, sizeof(p), "%s/target", dir);
 	unlink(p);
+	snprintf(p, sizeof(p), "%s/fifo", dir);
+	unlink(p);
 	return rmdir(dir);
 }
 
