@@ -128,6 +128,32 @@ static void span_llm(const struct sp_span *s, char *out, size_t cap)
 	clean(raw, out, cap);
 }
 
+/*
+ * The colour of a span's name on a terminal, by what it is: agents
+ * magenta, model calls cyan, tools yellow, MCP green, HTTP blue, other
+ * processes plain; an ERROR span is red whatever it is. The same classes
+ * as the report's waterfall.
+ */
+static const char *span_color(const struct sp_span *s)
+{
+	const struct sp_attr *op = sp_span__attr(s, "gen_ai.operation.name");
+
+	if (s->status == SP_STATUS_ERROR)
+		return "\033[31m";
+	if (op && op->type == SP_ATTR_STR) {
+		if (!strcmp(op->s, "invoke_agent"))
+			return "\033[35m";
+		if (!strcmp(op->s, "execute_tool"))
+			return sp_span__attr(s, "mcp.method.name") ? "\033[32m" : "\033[33m";
+		return "\033[36m";	/* chat, generate_content, embeddings, ... */
+	}
+	if (sp_span__attr(s, "mcp.method.name"))
+		return "\033[32m";
+	if (sp_span__attr(s, "http.request.method") || sp_span__attr(s, "rpc.system"))
+		return "\033[34m";
+	return "";
+}
+
 /* One line: times relative to [t0, t1], the span the bar spans. */
 static void print_span(struct console *c, const struct sp_span *s, uint64_t t0, uint64_t t1,
 		       uint32_t depth)
@@ -138,7 +164,7 @@ static void print_span(struct console *c, const struct sp_span *s, uint64_t t0, 
 	double dur = (s->end_ns > s->start_ns ? s->end_ns - s->start_ns : 0) / 1e9;
 	int b0 = -1, b1 = -1, d = depth < MAX_INDENT ? (int)depth : MAX_INDENT;
 	int w = NAME_COLS - d * 2 > 8 ? NAME_COLS - d * 2 : 8;
-	const char *red = c->color && s->status == SP_STATUS_ERROR ? "\033[31m" : "";
+	const char *red = c->color ? span_color(s) : "";
 	const char *reset = *red ? "\033[0m" : "";
 	char bar[BAR_WIDTH + 1], name[256], detail[80], llm[160];
 
@@ -336,6 +362,7 @@ static int console_export(struct sp_exporter *e, struct sp_span *const *spans, s
 	struct console *c = e->priv;
 
 	errno = 0;	/* a failed fprintf need not say why */
+	sp_status_clear();	/* the live status line, if it shares the terminal */
 	for (size_t i = 0, j; i < n; i = j) {
 		for (j = i + 1; j < n && !memcmp(spans[j]->trace_id, spans[i]->trace_id, 16); j++)
 			;

@@ -80,6 +80,43 @@ static void add_count(char *buf, size_t cap, uint64_t n, const char *what)
 		snprintf(buf + at, cap - at, "%s%" PRIu64 " %s", at ? ", " : "", n, what);
 }
 
+/* 1234 -> "1234", 12345 -> "12.3k", 1234567 -> "1.2M" */
+static const char *human(uint64_t n, char *buf, size_t cap)
+{
+	if (n < 10000)
+		snprintf(buf, cap, "%" PRIu64, n);
+	else if (n < 10000000)
+		snprintf(buf, cap, "%.1fk", n / 1e3);
+	else
+		snprintf(buf, cap, "%.1fM", n / 1e6);
+	return buf;
+}
+
+void sp_sinks_print_status(struct sp_pipeline *pl, const uint64_t *kcnt, uint32_t tls_files,
+			   uint64_t now_ns)
+{
+	static uint64_t last_ns, last_events;
+	const struct sp_streams_stats *ss = sp_pipeline__streams_stats(pl);
+	const struct sp_asm_stats *as = sp_pipeline__asm_stats(pl);
+	const struct sp_pipeline_stats *ps = sp_pipeline__stats(pl);
+	const struct sp_trace_buf_stats *tb = sp_span_asm__trace_stats(sp_pipeline__asm(pl));
+	uint64_t dt = now_ns - last_ns, rate = 0, lost;
+	char r[16], sp[16], tr[16], dr[16];
+
+	if (last_ns && dt)
+		rate = (ps->events - last_events) * 1000000000ull / dt;
+	last_ns = now_ns;
+	last_events = ps->events;
+	/* what is lost whole: records, spans, connections (bytes in holes
+	 * are in the exit line) */
+	lost = kcnt[SP_CNT_RB_FULL] + as->spans_dropped + ss->stream_evictions +
+	       ss->requests_dropped;
+	sp_status_line("spanprobe: %s records/s  %s spans  %s traces  %s dropped  %u TLS files",
+		       human(rate, r, sizeof(r)), human(as->spans_finished, sp, sizeof(sp)),
+		       human(tb->traces_completed, tr, sizeof(tr)), human(lost, dr, sizeof(dr)),
+		       tls_files);
+}
+
 void sp_sinks_print_stats(struct sp_pipeline *pl, const uint64_t *kcnt, bool final)
 {
 	const struct sp_streams_stats *ss = sp_pipeline__streams_stats(pl);

@@ -23,5 +23,9 @@ int sp_sinks_pipeline(struct sp_pipeline **out, const struct sp_pipeline_opts *p
  * kernel's drop counters (enum sp_counter), or NULL when there are none.
  */
 void sp_sinks_print_stats(struct sp_pipeline *pl, const uint64_t *kcnt, bool final);
+/* The live status line (util/log.h): records per second since the last
+ * call at now_ns, spans, traces, drops, TLS files probed. */
+void sp_sinks_print_status(struct sp_pipeline *pl, const uint64_t *kcnt, uint32_t tls_files,
+			   uint64_t now_ns);
 
 #endif

@@ -362,6 +362,7 @@ int sp_trace_cmd(const struct sp_config *c)
 	struct sp_pipeline_opts po;
 	struct sp_loader_opts lo = {};
 	uint64_t start, now, last_sweep, last_stats, child_gone = 0;
+	bool status_line;
 	uint64_t kcnt[SP_CNT_MAX];
 	int release = -1, status = 0, exit_code = 0, err;
 	bool forwarded = false;	/* a stop signal went to the command */
@@ -455,6 +456,9 @@ int sp_trace_cmd(const struct sp_config *c)
 		release = -1;
 	}
 
+	/* the status line only on a terminal, and not with -q or -v (whose
+	 * periodic counts are the detailed version of it) */
+	status_line = isatty(STDERR_FILENO) && sp_log_level == SP_LOG_INFO;
 	start = last_sweep = last_stats = sp_clock_mono_ns();
 	for (;;) {
 		/* a round cut short left records waiting: no sleep before the next */
@@ -472,6 +476,10 @@ int sp_trace_cmd(const struct sp_config *c)
 			if (r.rec)
 				sp_rec_writer__flush(r.rec);	/* a killed run keeps most */
 			last_sweep = now;
+			if (status_line) {
+				sp_loader__counters(r.loader, kcnt);
+				sp_sinks_print_status(r.pl, kcnt, sp_tls_attach__files(r.tls), now);
+			}
 		}
 		if (sp_log_level >= SP_LOG_DEBUG && now - last_stats > 10000000000ull) {
 			sp_loader__counters(r.loader, kcnt);
@@ -499,6 +507,7 @@ int sp_trace_cmd(const struct sp_config *c)
 			break;
 		}
 	}
+	sp_status_clear();
 	drain(&r);
 	run_shutdown(&r, sp_clock_mono_ns());
 	sp_loader__counters(r.loader, kcnt);

@@ -15,6 +15,16 @@ extern int sp_log_level;
 
 void sp_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * The live run's status line: one line on stderr (a terminal: the caller
+ * decides), redrawn in place. Every other write to the terminal (sp_log,
+ * the console tree) clears it first with sp_status_clear, so the line
+ * never garbles what is printed; the next redraw brings it back. Safe from
+ * any thread.
+ */
+void sp_status_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void sp_status_clear(void);
+
 #include <stdint.h>
 
 /*
