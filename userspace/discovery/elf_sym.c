@@ -96,6 +96,78 @@ int sp_elf__func(struct sp_elf *e, const char *name, uint64_t *off)
 	return find_in(e, SHT_SYMTAB, name, off);
 }
 
+static int each_in(struct sp_elf *e, Elf64_Word type,
+		   int (*fn)(const char *name, uint64_t off, void *arg), void *arg)
+{
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(e->elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != type || !sh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data)
+			continue;
+		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+			GElf_Shdr tsh;
+			const char *n;
+			Elf_Scn *tscn;
+			int r;
+
+			if (!gelf_getsym(data, i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+			    sym.st_shndx == SHN_UNDEF || !sym.st_value)
+				continue;
+			n = elf_strptr(e->elf, sh.sh_link, sym.st_name);
+			tscn = elf_getscn(e->elf, sym.st_shndx);
+			if (!n || !tscn || !gelf_getshdr(tscn, &tsh))
+				continue;
+			r = fn(n, sym.st_value - tsh.sh_addr + tsh.sh_offset, arg);
+			if (r)
+				return r;
+		}
+	}
+	return 0;
+}
+
+int sp_elf__each_func(struct sp_elf *e, int (*fn)(const char *name, uint64_t off, void *arg),
+		      void *arg)
+{
+	int r = each_in(e, SHT_SYMTAB, fn, arg);
+
+	return r ? r : each_in(e, SHT_DYNSYM, fn, arg);
+}
+
+int sp_elf__section_has(struct sp_elf *e, const char *sect, const void *needle, size_t n,
+			uint64_t max_bytes)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+
+	if (elf_getshdrstrndx(e->elf, &shstrndx))
+		return 0;
+	while ((scn = elf_nextscn(e->elf, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS)
+			continue;
+		name = elf_strptr(e->elf, shstrndx, sh.sh_name);
+		if (!name || strcmp(name, sect))
+			continue;
+		/* ELF_C_READ_MMAP: the section's bytes are the mapped file */
+		d = elf_rawdata(scn, NULL);
+		if (!d || !d->d_buf)
+			return 0;
+		return memmem(d->d_buf, d->d_size < max_bytes ? d->d_size : max_bytes, needle,
+			      n) != NULL;
+	}
+	return 0;
+}
+
 int sp_elf__machine(struct sp_elf *e)
 {
 	GElf_Ehdr eh;

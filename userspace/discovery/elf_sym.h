@@ -19,6 +19,18 @@ struct sp_elf *sp_elf__open(const char *path);
 void sp_elf__close(struct sp_elf *e);
 /* File offset of the defined function name: 0, or -ENOENT. */
 int sp_elf__func(struct sp_elf *e, const char *name, uint64_t *off);
+/*
+ * Calls fn(name, off, arg) for every defined function symbol of .symtab
+ * (then .dynsym), with its file offset, until fn returns non-zero (that
+ * value is returned; 0 when all were seen). For libraries whose names
+ * must be matched by rule, not looked up (Rust's mangled names).
+ */
+int sp_elf__each_func(struct sp_elf *e, int (*fn)(const char *name, uint64_t off, void *arg),
+		      void *arg);
+/* Looks for the bytes needle in the section named sect (".rodata"): 1
+ * found, 0 not (or no such section). Reads at most max_bytes of it. */
+int sp_elf__section_has(struct sp_elf *e, const char *sect, const void *needle, size_t n,
+			uint64_t max_bytes);
 /* The ELF e_machine (EM_X86_64, EM_AARCH64, ...), 0 if unreadable: an
  * attach-point choice that reads code must know which code it reads. */
 int sp_elf__machine(struct sp_elf *e);

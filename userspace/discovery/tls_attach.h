@@ -44,6 +44,10 @@ enum sp_tls_contract {
 	SP_TLS_INT = 1,		/* int f(conn, buf, int num): bytes */
 	SP_TLS_EX,		/* int f(conn, buf, size_t, size_t *n): > 0, *n */
 	SP_TLS_SSIZE,		/* ssize_t f(conn, buf, size_t): bytes (GnuTLS) */
+	SP_TLS_RUST_SEND,	/* usize f(&mut CommonState, buf, len): bytes (rustls) */
+	SP_TLS_RUST_READ,	/* io::Result<usize> <Reader as Read>::read (rustls) */
+	SP_TLS_RUST_TIE,	/* f(&mut CommonState, ...): names the socket (rustls) */
+	SP_TLS_RUST_NOTE,	/* f(&mut CommonState, ...): the thread's connection (rustls) */
 };
 
 struct sp_tls_lib;
@@ -86,7 +90,8 @@ struct sp_tls_lib {
  * its pair of files and one entry here. */
 #define SP_TLS_LIBS(X)		\
 	X(sp_tls_openssl)	\
-	X(sp_tls_gnutls)
+	X(sp_tls_gnutls)	\
+	X(sp_tls_rustls)
 
 #define SP_TLS_LIB_DECLARE(lib) extern const struct sp_tls_lib lib;
 SP_TLS_LIBS(SP_TLS_LIB_DECLARE)
