@@ -29,6 +29,7 @@
 #include <elf.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include "discovery/elf_sym.h"
 #include "discovery/rust_names.h"
 #include "discovery/tls_attach.h"
@@ -75,8 +76,24 @@ static int scan_sym(const char *name, uint64_t off, void *arg)
 	return 0;
 }
 
-static int rustls_points(const char *path, struct sp_elf *e, struct sp_tls_point *pts, int max)
+/* The file's own name for messages: attach_file hands us /proc/self/fd/N. */
+static const char *shown(const char *path, char *buf, size_t cap)
 {
+	ssize_t n;
+
+	if (strncmp(path, "/proc/self/fd/", 14))
+		return path;
+	n = readlink(path, buf, cap - 1);
+	if (n <= 0)
+		return path;
+	buf[n] = 0;
+	return buf;
+}
+
+static int rustls_points(const char *fpath, struct sp_elf *e, struct sp_tls_point *pts, int max)
+{
+	char pbuf[512];
+	const char *path = shown(fpath, pbuf, sizeof(pbuf));
 	static const char mark[] = "/src/conn.rs";
 	struct scan s = {};
 	bool alt;
