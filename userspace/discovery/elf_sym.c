@@ -141,7 +141,7 @@ int sp_elf__each_func(struct sp_elf *e, int (*fn)(const char *name, uint64_t off
 }
 
 int sp_elf__section_has(struct sp_elf *e, const char *sect, const void *needle, size_t n,
-			uint64_t max_bytes)
+			uint64_t max_bytes, bool (*ok)(const char *at, size_t left))
 {
 	Elf_Scn *scn = NULL;
 	size_t shstrndx;
@@ -162,8 +162,14 @@ int sp_elf__section_has(struct sp_elf *e, const char *sect, const void *needle, 
 		d = elf_rawdata(scn, NULL);
 		if (!d || !d->d_buf)
 			return 0;
-		return memmem(d->d_buf, d->d_size < max_bytes ? d->d_size : max_bytes, needle,
-			      n) != NULL;
+		const char *p = d->d_buf, *end = p + (d->d_size < max_bytes ? d->d_size : max_bytes);
+
+		while (p < end && (p = memmem(p, end - p, needle, n))) {
+			if (ok(p, end - p))
+				return 1;
+			p++;
+		}
+		return 0;
 	}
 	return 0;
 }

@@ -27,10 +27,11 @@ int sp_elf__func(struct sp_elf *e, const char *name, uint64_t *off);
  */
 int sp_elf__each_func(struct sp_elf *e, int (*fn)(const char *name, uint64_t off, void *arg),
 		      void *arg);
-/* Looks for the bytes needle in the section named sect (".rodata"): 1
- * found, 0 not (or no such section). Reads at most max_bytes of it. */
+/* Looks for the bytes needle in the section named sect (".rodata") for
+ * which ok(at, left) (at: the match, left: bytes from it to the end) is
+ * true: 1 found, 0 not (or no such section). Reads at most max_bytes. */
 int sp_elf__section_has(struct sp_elf *e, const char *sect, const void *needle, size_t n,
-			uint64_t max_bytes);
+			uint64_t max_bytes, bool (*ok)(const char *at, size_t left));
 /* The ELF e_machine (EM_X86_64, EM_AARCH64, ...), 0 if unreadable: an
  * attach-point choice that reads code must know which code it reads. */
 int sp_elf__machine(struct sp_elf *e);

@@ -26,6 +26,7 @@
  * Every point is a symbol's address (past an endbr64 when a push
  * follows): a function start by definition.
  */
+#include <ctype.h>
 #include <elf.h>
 #include <stdio.h>
 #include <string.h>
@@ -90,11 +91,23 @@ static const char *shown(const char *path, char *buf, size_t cap)
 	return buf;
 }
 
+/* "rustls-0.N.M/src/": the crate's source path, as its panic locations
+ * name it (".cargo/registry/src/index.crates.io-.../rustls-0.23.27/src/conn.rs") */
+static bool crate_path(const char *at, size_t left)
+{
+	size_t i = 9;	/* past "rustls-0." */
+	int dots = 0;
+
+	while (i < left && i < 40 && (isdigit((unsigned char)at[i]) || at[i] == '.'))
+		dots += at[i++] == '.';
+	return dots == 1 && i + 5 <= left && !memcmp(at + i, "/src/", 5) &&
+	       isdigit((unsigned char)at[9]);
+}
+
 static int rustls_points(const char *fpath, struct sp_elf *e, struct sp_tls_point *pts, int max)
 {
 	char pbuf[512];
 	const char *path = shown(fpath, pbuf, sizeof(pbuf));
-	static const char mark[] = "/src/conn.rs";
 	struct scan s = {};
 	bool alt;
 	int n = 0;
@@ -116,8 +129,7 @@ static int rustls_points(const char *fpath, struct sp_elf *e, struct sp_tls_poin
 			sp_info("%s: rustls found (symbols) but not %s (rustls 0.22 or later, or "
 				"inlined): not probed, see README \"TLS probes\"", path,
 				funcs[f].label);
-		else if (sp_elf__section_has(e, ".rodata", "rustls-0.", 9, 1ull << 30) &&
-			 sp_elf__section_has(e, ".rodata", mark, sizeof(mark) - 1, 1ull << 30))
+		else if (sp_elf__section_has(e, ".rodata", "rustls-0.", 9, 1ull << 30, crate_path))
 			sp_info("%s: rustls found (strings) but no symbols: not probed, see README "
 				"\"TLS probes\"", path);
 		return 0;
