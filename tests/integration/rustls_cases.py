@@ -24,7 +24,10 @@ def client_binaries():
     """(with symbols, stripped): built on first use, then reused."""
     exe = os.path.join(BUILD, "target", "release", "sp-rustls-client")
     stripped = os.path.join(BUILD, "sp-rustls-client.stripped")
-    if not os.path.exists(exe):
+    src = os.path.join(HERE, "rust_client")
+    newest = max(os.path.getmtime(os.path.join(src, f))
+                 for f in ("Cargo.toml", "Cargo.lock", os.path.join("src", "main.rs")))
+    if not os.path.exists(exe) or os.path.getmtime(exe) < newest:
         if not os.path.exists(CARGO):
             raise Fail("Debian's cargo is not installed (tests/install-deps.sh: cargo "
                        "librust-rustls-dev librust-rustls-pemfile-dev)")
@@ -32,7 +35,7 @@ def client_binaries():
                    PATH="/usr/bin:/bin")
         res = subprocess.run([CARGO, "build", "--offline", "--release", "--target-dir",
                               os.path.join(BUILD, "target")],
-                             cwd=os.path.join(HERE, "rust_client"), env=env,
+                             cwd=src, env=env,
                              capture_output=True, text=True, timeout=900)
         if res.returncode != 0:
             raise Fail(f"building rust_client failed: {res.stderr[-2000:]}")
