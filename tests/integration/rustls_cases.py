@@ -6,6 +6,7 @@ cargo, offline, into build/rust-client/. With symbols its plaintext is read
 and the client runs unharmed."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -86,15 +87,17 @@ def finish(proc, n):
     except subprocess.TimeoutExpired:
         raise Fail(f"rust client {proc.pid} did not finish")
     expect(proc.returncode == 0, f"rust client exited {proc.returncode}: {err.decode()[-500:]}")
-    want = [f"conn {i} 200 155" for i in range(n)]
     got = out.decode().split("\n")[:n]
+    want = [f"conn {i} 200 " for i in range(n)]
+    got = [g[:len(w)] for g, w in zip(got, want)]
     expect(got == want, f"rust client printed {got}, want {want}")
 
 
 def check_calls(out, pid, port, n):
-    """n GET /delay CLIENT spans, one per connection, each with the query of
-    its own connection (the request a tie to the wrong socket would swap)
-    and the response the server sent on that connection."""
+    """n GET /delay CLIENT spans, one per connection: connection i asked
+    for a reply after i*200 ms, so its span has its own query, the body
+    the server sent on that socket ("delayed {i*200} ms") and lasts at
+    least that long; plaintext tied to the wrong socket breaks all three."""
     no_problems(out)
     root = process_root(out, pid)
     spans = http_spans(out, pid, KIND_CLIENT, port)
@@ -105,13 +108,16 @@ def check_calls(out, pid, port, n):
         a = s.attrs
         expect(s.name == "GET /delay", f"span name {s.name!r}", [s])
         expect(a.get("http.response.status_code") == 200, "status not 200", [s])
-        expect(a.get("http.response.body.size") == len("delayed 0 ms\n"),
-               f"response body size {a.get('http.response.body.size')!r}", [s])
         full = a.get("url.full", "")
-        expect(full.startswith(f"https://localhost:{port}/delay?conn="), f"url.full {full!r}", [s])
-        seen.add(full.rsplit("=", 1)[1])
+        m = re.fullmatch(rf"https://localhost:{port}/delay\?conn=(\d+)&ms=(\d+)", full)
+        expect(m and int(m[2]) == 200 * int(m[1]), f"url.full {full!r}", [s])
+        i = int(m[1])
+        seen.add(i)
+        expect(a.get("http.response.body.size") == len(f"delayed {200 * i} ms\n"),
+               f"conn {i}: response body size {a.get('http.response.body.size')!r}", [s])
+        expect(s.duration_ms >= 200 * i, f"conn {i}: lasted {s.duration_ms:.0f} ms", [s])
         expect(s.parent_id == root.span_id, "span not under its process", [s, root])
-    expect(seen == {str(i) for i in range(n)}, f"connections seen {sorted(seen)}", spans)
+    expect(seen == set(range(n)), f"connections seen {sorted(seen)}", spans)
 
 
 @case

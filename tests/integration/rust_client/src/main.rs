@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 //! sp-rustls-client CA_PEM HOST PORT PATH N [DELAY_MS]
 //! Opens N TLS connections from this one thread, finishes every handshake
-//! first, then writes one GET on each and reads each response in turn:
-//! two connections on one thread, interleaved, so that a tie of plaintext
-//! to the wrong socket shows. Prints "conn I status BYTES" per response.
+//! first, then writes one GET PATH?conn=I&ms=I*200 on each and reads each
+//! response in turn: connections on one thread, interleaved, each asking
+//! for its own answer, so that a tie of plaintext to the wrong socket
+//! shows. Prints "conn I status BYTES" per response.
 use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -44,8 +45,11 @@ fn main() {
     }
     for (i, s) in conns.iter_mut().enumerate() {
         let req = format!(
-            "GET {}?conn={} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            path, i, host
+            "GET {}?conn={}&ms={} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            path,
+            i,
+            i * 200,
+            host
         );
         s.write_all(req.as_bytes()).expect("write");
         s.flush().expect("flush");
