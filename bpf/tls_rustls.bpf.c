@@ -34,7 +34,8 @@
  *       4096 and the CommonState it gives is a tied connection; from then on
  *       every read finds its connection by subtraction, never by what the
  *       thread did last, so two connections on one thread never cross.
- *       A read whose CommonState is no tied connection is not emitted.
+ *       A read whose CommonState is no tied connection is not emitted
+ *       (counted: SP_CNT_TLS_UNTIED, in the exit line).
  *   The return convention of io::Result<usize> differs between compilers
  *   (verified by reading the code): rustc 1.63 returns it through a hidden
  *   pointer (rdi = out, rsi = self, rdx = buf, rcx = len; rax = out at the
@@ -205,8 +206,10 @@ int BPF_KRETPROBE(rustls_read_exit)
 	if (n == 0 || n > RUSTLS_LEN_MAX)
 		return 0;
 	call.ssl = reader_conn(tgid, tid, self);
-	if (!call.ssl)
+	if (!call.ssl) {
+		count(SP_CNT_TLS_UNTIED, 1);
 		return 0;
+	}
 	call.buf = buf;
 	call.out_len = 0;
 	return tls_emit(&call, n);

@@ -138,6 +138,7 @@ void sp_sinks_print_stats(struct sp_pipeline *pl, const uint64_t *kcnt, bool fin
 	add_count(drops, sizeof(drops), c[SP_CNT_IOV_TRUNC], "writev/readv calls past 16 segments");
 	add_count(drops, sizeof(drops), c[SP_CNT_CALL_TABLE_FULL] + c[SP_CNT_CONN_TABLE_FULL],
 		  "kernel table inserts");
+	add_count(drops, sizeof(drops), c[SP_CNT_TLS_UNTIED], "rustls reads of an untied connection");
 	add_count(drops, sizeof(drops), ss->stream_evictions, "connections evicted");
 	add_count(drops, sizeof(drops), ss->stream_restarts, "kernel streams restarted");
 	add_count(drops, sizeof(drops), sp_pipeline__proc_evictions(pl), "processes evicted");
