@@ -58,12 +58,18 @@ struct {
 	__type(value, struct rustls_last);
 } rustls_last_cs SEC(".maps");
 
-/* tgid -> offset of received_plaintext in CommonState, once learnt */
+struct rustls_off {
+	__u64 k;		/* offset of received_plaintext in CommonState */
+	__u32 exec_id;		/* the image it was learnt in: an exec relearns */
+	__u32 pad;
+};
+
+/* tgid -> the offset, once learnt (LRU: an evicted one is learnt again) */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct rustls_off);
 } rustls_k SEC(".maps");
 
 #define RUSTLS_K_MAX	4096	/* CommonState is well under this in 0.20/0.21 */
@@ -149,14 +155,15 @@ int BPF_KPROBE(rustls_read_enter, void *a0, void *a1, void *a2)
 static __always_inline __u64 reader_conn(__u32 tgid, __u32 tid, __u64 self)
 {
 	struct tls_key key = { .tgid = tgid };
+	struct rustls_off *k, nk = { .exec_id = current_exec_id() };
 	struct rustls_last *last;
-	__u64 r = 0, *k, d;
+	__u64 r = 0, d;
 
 	if (bpf_probe_read_user(&r, sizeof(r), (void *)self) || !r)
 		return 0;
 	k = bpf_map_lookup_elem(&rustls_k, &tgid);
-	if (k) {
-		key.ssl = r - *k;
+	if (k && k->exec_id == nk.exec_id) {
+		key.ssl = r - k->k;
 		return bpf_map_lookup_elem(&tls_streams, &key) ? key.ssl : 0;
 	}
 	last = bpf_map_lookup_elem(&rustls_last_cs, &tid);
@@ -167,7 +174,8 @@ static __always_inline __u64 reader_conn(__u32 tgid, __u32 tid, __u64 self)
 		key.ssl = last->cs[i];
 		if (d >= RUSTLS_K_MAX || !bpf_map_lookup_elem(&tls_streams, &key))
 			continue;
-		bpf_map_update_elem(&rustls_k, &tgid, &d, BPF_NOEXIST);
+		nk.k = d;
+		bpf_map_update_elem(&rustls_k, &tgid, &nk, BPF_ANY);
 		return key.ssl;
 	}
 	return 0;
