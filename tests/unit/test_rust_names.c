@@ -34,6 +34,26 @@ static void test_demangle(void **state)
 		  "core::ptr::drop_in_place<rustls::conn::ConnectionCommon<rustls::client::client_conn::ClientConnectionData>>");
 }
 
+/* -C symbol-mangling-version=v0 (rustc 1.63), the same test client */
+static void test_demangle_v0(void **state)
+{
+	demangles("_RNvMsa_NtCsf1uEo7TpsJf_6rustls4connNtB5_11CommonState19send_some_plaintext",
+		  "rustls::conn::CommonState::send_some_plaintext");
+	demangles("_RNvMsa_NtCsf1uEo7TpsJf_6rustls4connNtB5_11CommonState9write_tls",
+		  "rustls::conn::CommonState::write_tls");
+	demangles("_RNvMsa_NtCsf1uEo7TpsJf_6rustls4connNtB5_11CommonState23take_received_plaintext",
+		  "rustls::conn::CommonState::take_received_plaintext");
+	demangles("_RNvXs2_NtCsf1uEo7TpsJf_6rustls4connNtB5_6ReaderNtNtCsdyIG5SqMl5y_3std2io4Read4read",
+		  "<rustls::conn::Reader as std::io::Read>::read");
+	/* a generic self type (BufReader<File>): not decoded, so never matched */
+	{
+		char out[512];
+
+		assert_int_equal(sp_rust_demangle("_RNvXs1_NtNtNtCsdyIG5SqMl5y_3std2io8buffered9bufreaderINtB5_9BufReaderNtNtBb_2fs4FileENtB9_4Read4readCs3cPXKDZjyZ5_16sp_rustls_client",
+						  out, sizeof(out)), -1);
+	}
+}
+
 static void test_not_legacy_rust(void **state)
 {
 	char out[512];
@@ -44,8 +64,15 @@ static void test_not_legacy_rust(void **state)
 	/* LLVM's local clone: its calling convention may differ */
 	assert_int_equal(sp_rust_demangle("_ZN4core3ptr104drop_in_place$LT$alloc..collections..vec_deque..VecDeque$LT$rustls..msgs..message..OpaqueMessage$GT$$GT$17h9998e1680644c77dE.llvm.14355190380748465998",
 					  out, sizeof(out)), -1);
-	/* v0 mangling is not decoded */
-	assert_int_equal(sp_rust_demangle("_RNvXs_NtCs4fqI2P2rA04_6rustls4connNtB4_6WriterNtNtCs1234_3std2io5Write5write",
+	/* v0: generic code is not decoded, nor a clone, nor a backref that
+	 * points forward */
+	assert_int_equal(sp_rust_demangle("_RINvNtCs6IL9ONYDOZW_4core3ptr13drop_in_placeNtNtCsf1uEo7TpsJf_6rustls4conn11CommonStateECs3cPXKDZjyZ5_16sp_rustls_client",
+					  out, sizeof(out)), -1);
+	assert_int_equal(sp_rust_demangle("_RNvMsa_NtCsf1uEo7TpsJf_6rustls4connNtB5_11CommonState9write_tls.llvm.123",
+					  out, sizeof(out)), -1);
+	assert_int_equal(sp_rust_demangle("_RNvMsa_NtCsf1uEo7TpsJf_6rustls4connNtBz_11CommonState9write_tls",
+					  out, sizeof(out)), -1);
+	assert_int_equal(sp_rust_demangle("_RNvMsa_NtCsf1uEo7TpsJf_6rustls4connNtB5_11CommonState90write_tls",
 					  out, sizeof(out)), -1);
 	/* a length past the end, an unknown escape, a C name */
 	assert_int_equal(sp_rust_demangle("_ZN60rustls17h1f32a65c64644adeE", out, sizeof(out)), -1);
@@ -79,6 +106,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_demangle),
+		cmocka_unit_test(test_demangle_v0),
 		cmocka_unit_test(test_not_legacy_rust),
 		cmocka_unit_test(test_rustls_funcs),
 	};

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <ctype.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 #include "discovery/rust_names.h"
 
@@ -69,6 +70,216 @@ static int component(const char *p, size_t n, char *out, size_t cap, size_t *o)
 	return 0;
 }
 
+/* ---- v0 (RFC 2603) ---- */
+
+struct v0 {
+	const char *s;		/* the symbol past "_R" */
+	size_t n, pos;
+	char *out;
+	size_t cap, o;
+	int depth;
+};
+
+static int v0_puts(struct v0 *v, const char *p, size_t n)
+{
+	if (v->o + n >= v->cap)
+		return -1;
+	memcpy(v->out + v->o, p, n);
+	v->o += n;
+	return 0;
+}
+
+/* base62-number: "_" is 0, else digits [0-9a-zA-Z] then "_", value + 1 */
+static int v0_base62(struct v0 *v, uint64_t *val)
+{
+	uint64_t x = 0;
+
+	if (v->pos < v->n && v->s[v->pos] == '_') {
+		v->pos++;
+		*val = 0;
+		return 0;
+	}
+	while (v->pos < v->n && v->s[v->pos] != '_') {
+		char c = v->s[v->pos++];
+		int d;
+
+		if (isdigit((unsigned char)c))
+			d = c - '0';
+		else if (islower((unsigned char)c))
+			d = 10 + c - 'a';
+		else if (isupper((unsigned char)c))
+			d = 36 + c - 'A';
+		else
+			return -1;
+		if (x > (UINT64_MAX - 61) / 62)
+			return -1;
+		x = x * 62 + (uint64_t)d;
+	}
+	if (v->pos >= v->n)
+		return -1;
+	v->pos++;
+	*val = x + 1;
+	return 0;
+}
+
+static int v0_disambiguator(struct v0 *v)
+{
+	uint64_t skip;
+
+	if (v->pos < v->n && v->s[v->pos] == 's') {
+		v->pos++;
+		return v0_base62(v, &skip);
+	}
+	return 0;
+}
+
+/* identifier: [disambiguator] decimal ["_"] bytes (punycode "u": refused) */
+static int v0_ident(struct v0 *v, bool print)
+{
+	size_t len = 0;
+
+	if (v0_disambiguator(v) || v->pos >= v->n || v->s[v->pos] == 'u')
+		return -1;
+	if (!isdigit((unsigned char)v->s[v->pos]))
+		return -1;
+	while (v->pos < v->n && isdigit((unsigned char)v->s[v->pos])) {
+		len = len * 10 + (size_t)(v->s[v->pos++] - '0');
+		if (len > 4096)
+			return -1;
+	}
+	if (v->pos < v->n && v->s[v->pos] == '_')
+		v->pos++;
+	if (len > v->n - v->pos)
+		return -1;
+	if (print && v0_puts(v, v->s + v->pos, len))
+		return -1;
+	v->pos += len;
+	return 0;
+}
+
+static int v0_path(struct v0 *v);
+
+/* An impl-path: parsed, not printed (rustc-demangle does not print it). */
+static int v0_skip_path(struct v0 *v)
+{
+	size_t o = v->o;
+	int r = v0_path(v);
+
+	v->o = o;
+	return r;
+}
+
+/* A backref: parses the path (or type) at an earlier position, then goes
+ * on after the reference. */
+static int v0_backref(struct v0 *v, int (*what)(struct v0 *))
+{
+	uint64_t at;
+	size_t back;
+	int r;
+
+	if (v0_base62(v, &at) || at >= v->pos - 1)
+		return -1;	/* must point backwards, before this B */
+	back = v->pos;
+	v->pos = (size_t)at;
+	r = what(v);
+	v->pos = back;
+	return r;
+}
+
+/* The types an impl's self type is here: paths, & and &mut of them. */
+static int v0_type(struct v0 *v)
+{
+	char c;
+
+	if (v->pos >= v->n)
+		return -1;
+	c = v->s[v->pos];
+	if (c == 'R' || c == 'Q') {
+		v->pos++;
+		if (v->pos < v->n && v->s[v->pos] == 'L') {	/* a lifetime: not printed */
+			uint64_t lt;
+
+			v->pos++;
+			if (v0_base62(v, &lt))
+				return -1;
+		}
+		if (v0_puts(v, c == 'R' ? "&" : "&mut ", c == 'R' ? 1 : 5))
+			return -1;
+		return v0_type(v);
+	}
+	if (c == 'B') {
+		v->pos++;
+		return v0_backref(v, v0_type);
+	}
+	if (c == 'C' || c == 'M' || c == 'X' || c == 'Y' || c == 'N')
+		return v0_path(v);
+	return -1;	/* generics, basic types, ...: not a name we match */
+}
+
+static int v0_path(struct v0 *v)
+{
+	char c;
+	int r = -1;
+
+	if (v->pos >= v->n || ++v->depth > 64)
+		return -1;
+	c = v->s[v->pos++];
+	switch (c) {
+	case 'C':	/* crate root: its name, without the hash */
+		r = v0_ident(v, true);
+		break;
+	case 'M':	/* inherent impl: printed as the type, as legacy names read */
+		r = v0_disambiguator(v) || v0_skip_path(v) ? -1 : v0_type(v);
+		break;
+	case 'X':	/* <Type as Trait> */
+	case 'Y':
+		if (c == 'X' && (v0_disambiguator(v) || v0_skip_path(v)))
+			break;
+		if (v0_puts(v, "<", 1) || v0_type(v) || v0_puts(v, " as ", 4) || v0_path(v) ||
+		    v0_puts(v, ">", 1))
+			break;
+		r = 0;
+		break;
+	case 'N': {	/* a namespace: only the plain ones (lowercase) */
+		char ns = v->pos < v->n ? v->s[v->pos++] : 0;
+
+		if (!islower((unsigned char)ns) || v0_path(v) || v0_puts(v, "::", 2))
+			break;
+		r = v0_ident(v, true);
+		break;
+	}
+	case 'B':
+		r = v0_backref(v, v0_path);
+		break;
+	default:	/* I (generic args) and the rest: not matched */
+		break;
+	}
+	v->depth--;
+	return r;
+}
+
+static int v0_demangle(const char *sym, char *out, size_t cap)
+{
+	struct v0 v = { .s = sym, .n = strlen(sym), .out = out, .cap = cap };
+	const char *dot = strchr(sym, '.');
+
+	/* a suffix (.llvm.N): LLVM's local clone, not matched (see below) */
+	if (dot)
+		return -1;
+	if (v0_path(&v))
+		return -1;
+	/* an instantiating crate may follow (generic code); nothing else */
+	if (v.pos < v.n) {
+		size_t o = v.o;
+
+		if (v.s[v.pos] != 'C' || v0_path(&v) || v.pos != v.n)
+			return -1;
+		v.o = o;
+	}
+	out[v.o] = 0;
+	return (int)v.o;
+}
+
 int sp_rust_demangle(const char *sym, char *out, size_t cap)
 {
 	const char *p = sym;
@@ -77,8 +288,10 @@ int sp_rust_demangle(const char *sym, char *out, size_t cap)
 
 	if (!cap)
 		return -1;
-	if (!strncmp(p, "__ZN", 4))	/* the Mach-O spelling */
+	if (!strncmp(p, "__ZN", 4) || !strncmp(p, "__R", 3))	/* the Mach-O spelling */
 		p++;
+	if (p[0] == '_' && p[1] == 'R' && isupper((unsigned char)p[2]))
+		return v0_demangle(p + 2, out, cap);
 	if (strncmp(p, "_ZN", 3))
 		return -1;
 	p += 3;

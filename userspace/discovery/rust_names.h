@@ -5,16 +5,21 @@
  * default up to now) turned into the path rustc-demangle prints, without
  * the hash: `_ZN54_$LT$rustls..conn..Reader$u20$as$u20$std..io..Read$GT$4read17h..E`
  * -> `<rustls::conn::Reader as std::io::Read>::read`. The v0 mangling
- * (`_R...`, -C symbol-mangling-version=v0) is not decoded: such a symbol
- * matches nothing, so nothing is attached (README "TLS probes").
+ * (`_R...`, RFC 2603, -C symbol-mangling-version=v0) is decoded for the
+ * paths the rustls names need (crate roots, plain namespaces, inherent and
+ * trait impls, backrefs), printed the same way: crate hashes and
+ * disambiguators dropped, an inherent impl as its type
+ * (`rustls::conn::CommonState::write_tls`). Generic arguments, closures,
+ * punycode and LLVM's `.llvm.N` clones are not decoded (-1): such a
+ * symbol matches nothing, so nothing is attached on its account.
  */
 #ifndef SP_RUST_NAMES_H
 #define SP_RUST_NAMES_H
 
 #include <stddef.h>
 
-/* Demangles the legacy Rust symbol sym into out (cap bytes): its length,
- * or -1 when sym is not a legacy Rust name or does not fit. */
+/* Demangles the Rust symbol sym into out (cap bytes): its length, or -1
+ * when sym is not a Rust name this decodes, or does not fit. */
 int sp_rust_demangle(const char *sym, char *out, size_t cap);
 
 /* The rustls functions spanprobe probes (bpf/tls_rustls.bpf.c). */

@@ -5,7 +5,7 @@
  * says what each probe reads and how a connection is tied to its socket).
  *
  * The functions are found by their demangled names (rust_names.h: the
- * legacy mangling), never by bytes: in 0.20 `rustls::conn::CommonState::`,
+ * legacy and v0 manglings), never by bytes: in 0.20 `rustls::conn::CommonState::`,
  * in 0.21 `rustls::common_state::CommonState::` {send_some_plaintext,
  * write_tls, take_received_plaintext}, and `<rustls::conn::Reader as
  * std::io::Read>::read` (0.21: `rustls::conn::connection::Reader` too).
