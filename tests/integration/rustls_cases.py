@@ -26,18 +26,23 @@ def client_binaries():
     exe = os.path.join(BUILD, "target", "release", "sp-rustls-client")
     stripped = os.path.join(BUILD, "sp-rustls-client.stripped")
     src = os.path.join(HERE, "rust_client")
-    newest = max(os.path.getmtime(os.path.join(src, f))
-                 for f in ("Cargo.toml", "Cargo.lock", os.path.join("src", "main.rs")))
+    files = ("Cargo.toml", os.path.join(".cargo", "config.toml"), os.path.join("src", "main.rs"))
+    newest = max(os.path.getmtime(os.path.join(src, f)) for f in files)
     if not os.path.exists(exe) or os.path.getmtime(exe) < newest:
         if not os.path.exists(CARGO):
             raise Fail("Debian's cargo is not installed (tests/install-deps.sh: cargo "
                        "librust-rustls-dev librust-rustls-pemfile-dev)")
+        # built from a copy under build/: the source tree gets no Cargo.lock,
+        # and versions resolve against whatever Debian's registry holds
+        work = os.path.join(BUILD, "src")
+        for f in files:
+            os.makedirs(os.path.dirname(os.path.join(work, f)), exist_ok=True)
+            shutil.copy(os.path.join(src, f), os.path.join(work, f))
         env = dict(os.environ, CARGO_HOME=os.path.join(BUILD, "cargo-home"),
                    PATH="/usr/bin:/bin")
         res = subprocess.run([CARGO, "build", "--offline", "--release", "--target-dir",
                               os.path.join(BUILD, "target")],
-                             cwd=src, env=env,
-                             capture_output=True, text=True, timeout=900)
+                             cwd=work, env=env, capture_output=True, text=True, timeout=900)
         if res.returncode != 0:
             raise Fail(f"building rust_client failed: {res.stderr[-2000:]}")
     if not os.path.exists(stripped) or os.path.getmtime(stripped) < os.path.getmtime(exe):
