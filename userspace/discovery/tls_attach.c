@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,10 +40,32 @@ int sp_tls_points(const char *path, struct sp_tls_point *pts, int max)
 	return n;
 }
 
+/* Set while --list-tls-probes runs: declines are then shown, not only
+ * logged at debug level. */
+static _Thread_local bool listing;
+
+void sp_tls_decline(const char *path, const char *lib, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (listing)
+		sp_warn("%s: %s found but not probed: %s", path, lib, why);
+	else
+		sp_dbg("%s: %s found but not probed: %s", path, lib, why);
+}
+
 int sp_tls_list_points(const char *path, FILE *out)
 {
 	struct sp_tls_point pts[SP_TLS_MAX_POINTS];
-	int n = sp_tls_points(path, pts, SP_TLS_MAX_POINTS);
+	int n;
+
+	listing = true;
+	n = sp_tls_points(path, pts, SP_TLS_MAX_POINTS);
+	listing = false;
 
 	if (n < 0) {
 		sp_err("cannot read %s: %s", path, strerror(-n));

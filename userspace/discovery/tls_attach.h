@@ -86,7 +86,8 @@ struct sp_tls_lib {
  * its pair of files and one entry here. */
 #define SP_TLS_LIBS(X)		\
 	X(sp_tls_openssl)	\
-	X(sp_tls_gnutls)
+	X(sp_tls_gnutls)	\
+	X(sp_tls_boringssl)
 
 #define SP_TLS_LIB_DECLARE(lib) extern const struct sp_tls_lib lib;
 SP_TLS_LIBS(SP_TLS_LIB_DECLARE)
@@ -96,6 +97,14 @@ SP_TLS_LIBS(SP_TLS_LIB_DECLARE)
  * library's. Returns how many (0 if the file has none), or -errno.
  */
 int sp_tls_points(const char *path, struct sp_tls_point *pts, int max);
+
+/*
+ * A library's points() found its library in path but will not probe it:
+ * why, for the user (shown by --list-tls-probes, else in -v). For any
+ * library whose discovery can decline.
+ */
+void sp_tls_decline(const char *path, const char *lib, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 struct sp_tls_attach;
 
