@@ -43,6 +43,9 @@ int sp_tls_points(const char *path, struct sp_tls_point *pts, int max)
 /* Set while --list-tls-probes runs: declines are then shown, not only
  * logged at debug level. */
 static _Thread_local bool listing;
+/* The path a decline names: attach_file reads /proc/self/fd/N, the user
+ * knows the file by the path it was found at. */
+static _Thread_local const char *shown_path;
 
 void sp_tls_decline(const char *path, const char *lib, const char *fmt, ...)
 {
@@ -53,9 +56,9 @@ void sp_tls_decline(const char *path, const char *lib, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	if (listing)
-		sp_warn("%s: %s found but not probed: %s", path, lib, why);
+		sp_warn("%s: %s found but not probed: %s", shown_path ? shown_path : path, lib, why);
 	else
-		sp_dbg("%s: %s found but not probed: %s", path, lib, why);
+		sp_dbg("%s: %s found but not probed: %s", shown_path ? shown_path : path, lib, why);
 }
 
 int sp_tls_list_points(const char *path, FILE *out)
@@ -188,7 +191,9 @@ static int attach_file(struct sp_tls_attach *a, const char *path)
 	if (seen_plain(a, &st))
 		goto out;
 	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+	shown_path = path;
 	n = sp_tls_points(fdpath, pts, SP_TLS_MAX_POINTS);
+	shown_path = NULL;
 	if (n <= 0) {
 		remember_plain(a, &st);
 		goto out;
