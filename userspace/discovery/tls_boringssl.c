@@ -517,8 +517,11 @@ static bool is_str(const struct find *f, int64_t v)
 /* An error report from ssl_lib.cc: ERR_put_error(16, 0, reason, file). */
 static bool ssl_report(const struct find *f, const struct event *e)
 {
-	return (e->known & (K(RDI) | K(RSI) | K(RDX) | K(RCX))) == (K(RDI) | K(RSI) | K(RDX) | K(RCX)) &&
-	       e->val[SP_X86_RDI] == ERR_LIB_SSL && e->val[SP_X86_RSI] == 0 &&
+	/* esi (the unused function code) is 0 where known: a compiler that
+	 * knows rsi is 0 already on that path does not load it again */
+	return (e->known & (K(RDI) | K(RDX) | K(RCX))) == (K(RDI) | K(RDX) | K(RCX)) &&
+	       e->val[SP_X86_RDI] == ERR_LIB_SSL &&
+	       (!(e->known & K(RSI)) || e->val[SP_X86_RSI] == 0) &&
 	       is_str(f, e->val[SP_X86_RCX]) && e->val[SP_X86_RDX] > 0 &&
 	       e->val[SP_X86_RDX] < 4096;
 }
