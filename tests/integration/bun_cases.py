@@ -190,9 +190,14 @@ def check_bun_spans(out, pid, srv, got):
 @case
 def bun_fetch_https(ctx):
     """bun from npm started after spanprobe: fetch over HTTPS (HTTP/1.1,
-    keep-alive), a JSON GET, a streamed Anthropic call, an SSE stream."""
+    keep-alive: one connection), a JSON GET, a streamed Anthropic call, an
+    SSE stream."""
     srv = BunServer(ctx)
-    probe = ctx.probe()
+    # bun on PATH, as installed: spanprobe attaches to it at start, so a
+    # process exec'd later is probed from its first instruction (its first
+    # request goes out ~50 ms after exec, before an exec-time attach ends)
+    path = os.path.dirname(os.path.join(modules(), BUN_BIN))
+    probe = ctx.probe(env={**os.environ, "PATH": f"{path}:{os.environ.get('PATH', '')}"})
     proc = start_bun(ctx, srv, wait=False)
     got = finish_bun(proc, go=False)
     out = probe.stop()
@@ -246,8 +251,14 @@ def claude_code_print(ctx):
     model = json.loads(seen[0]["body"])["model"]
     check_llm(llm, name=f"chat {model}", op="chat", provider="anthropic", request_model=model,
               response_model=model, usage=S.ANTHROPIC_STREAM_USAGE)
-    check_attrs(llm, {"gen_ai.request.stream": True, "input.value": seen[0]["body"],
-                      "gen_ai.response.id": S.ANTHROPIC_STREAM_ID})
+    check_attrs(llm, {"gen_ai.request.stream": True, "gen_ai.response.id": S.ANTHROPIC_STREAM_ID})
+    # a 50 KB request: input.value is bounded, and must be what the server read
+    inp = llm.attrs.get("input.value") or ""
+    expect(len(inp) >= 1024 and seen[0]["body"].startswith(inp),
+           f"input.value ({len(inp)} chars) is not the start of the {len(seen[0]['body'])}-char "
+           f"body the server read", [llm])
+    expect(llm.attrs.get("output.value") == text,
+           f"output.value {llm.attrs.get('output.value')!r}, want {text!r}", [llm])
     root = process_root(out, proc.pid)
     expect(root.attrs.get("gen_ai.operation.name") == "invoke_agent",
            f"claude's root {root.name!r} is not an invoke_agent span", [root, llm])
@@ -280,9 +291,13 @@ def boringssl_near_miss(ctx):
     expect("boringssl found but not probed" in err and "SSL_write" in err,
            f"--list-tls-probes does not say why it declined: {err!r}")
     probe = ctx.probe("-v")
-    rc, perr = ctx.run_to_end([exe, "run"], 30, "near_miss")
-    expect(rc == 0, f"the near-miss exited {rc}: {perr}")
-    line = probe.wait_stderr(r"boringssl found but not probed", "the decline", 10)
+    proc = ctx.spawn([exe, "run"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE)
+    pout, perr = proc.communicate(timeout=30)
+    expect(proc.returncode == 0 and b"near_miss ran" in pout,
+           f"the near-miss exited {proc.returncode}: {perr!r}")
+    line = probe.wait_stderr(rf"/proc/{proc.pid}/exe: boringssl found but not probed",
+                             "the decline", 10)
     expect("SSL_write" in line, f"the decline does not name the rule that failed: {line}")
     probe.stop()
     expect(not any("attached" in line and "near_miss" in line for line in probe.stderr_lines),

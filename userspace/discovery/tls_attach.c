@@ -319,7 +319,7 @@ void sp_tls_attach__all(struct sp_tls_attach *a)
 	 * process started later is probed from its first instruction, with
 	 * no race against the exec-time attach (node writes its first
 	 * request ~50 ms after exec). */
-	static const char *const runtimes[] = { "node", "nodejs", "bun", "deno", NULL };
+	static const char *const runtimes[] = { "node", "nodejs", "bun", "deno", "claude", NULL };
 	const char *env = getenv("PATH");
 	char pathdirs[4096];
 

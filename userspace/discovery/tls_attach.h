@@ -117,7 +117,7 @@ void sp_tls_attach__free(struct sp_tls_attach *a);
 int sp_tls_attach__file(struct sp_tls_attach *a, const char *path);
 /* The executable and the TLS-library mappings of a process. Synchronous. */
 void sp_tls_attach__pid(struct sp_tls_attach *a, uint32_t pid);
-/* Every process, the system library directories, and node/bun/deno on
+/* Every process, the system library directories, and node/bun/deno/claude on
  * PATH. Synchronous: done when it returns. */
 void sp_tls_attach__all(struct sp_tls_attach *a);
 /* pid has exec'd (now: when its record was seen, sp_clock_mono_ns):
