@@ -24,7 +24,8 @@
 # BENCH_SPANPROBE (build/spanprobe), BENCH_SPANS (/tmp/bench-spans.jsonl),
 # BENCH_MODES (all that can run), BENCH_PIN (1), BENCH_SETTLE (1 s of rest
 # after a run with probes), BUILD (build), BENCH_MEM (1; 0 skips the memory
-# part at the end, tests/bench/mem.sh, which has its own variables).
+# part at the end, tests/bench/mem.sh, which has its own variables),
+# BENCH_BUN_ROW (1; 0 skips the Bun client row, tests/bench/bun.sh).
 set -u -o pipefail
 
 cd "$(dirname "$0")/../.." || exit 1
@@ -308,6 +309,12 @@ for f in floor-exported floor-spanprobe; do
 	fi
 done
 echo "$summary"
+
+# the Bun client row (tests/bench/bun.sh; says why when Bun is not installed)
+if [ "${BENCH_BUN_ROW:-1}" != 0 ]; then
+	echo
+	BUILD=$BUILD tests/bench/bun.sh || fail "tests/bench/bun.sh (Bun client) failed"
+fi
 
 # memory, on a machine this run no longer loads
 if [ "${BENCH_MEM:-1}" != 0 ]; then
