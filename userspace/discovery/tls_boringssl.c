@@ -57,6 +57,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include "discovery/eh_frame.h"
 #include "discovery/elf_sym.h"
 #include "discovery/tls_attach.h"
@@ -844,7 +845,12 @@ static int boringssl_points(const char *path, struct sp_elf *e, struct sp_tls_po
 			       strerror(errno));
 	}
 	img.fdes = fdes;
-	madvise(map + text.off, text.size, MADV_SEQUENTIAL);
+	{
+		/* read ahead: the scans go through the code once, in order */
+		uint64_t pg = text.off & ~(uint64_t)(sysconf(_SC_PAGESIZE) - 1);
+
+		madvise(map + pg, text.size + (text.off - pg), MADV_SEQUENTIAL);
+	}
 	r = sp_bssl_find(&img, &got, why, sizeof(why));
 	if (r == 1)
 		goto out;
