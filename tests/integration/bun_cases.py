@@ -291,13 +291,16 @@ def boringssl_near_miss(ctx):
     expect("boringssl found but not probed" in err and "SSL_write" in err,
            f"--list-tls-probes does not say why it declined: {err!r}")
     probe = ctx.probe("-v")
-    proc = ctx.spawn([exe, "run"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+    # it waits on stdin until spanprobe has looked at it, then runs again
+    proc = ctx.spawn([exe, "run"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                      stderr=subprocess.PIPE)
-    pout, perr = proc.communicate(timeout=30)
+    try:
+        line = probe.wait_stderr(rf"/proc/{proc.pid}/exe: boringssl found but not probed",
+                                 "the decline", 20)
+    finally:
+        pout, perr = proc.communicate(timeout=30)
     expect(proc.returncode == 0 and b"near_miss ran" in pout,
            f"the near-miss exited {proc.returncode}: {perr!r}")
-    line = probe.wait_stderr(rf"/proc/{proc.pid}/exe: boringssl found but not probed",
-                             "the decline", 10)
     expect("SSL_write" in line, f"the decline does not name the rule that failed: {line}")
     probe.stop()
     expect(not any("attached" in line and "near_miss" in line for line in probe.stderr_lines),
