@@ -22,6 +22,15 @@ int sp_elf__func(struct sp_elf *e, const char *name, uint64_t *off);
 /* The ELF e_machine (EM_X86_64, EM_AARCH64, ...), 0 if unreadable: an
  * attach-point choice that reads code must know which code it reads. */
 int sp_elf__machine(struct sp_elf *e);
+/* The section called name: its address, file offset and size. 0, or
+ * -ENOENT (also for a SHT_NOBITS section, which has no bytes in the
+ * file). */
+int sp_elf__section(struct sp_elf *e, const char *name, uint64_t *addr, uint64_t *off,
+		    uint64_t *size);
+/* The file offset of virtual address vaddr, through the PT_LOAD program
+ * headers, with at least n bytes of the segment's file image after it:
+ * 0, or -ENOENT. */
+int sp_elf__vaddr_off(struct sp_elf *e, uint64_t vaddr, uint64_t n, uint64_t *off);
 /* Reads n bytes at file offset off: 0 or -errno. */
 int sp_elf__read(struct sp_elf *e, uint64_t off, void *buf, size_t n);
 /*

@@ -49,8 +49,8 @@ int sp_tls_list_points(const char *path, FILE *out)
 		return n;
 	}
 	if (n == 0) {
-		sp_err("%s contains no TLS library spanprobe knows (OpenSSL's SSL_write/SSL_read)",
-		       path);
+		sp_err("%s contains no TLS library spanprobe knows (OpenSSL's SSL_write/SSL_read, "
+		       "GnuTLS, Go's crypto/tls)", path);
 		return -ENOENT;
 	}
 	for (int i = 0; i < n; i++)
@@ -179,11 +179,17 @@ static int attach_file(struct sp_tls_attach *a, const char *path)
 		goto out;
 	}
 	for (int i = 0; i < n; i++) {
+		bool func = pts[i].kind == SP_TLS_FUNC;
+
 		/* the return probe first: an entry probe alone would leave
-		 * in-flight entries that nothing removes */
-		for (int ret = 1; ret >= 0; ret--) {
-			LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret);
-			struct bpf_program *prog = pts[i].lib->prog(a->skel, &pts[i], ret);
+		 * in-flight entries that nothing removes (a library lists a
+		 * function's return instructions before its entry) */
+		for (int ret = func; ret >= 0; ret--) {
+			LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret && func,
+				    .bpf_cookie = pts[i].cookie);
+			struct bpf_program *prog =
+				pts[i].lib->prog(a->skel, &pts[i],
+						 func ? ret : pts[i].kind == SP_TLS_RET_INSN);
 			struct bpf_link *l;
 
 			l = bpf_program__attach_uprobe_opts(prog, -1, fdpath, pts[i].off, &opts);
