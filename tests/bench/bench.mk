@@ -4,6 +4,7 @@
 #   floor.bpf.c -> floor.bpf.o -> floor.skel.h -> floor   (empty uprobes)
 #   tls_server, tls_client                                  (the workload)
 #   conn_hold                      (connections held mid-request, mem.sh)
+#   insn_cost                      (a uprobe's cost per instruction: Go)
 # Run from the top of the tree: make -f tests/bench/bench.mk BUILD=build
 # ($(BUILD)/vmlinux.h comes from the main Makefile, which `make bench` runs
 # first; it is built here too when missing).
@@ -36,7 +37,7 @@ endif
 .DELETE_ON_ERROR:
 .PHONY: all clean
 
-all: $(OUT)/floor $(OUT)/tls_server $(OUT)/tls_client $(OUT)/conn_hold
+all: $(OUT)/floor $(OUT)/tls_server $(OUT)/tls_client $(OUT)/conn_hold $(OUT)/insn_cost
 
 $(BUILD)/vmlinux.h:
 	$(call msg,BTF,$@)
@@ -72,6 +73,10 @@ $(OUT)/tls_client: $(OUT)/tls_client.o
 	$(Q)$(CC) $(CFLAGS) $^ $(PKG_LIBS) -lhttp_parser -o $@
 
 $(OUT)/conn_hold: $(OUT)/conn_hold.o
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
+$(OUT)/insn_cost: $(OUT)/insn_cost.o
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 

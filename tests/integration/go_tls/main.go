@@ -4,18 +4,20 @@
 // benchmark (tests/bench). Standard library only, 127.0.0.1 only.
 //
 //	go_tls server -addr 127.0.0.1:0 -cert C -key K [-h2] [-log FILE]
-//	    HTTPS server; prints "listening PORT". /echo answers the request
-//	    body, /stream writes a chunked response flushed in pieces, /hello
-//	    answers "hello from go". With -log, every request it saw (method,
+//	    HTTPS server; prints "listening PORT". /echo/... answers the
+//	    request body, /stream writes a chunked response flushed in pieces,
+//	    /hello answers "hello from go". With -log, every request it saw (method,
 //	    path, body) is appended to FILE as one JSON line: the plaintext
 //	    the test checks spans against.
 //	go_tls client -url URL [-n N] [-c C] [-wait-stdin] [-h2] [-body S]
 //	    N requests on C concurrent keep-alive connections (one goroutine
-//	    each, each its own http.Transport so connections never mix); each
-//	    request carries a header X-Conn: <goroutine>/<request> and the
-//	    body "conn=<g> req=<i> <S>"; checks each answer echoes its own
-//	    body. -wait-stdin waits for a line on stdin before the first
-//	    request (a client started before spanprobe).
+//	    each, each its own http.Transport, so one connection each). To
+//	    URL /echo request i of goroutine g is POST URL/g/i with the body
+//	    "conn=g req=i S" and g*7+i bytes of padding, so that path and
+//	    body size name the exchange; any other URL is fetched with GET.
+//	    Checks each echo answers its own body. -wait-stdin waits for a
+//	    line on stdin before the first request (a client started before
+//	    spanprobe).
 package main
 
 import (
@@ -29,6 +31,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 )
@@ -65,7 +68,7 @@ func server(args []string) {
 		mu.Unlock()
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/echo/", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		note(r, body)
 		w.Header().Set("Content-Type", "text/plain")
@@ -134,8 +137,16 @@ func client(args []string) {
 			}
 			cl := &http.Client{Transport: tr}
 			for i := 0; i < *n; i++ {
-				body := fmt.Sprintf("conn=%d req=%d %s", g, i, *text)
-				req, _ := http.NewRequest("POST", *url, bytes.NewBufferString(body))
+				body := fmt.Sprintf("conn=%d req=%d %s", g, i, *text) +
+					strings.Repeat("x", g*7+i)
+				echo := strings.Contains(*url, "/echo")
+				var req *http.Request
+				if echo {
+					req, _ = http.NewRequest("POST", fmt.Sprintf("%s/%d/%d", *url, g, i),
+						bytes.NewBufferString(body))
+				} else {
+					req, _ = http.NewRequest("GET", *url, nil)
+				}
 				req.Header.Set("X-Conn", fmt.Sprintf("%d/%d", g, i))
 				resp, err := cl.Do(req)
 				if err != nil {
@@ -146,6 +157,10 @@ func client(args []string) {
 				resp.Body.Close()
 				if err != nil {
 					errs <- err
+					return
+				}
+				if echo && string(got) != body {
+					errs <- fmt.Errorf("%d/%d: answer %q, want %q", g, i, got, body)
 					return
 				}
 				if !*quiet {
