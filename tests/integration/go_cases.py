@@ -26,6 +26,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(HERE, "go_tls")
 OUT = os.path.join(REPO, "build", "go_tls")
 GO = shutil.which("go") or "/usr/lib/go-1.19/bin/go"
+# a Go with the 1.20+ .gopclntab (magic 0xfffffff1): bookworm-backports'
+# golang-1.23-go (tests/install-deps.sh)
+GO_NEW = "/usr/lib/go-1.23/bin/go"
 BUILD_TIMEOUT = 300
 
 _built = {}  # flavour -> path, or an Exception's message
@@ -38,21 +41,25 @@ def _sources():
 
 
 def go_binary(flavour):
-    """build/go_tls/<flavour>: "go_tls", "go_tls_stripped" (-s -w) or
-    "notls"; built once per run and only when older than its sources."""
+    """build/go_tls/<flavour>: "go_tls", "go_tls_stripped" (-s -w),
+    "go_tls_go123" (built by Go 1.23) or "notls"; built once per run and
+    only when older than its sources."""
     if flavour in _built:
         if _built[flavour].startswith("/"):
             return _built[flavour]
         raise Fail(_built[flavour])
-    if not os.access(GO, os.X_OK):
-        raise Skip("no Go toolchain (tests/install-deps.sh installs golang-go)")
+    go = GO_NEW if flavour == "go_tls_go123" else GO
+    if not os.access(go, os.X_OK):
+        raise Skip(f"no {go} (tests/install-deps.sh installs golang-go, and golang-1.23-go "
+                   "from bookworm-backports)")
     path = os.path.join(OUT, flavour)
     newest = max(os.path.getmtime(p) for p in _sources())
     if not os.path.exists(path) or os.path.getmtime(path) < newest:
         os.makedirs(OUT, exist_ok=True)
-        env = dict(os.environ, GOCACHE=os.path.join(OUT, "cache"), GOPROXY="off", GOFLAGS="",
+        cache = "cache123" if go == GO_NEW else "cache"
+        env = dict(os.environ, GOCACHE=os.path.join(OUT, cache), GOPROXY="off", GOFLAGS="",
                    GO111MODULE="on", CGO_ENABLED="0", GOTOOLCHAIN="local")
-        argv = [GO, "build", "-o", path + ".tmp"]
+        argv = [go, "build", "-o", path + ".tmp"]
         if flavour == "go_tls_stripped":
             argv += ["-ldflags=-s -w"]
         argv += ["./notls" if flavour == "notls" else "."]
@@ -295,6 +302,28 @@ def go_tls_declined(ctx):
         expect(not spans, f"the declined {path} has CLIENT spans", spans)
     expect(any("not probed" in s and "does not decode" in s for s in probe.stderr_lines),
            f"spanprobe -v does not say why it left {bad} alone")
+
+
+@case
+def go_tls_newer_go(ctx):
+    """The same client and server built by Go 1.23 (bookworm-backports): the
+    Go 1.20+ .gopclntab, and the struct path to the fd unchanged since 1.12
+    (a crossed or unbound stream would show here)."""
+    binary = go_binary("go_tls_go123")
+    with open(binary, "rb") as f:
+        data = f.read()
+    expect(b"\xf1\xff\xff\xff\x00\x00\x01\x08" in data and b"\x08go1.23" in data,
+           f"{binary} has no Go 1.20+ .gopclntab header or no go1.23 build information")
+    server = GoServer(ctx, binary)
+    probe = ctx.probe()
+    client = start_client(ctx, binary, server.url("/echo"), n=2, c=2)
+    finish_client(client)
+    out = probe.stop()
+    check_echo_spans(out.spans, client.pid, KIND_CLIENT, server.port, 2, 2, "Go 1.23 client")
+    check_server_saw(server, 2, 2, "Go 1.23")
+    srv = [s for s in out.spans if s.pid == server.pid and s.kind == KIND_SERVER
+           and str(s.attrs.get("url.path", "")).startswith("/echo/")]
+    expect(len(srv) == 4, f"the Go 1.23 server has {len(srv)} SERVER spans, want 4", srv)
 
 
 @case
