@@ -18,6 +18,10 @@
 //	    Checks each echo answers its own body. -wait-stdin waits for a
 //	    line on stdin before the first request (a client started before
 //	    spanprobe).
+//	go_tls bench -url URL -n N
+//	    tests/bench: N sequential GETs on one keep-alive HTTP/1.1
+//	    connection (after N/20, at most 1000, warm-up requests), printed
+//	    as tls_client prints them: "req/s=R us/request=U".
 package main
 
 import (
@@ -179,9 +183,53 @@ func client(args []string) {
 	fmt.Printf("done %d requests in %d us\n", *n**c, time.Since(start).Microseconds())
 }
 
+func bench(args []string) {
+	fs := flag.NewFlagSet("bench", flag.ExitOnError)
+	url := fs.String("url", "", "URL to GET")
+	n := fs.Int("n", 20000, "requests")
+	fs.Parse(args)
+
+	tr := &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
+		TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{},
+	}
+	cl := &http.Client{Transport: tr}
+	get := func() error {
+		resp, err := cl.Get(*url)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err == nil && resp.StatusCode != 200 {
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return err
+	}
+	warm := *n / 20
+	if warm > 1000 {
+		warm = 1000
+	}
+	for i := 0; i < warm; i++ {
+		if err := get(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	start := time.Now()
+	for i := 0; i < *n; i++ {
+		if err := get(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	el := time.Since(start).Seconds()
+	fmt.Printf("requests=%d req/s=%.1f us/request=%.2f\n", *n, float64(*n)/el, el*1e6/float64(*n))
+}
+
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: go_tls server|client ...")
+		fmt.Fprintln(os.Stderr, "usage: go_tls server|client|bench ...")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -189,8 +237,10 @@ func main() {
 		server(os.Args[2:])
 	case "client":
 		client(os.Args[2:])
+	case "bench":
+		bench(os.Args[2:])
 	default:
-		fmt.Fprintln(os.Stderr, "usage: go_tls server|client ...")
+		fmt.Fprintln(os.Stderr, "usage: go_tls server|client|bench ...")
 		os.Exit(2)
 	}
 }
