@@ -32,6 +32,9 @@ int sp_tls_points(const char *path, struct sp_tls_point *pts, int max)
 
 	if (!e)
 		return -errno;
+	/* a library's ops set the fields they know; kind and cookie default
+	 * to a plain function (SP_TLS_FUNC) without a cookie */
+	memset(pts, 0, sizeof(*pts) * (size_t)(max > 0 ? max : 0));
 	/* a file may hold more than one library (a runtime that links two) */
 	for (size_t i = 0; i < NLIBS && n < max; i++)
 		n += libs[i]->points(path, e, pts + n, max - n);
