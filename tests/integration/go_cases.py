@@ -305,6 +305,25 @@ def go_tls_declined(ctx):
 
 
 @case
+def go_tls_not_tcp(ctx):
+    """A *tls.Conn over net.Pipe (no socket: its conn's itab is not
+    *net.TCPConn's): the probes skip its calls and count them in the exit
+    line, and make no span of bytes they could not tie to a socket."""
+    binary = go_binary("go_tls")
+    GoServer(ctx, binary)  # running: its binary is attached at spanprobe's start
+    probe = ctx.probe()
+    res = ctx.run([binary, "pipe", "-cert", ctx.suite.cert, "-key", ctx.suite.key])
+    expect(res.rc == 0 and "200 OK" in res.stdout,
+           f"go_tls pipe exited {res.rc}: {res.stdout[-200:]!r} {res.stderr[-300:]!r}")
+    out = probe.stop()
+    spans = [s for s in out.spans if s.pid == res.pid and s.attrs.get("url.path") == "/pipe"]
+    expect(not spans, "the net.Pipe exchange has HTTP spans", spans)
+    line = next((s for s in probe.stderr_lines if "HTTP exchanges; dropped:" in s), "")
+    expect("Go TLS calls on a connection other than a *net.TCPConn" in line,
+           f"the exit line does not count the skipped Go calls: {line!r}")
+
+
+@case
 def go_tls_newer_go(ctx):
     """The same client and server built by Go 1.23 (bookworm-backports): the
     Go 1.20+ .gopclntab, and the struct path to the fd unchanged since 1.12

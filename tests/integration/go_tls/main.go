@@ -18,6 +18,9 @@
 //	    Checks each echo answers its own body. -wait-stdin waits for a
 //	    line on stdin before the first request (a client started before
 //	    spanprobe).
+//	go_tls pipe -cert C -key K
+//	    one HTTP/1.1 exchange between a tls.Client and a tls.Server over
+//	    net.Pipe (no socket under the *tls.Conn); prints the answer.
 //	go_tls bench -url URL -n N
 //	    tests/bench: N sequential GETs on one keep-alive HTTP/1.1
 //	    connection (after N/20, at most 1000, warm-up requests), printed
@@ -227,9 +230,49 @@ func bench(args []string) {
 	fmt.Printf("requests=%d req/s=%.1f us/request=%.2f\n", *n, float64(*n)/el, el*1e6/float64(*n))
 }
 
+func pipe(args []string) {
+	fs := flag.NewFlagSet("pipe", flag.ExitOnError)
+	certf := fs.String("cert", "", "certificate (PEM)")
+	keyf := fs.String("key", "", "key (PEM)")
+	fs.Parse(args)
+
+	cert, err := tls.LoadX509KeyPair(*certf, *keyf)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	a, b := net.Pipe()
+	srv := tls.Server(b, &tls.Config{Certificates: []tls.Certificate{cert}})
+	cli := tls.Client(a, &tls.Config{InsecureSkipVerify: true})
+	done := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 4096)
+		if _, err := srv.Read(buf); err != nil {
+			done <- err
+			return
+		}
+		_, err := io.WriteString(srv, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		done <- err
+	}()
+	if _, err := io.WriteString(cli, "GET /pipe HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	buf := make([]byte, 4096)
+	n, err := cli.Read(buf)
+	if err == nil {
+		err = <-done
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Printf("%q\n", buf[:n])
+}
+
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: go_tls server|client|bench ...")
+		fmt.Fprintln(os.Stderr, "usage: go_tls server|client|bench|pipe ...")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -239,8 +282,10 @@ func main() {
 		client(os.Args[2:])
 	case "bench":
 		bench(os.Args[2:])
+	case "pipe":
+		pipe(os.Args[2:])
 	default:
-		fmt.Fprintln(os.Stderr, "usage: go_tls server|client|bench ...")
+		fmt.Fprintln(os.Stderr, "usage: go_tls server|client|bench|pipe ...")
 		os.Exit(2)
 	}
 }
