@@ -140,6 +140,27 @@ int sp_elf__fd(struct sp_elf *e)
 	return e->fd;
 }
 
+int sp_elf__vaddr_off(struct sp_elf *e, uint64_t vaddr, uint64_t n, uint64_t *off)
+{
+	size_t nph;
+
+	if (elf_getphdrnum(e->elf, &nph))
+		return -ENOENT;
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(e->elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		/* within the part of the segment the file holds */
+		if (vaddr < ph.p_vaddr || vaddr - ph.p_vaddr > ph.p_filesz ||
+		    n > ph.p_filesz - (vaddr - ph.p_vaddr))
+			continue;
+		*off = vaddr - ph.p_vaddr + ph.p_offset;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 int sp_elf__read(struct sp_elf *e, uint64_t off, void *buf, size_t n)
 {
 	ssize_t r = pread(e->fd, buf, n, (off_t)off);

@@ -34,6 +34,10 @@ int sp_elf__type(struct sp_elf *e);
 /* The open file's descriptor (borrowed: closed by sp_elf__close), for
  * callers that map the sections they read. */
 int sp_elf__fd(struct sp_elf *e);
+/* The file offset of virtual address vaddr, through the PT_LOAD program
+ * headers, with at least n bytes of the segment's file image after it:
+ * 0, or -ENOENT. */
+int sp_elf__vaddr_off(struct sp_elf *e, uint64_t vaddr, uint64_t n, uint64_t *off);
 /* Reads n bytes at file offset off: 0 or -errno. */
 int sp_elf__read(struct sp_elf *e, uint64_t off, void *buf, size_t n);
 /*

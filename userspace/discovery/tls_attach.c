@@ -33,6 +33,9 @@ int sp_tls_points(const char *path, struct sp_tls_point *pts, int max)
 
 	if (!e)
 		return -errno;
+	/* a library's ops set the fields they know; kind and cookie default
+	 * to a plain function (SP_TLS_FUNC) without a cookie */
+	memset(pts, 0, sizeof(*pts) * (size_t)(max > 0 ? max : 0));
 	/* a file may hold more than one library (a runtime that links two) */
 	for (size_t i = 0; i < NLIBS && n < max; i++)
 		n += libs[i]->points(path, e, pts + n, max - n);
@@ -75,8 +78,8 @@ int sp_tls_list_points(const char *path, FILE *out)
 		return n;
 	}
 	if (n == 0) {
-		sp_err("%s contains no TLS library spanprobe knows (OpenSSL's SSL_write/SSL_read)",
-		       path);
+		sp_err("%s contains no TLS library spanprobe knows (OpenSSL's SSL_write/SSL_read, "
+		       "BoringSSL, GnuTLS, Go's crypto/tls)", path);
 		return -ENOENT;
 	}
 	for (int i = 0; i < n; i++)
@@ -207,11 +210,17 @@ static int attach_file(struct sp_tls_attach *a, const char *path)
 		goto out;
 	}
 	for (int i = 0; i < n; i++) {
+		bool func = pts[i].kind == SP_TLS_FUNC;
+
 		/* the return probe first: an entry probe alone would leave
-		 * in-flight entries that nothing removes */
-		for (int ret = 1; ret >= 0; ret--) {
-			LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret);
-			struct bpf_program *prog = pts[i].lib->prog(a->skel, &pts[i], ret);
+		 * in-flight entries that nothing removes (a library lists a
+		 * function's return instructions before its entry) */
+		for (int ret = func; ret >= 0; ret--) {
+			LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret && func,
+				    .bpf_cookie = pts[i].cookie);
+			struct bpf_program *prog =
+				pts[i].lib->prog(a->skel, &pts[i],
+						 func ? ret : pts[i].kind == SP_TLS_RET_INSN);
 			struct bpf_link *l;
 
 			l = bpf_program__attach_uprobe_opts(prog, -1, fdpath, pts[i].off, &opts);

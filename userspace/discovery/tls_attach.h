@@ -48,16 +48,29 @@ enum sp_tls_contract {
 
 struct sp_tls_lib;
 
+/* How a point is probed. */
+enum sp_tls_kind {
+	SP_TLS_FUNC = 0,	/* a function start: uprobe + uretprobe */
+	/* Go (no uretprobe: it rewrites the return address on a goroutine
+	 * stack the runtime may move): */
+	SP_TLS_ENTRY,		/* the call's entry: a uprobe alone */
+	SP_TLS_RET_INSN,	/* a return instruction of the function: a uprobe */
+};
+
 struct sp_tls_point {
 	uint64_t off;		/* file offset of the probed instruction */
 	const struct sp_tls_lib *lib;	/* who chose it (borrowed, static) */
 	uint8_t contract;	/* enum sp_tls_contract */
 	uint8_t dir;		/* enum sp_dir */
 	bool emulated;		/* the probed instruction is one the kernel emulates */
-	char label[32];		/* "SSL_write", "ssl_write_internal" */
+	uint8_t kind;		/* enum sp_tls_kind */
+	uint64_t cookie;	/* the link's BPF cookie (bpf_get_attach_cookie) */
+	char label[48];		/* "SSL_write", "ssl_write_internal" */
 };
 
-#define SP_TLS_MAX_POINTS 8
+/* a Go binary has an entry and every return of two functions (15 in Go
+ * 1.19's crypto/tls) */
+#define SP_TLS_MAX_POINTS 48
 
 struct sp_elf;
 struct spanprobe_bpf;
@@ -77,7 +90,8 @@ struct sp_tls_lib {
 	 * if the library is not in the file). Must choose only proven
 	 * function starts; when unsure, return 0. */
 	int (*points)(const char *path, struct sp_elf *e, struct sp_tls_point *pts, int max);
-	/* The program for pt's contract and direction: entry, or return. */
+	/* The program for pt's contract and direction: entry, or return
+	 * (SP_TLS_FUNC); for the other kinds ret is kind == SP_TLS_RET_INSN. */
 	struct bpf_program *(*prog)(struct spanprobe_bpf *skel, const struct sp_tls_point *pt,
 				    bool ret);
 };
@@ -87,7 +101,8 @@ struct sp_tls_lib {
 #define SP_TLS_LIBS(X)		\
 	X(sp_tls_openssl)	\
 	X(sp_tls_gnutls)	\
-	X(sp_tls_boringssl)
+	X(sp_tls_boringssl)	\
+	X(sp_tls_go)
 
 #define SP_TLS_LIB_DECLARE(lib) extern const struct sp_tls_lib lib;
 SP_TLS_LIBS(SP_TLS_LIB_DECLARE)
