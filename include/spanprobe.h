@@ -67,6 +67,7 @@ enum sp_counter {
 	SP_CNT_CALL_TABLE_FULL,	/* per-thread in-flight call table full */
 	SP_CNT_CONN_TABLE_FULL,	/* per-connection table update failed */
 	SP_CNT_IOV_TRUNC,	/* readv/writev past SP_MAX_IOV segments */
+	SP_CNT_GO_NOT_TCP,	/* Go crypto/tls calls on a conn not a *net.TCPConn */
 	SP_CNT_TLS_UNTIED,	/* rustls reads whose connection is not known: not emitted */
 	SP_CNT_MAX,
 };

@@ -4,6 +4,8 @@
 #   floor.bpf.c -> floor.bpf.o -> floor.skel.h -> floor   (empty uprobes)
 #   tls_server, tls_client                                  (the workload)
 #   conn_hold                      (connections held mid-request, mem.sh)
+#   insn_cost                      (a uprobe's cost per instruction: Go)
+#   go_tls                         (the Go client row, when go is installed)
 # Run from the top of the tree: make -f tests/bench/bench.mk BUILD=build
 # ($(BUILD)/vmlinux.h comes from the main Makefile, which `make bench` runs
 # first; it is built here too when missing).
@@ -36,7 +38,21 @@ endif
 .DELETE_ON_ERROR:
 .PHONY: all clean
 
-all: $(OUT)/floor $(OUT)/tls_server $(OUT)/tls_client $(OUT)/conn_hold
+all: $(OUT)/floor $(OUT)/tls_server $(OUT)/tls_client $(OUT)/conn_hold $(OUT)/insn_cost
+
+# The Go client row (crypto/tls): the integration tests' Go program, built
+# offline when a Go toolchain is there; run.sh skips the row without it.
+GO       ?= $(shell command -v go 2>/dev/null)
+GO_SRC   := tests/integration/go_tls
+ifneq ($(GO),)
+all: $(OUT)/go_tls
+endif
+
+$(OUT)/go_tls: $(wildcard $(GO_SRC)/*.go) $(GO_SRC)/go.mod
+	$(call msg,GO,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)cd $(GO_SRC) && GOCACHE=$(abspath $(OUT))/gocache GOPROXY=off GOFLAGS= CGO_ENABLED=0 \
+		GOTOOLCHAIN=local $(GO) build -o $(abspath $@) .
 
 $(BUILD)/vmlinux.h:
 	$(call msg,BTF,$@)
@@ -72,6 +88,10 @@ $(OUT)/tls_client: $(OUT)/tls_client.o
 	$(Q)$(CC) $(CFLAGS) $^ $(PKG_LIBS) -lhttp_parser -o $@
 
 $(OUT)/conn_hold: $(OUT)/conn_hold.o
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
+$(OUT)/insn_cost: $(OUT)/insn_cost.o
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 

@@ -43,14 +43,18 @@ static const char *const exported_syms[] = {
 static struct floor_point points[FLOOR_MAX_POINTS];
 static int n_points;
 static bool verbose;
+/* --uprobes-only: no uretprobes (Go: a uretprobe rewrites the return
+ * address on a goroutine stack, which crashes the program) */
+static bool uprobes_only;
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: floor [-v] [--exported LIB]... [--points FILE]... [PATH OFFSET]...\n"
+		"usage: floor [-v] [--uprobes-only] [--exported LIB]... [--points FILE]... [PATH OFFSET]...\n"
 		"  --exported LIB  attach at SSL_write/SSL_read/SSL_write_ex/SSL_read_ex of LIB\n"
 		"  --points FILE   lines \"PATH 0xOFFSET [NAME]\" (FILE - is stdin)\n"
 		"  PATH OFFSET     one attach point (OFFSET is a file offset)\n"
+		"  --uprobes-only  no uretprobes (Go binaries: each point a uprobe alone)\n"
 		"Attaches empty uprobes+uretprobes system-wide, prints \"floor: ready\"\n"
 		"on stderr, then waits for SIGINT/SIGTERM.\n");
 }
@@ -178,6 +182,8 @@ int main(int argc, char **argv)
 			return 0;
 		} else if (!strcmp(argv[i], "-v")) {
 			verbose = true;
+		} else if (!strcmp(argv[i], "--uprobes-only")) {
+			uprobes_only = true;
 		} else if (!strcmp(argv[i], "--exported") && i + 1 < argc) {
 			err = add_exported(argv[++i]);
 		} else if (!strcmp(argv[i], "--points") && i + 1 < argc) {
@@ -225,7 +231,7 @@ int main(int argc, char **argv)
 		const struct floor_point *p = &points[i];
 		int r;
 
-		for (r = 0; r < 2; r++) {
+		for (r = 0; r < (uprobes_only ? 1 : 2); r++) {
 			struct bpf_program *prog = r ? skel->progs.floor_exit
 						     : skel->progs.floor_enter;
 
@@ -249,7 +255,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "floor: attached %s %s 0x%llx\n", p->path, p->name,
 				p->offset);
 	}
-	fprintf(stderr, "floor: %d uprobes + %d uretprobes attached\n", n_points, n_points);
+	fprintf(stderr, "floor: %d uprobes + %d uretprobes attached\n", n_points,
+		uprobes_only ? 0 : n_points);
 	fprintf(stderr, "floor: ready\n");
 
 	if (sigwait(&set, &sig))

@@ -24,7 +24,8 @@
 # BENCH_SPANPROBE (build/spanprobe), BENCH_SPANS (/tmp/bench-spans.jsonl),
 # BENCH_MODES (all that can run), BENCH_PIN (1), BENCH_SETTLE (1 s of rest
 # after a run with probes), BUILD (build), BENCH_MEM (1; 0 skips the memory
-# part at the end, tests/bench/mem.sh, which has its own variables).
+# part at the end, tests/bench/mem.sh, which has its own variables),
+# BENCH_BUN_ROW (1; 0 skips the Bun client row, tests/bench/bun.sh).
 set -u -o pipefail
 
 cd "$(dirname "$0")/../.." || exit 1
@@ -70,6 +71,16 @@ start_probe() {
 		ready="floor: ready" ;;
 	floor-spanprobe)
 		env --default-signal=INT "$BENCH/floor" --points "$tmp/points" >/dev/null 2>"$tmp/probe.err" &
+		ready="floor: ready" ;;
+	floor-go)
+		# no uretprobes on Go: each point (entry, every ret) a uprobe
+		env --default-signal=INT "$BENCH/floor" --uprobes-only --points "$tmp/gopoints" \
+			>/dev/null 2>"$tmp/probe.err" &
+		ready="floor: ready" ;;
+	insn-*)
+		env --default-signal=INT "$BENCH/floor" --uprobes-only "$BENCH/insn_cost" \
+			"$(awk -v i="${mode#insn-}" '$1 == i { print $2 }' "$tmp/insn")" \
+			>/dev/null 2>"$tmp/probe.err" &
 		ready="floor: ready" ;;
 	spanprobe)
 		rm -f "$SPANS"
@@ -308,6 +319,85 @@ for f in floor-exported floor-spanprobe; do
 	fi
 done
 echo "$summary"
+
+# ---- the Go client: crypto/tls, probed at its entry and every ret ----
+# go_tls bench against the same tls_server (OpenSSL), modes as above but
+# with floor-go, empty uprobes at what --list-tls-probes prints for the Go
+# binary. Then insn_cost: one empty uprobe on each instruction of a Go
+# function's shape (cmp of the stack check, its jbe, a ret), the answer to
+# "which does this kernel emulate".
+go_rows() {
+	local gomodes=(none) r i m out us rps
+
+	if [ ! -x "$BENCH/go_tls" ]; then
+		log "skipped: the Go client row ($BENCH/go_tls not built: no go toolchain)"
+		return 0
+	fi
+	if [ -x "$SPANPROBE" ] && "$SPANPROBE" --list-tls-probes "$BENCH/go_tls" 2>/dev/null |
+		awk 'NF >= 2 && $2 ~ /^0[xX]/' >"$tmp/gopoints" && [ -s "$tmp/gopoints" ]; then
+		gomodes+=(floor-go spanprobe)
+	fi
+	for ((r = 0; r < ROUNDS; r++)); do
+		for ((i = 0; i < ${#gomodes[@]}; i++)); do
+			m=${gomodes[(i + r) % ${#gomodes[@]}]}
+			start_probe "$m" || continue
+			if ! out=$(timeout "$CLIENT_TIMEOUT" "${pin[@]}" "$BENCH/go_tls" bench \
+				   -url "https://127.0.0.1:$port/bench" -n "$REQUESTS" 2>"$tmp/client.err"); then
+				fail "go_tls bench under $m (round $((r + 1))); its stderr:"
+				tail -n 20 "$tmp/client.err" >&2
+				stop_probe "$m"
+				continue
+			fi
+			stop_probe "$m" || continue
+			[ "$m" != none ] && { sync; sleep "$SETTLE"; }
+			rps=$(sed -n 's/.* req\/s=\([0-9.]*\).*/\1/p' <<<"$out")
+			us=$(sed -n 's/.* us\/request=\([0-9.]*\).*/\1/p' <<<"$out")
+			printf 'go-%s %s %s\n' "$m" "$us" "$rps" >>"$tmp/results"
+			log "go round $((r + 1))/$ROUNDS $(printf '%-16s %10s req/s %9s us/request' "$m" "$rps" "$us")"
+		done
+	done
+	local gbase
+	gbase=$(median go-none 2)
+	[ -n "$gbase" ] || { fail "no Go client run without probes"; return 0; }
+	echo
+	echo "Go client (go_tls bench: net/http over crypto/tls, HTTP/1.1 keep-alive) against tls_server:"
+	echo "each request is 1 tls.Conn Write + 1 Read in the client (uprobes at the entry's jbe and"
+	echo "at the ret it returns through) and 2 SSL_write + 2 SSL_read in the server (floor-go"
+	echo "traps only the Go side; spanprobe traces both, and the syscalls)"
+	printf '%-16s %10s %11s %15s %10s\n' mode "req/s" "us/request" "(min..max)" "added us"
+	for m in "${gomodes[@]}"; do
+		us=$(median "go-$m" 2)
+		[ -n "$us" ] || { printf '%-16s %s\n' "go $m" "no successful run"; continue; }
+		add=$(awk -v a="$us" -v b="$gbase" 'BEGIN { printf "%.2f", a - b }')
+		[ "$m" = none ] && add=-
+		printf '%-16s %10.1f %11.2f %15s %10s\n' "go $m" "$(median "go-$m" 3)" "$us" \
+			"($(range "go-$m"))" "$add"
+	done
+	# the instructions
+	"$BENCH/insn_cost" --offsets >"$tmp/insn" || { fail "insn_cost --offsets"; return 0; }
+	for ((r = 0; r < ROUNDS; r++)); do
+		for m in insn-none insn-cmp insn-jbe insn-ret; do
+			local pm=$m
+			[ "$m" = insn-none ] && pm=none
+			start_probe "$pm" || continue
+			us=$("$BENCH/insn_cost" 200000) || fail "insn_cost under $m"
+			stop_probe "$pm"
+			printf '%s %s 0\n' "$m" "$us" >>"$tmp/results"
+		done
+	done
+	echo
+	echo "one empty uprobe on each instruction of a Go function's shape (insn_cost, ns per call):"
+	for m in insn-none insn-cmp insn-jbe insn-ret; do
+		printf '  %-10s %8s ns  (%s)\n' "${m#insn-}" "$(median "$m" 2)" "$(range "$m")"
+	done
+}
+go_rows
+
+# the Bun client row (tests/bench/bun.sh; says why when Bun is not installed)
+if [ "${BENCH_BUN_ROW:-1}" != 0 ]; then
+	echo
+	BUILD=$BUILD tests/bench/bun.sh || fail "tests/bench/bun.sh (Bun client) failed"
+fi
 
 # memory, on a machine this run no longer loads
 if [ "${BENCH_MEM:-1}" != 0 ]; then

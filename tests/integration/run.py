@@ -39,6 +39,8 @@ import connect_cases  # noqa: E402,F401  (registers the failed-connect tests in 
 import probe_cases  # noqa: E402,F401  (registers the --probe and --usdt tests in cases.CASES)
 import mcp_cases  # noqa: E402,F401  (registers the MCP over HTTP test in cases.CASES)
 import real_agent_cases  # noqa: E402,F401  (registers the Gemini CLI test in cases.CASES)
+import bun_cases  # noqa: E402,F401  (registers the Bun and Claude Code tests in cases.CASES)
+import go_cases  # noqa: E402,F401  (registers the Go crypto/tls tests in cases.CASES)
 import rustls_cases  # noqa: E402,F401  (registers the rustls client tests in cases.CASES)
 
 STDERR_TAIL = 20

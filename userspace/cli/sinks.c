@@ -136,6 +136,8 @@ void sp_sinks_print_stats(struct sp_pipeline *pl, const uint64_t *kcnt, bool fin
 	add_count(drops, sizeof(drops), c[SP_CNT_TRUNC_BYTES], "bytes past the capture cap");
 	add_count(drops, sizeof(drops), ss->bytes_lost, "bytes in stream holes");
 	add_count(drops, sizeof(drops), c[SP_CNT_IOV_TRUNC], "writev/readv calls past 16 segments");
+	add_count(drops, sizeof(drops), c[SP_CNT_GO_NOT_TCP],
+		  "Go TLS calls on a connection other than a *net.TCPConn");
 	add_count(drops, sizeof(drops), c[SP_CNT_CALL_TABLE_FULL] + c[SP_CNT_CONN_TABLE_FULL],
 		  "kernel table inserts");
 	add_count(drops, sizeof(drops), c[SP_CNT_TLS_UNTIED], "rustls reads of an untied connection");

@@ -181,6 +181,64 @@ int sp_elf__machine(struct sp_elf *e)
 	return gelf_getehdr(e->elf, &eh) ? eh.e_machine : 0;
 }
 
+int sp_elf__section(struct sp_elf *e, const char *name, struct sp_elf_sec *sec)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+
+	if (elf_getshdrstrndx(e->elf, &shstrndx))
+		return -ENOENT;
+	while ((scn = elf_nextscn(e->elf, scn))) {
+		GElf_Shdr sh;
+		const char *n;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		n = elf_strptr(e->elf, shstrndx, sh.sh_name);
+		if (!n || strcmp(n, name))
+			continue;
+		sec->addr = sh.sh_addr;
+		sec->off = sh.sh_offset;
+		sec->size = sh.sh_size;
+		sec->type = sh.sh_type;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int sp_elf__type(struct sp_elf *e)
+{
+	GElf_Ehdr eh;
+
+	return gelf_getehdr(e->elf, &eh) ? eh.e_type : 0;
+}
+
+int sp_elf__fd(struct sp_elf *e)
+{
+	return e->fd;
+}
+
+int sp_elf__vaddr_off(struct sp_elf *e, uint64_t vaddr, uint64_t n, uint64_t *off)
+{
+	size_t nph;
+
+	if (elf_getphdrnum(e->elf, &nph))
+		return -ENOENT;
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(e->elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		/* within the part of the segment the file holds */
+		if (vaddr < ph.p_vaddr || vaddr - ph.p_vaddr > ph.p_filesz ||
+		    n > ph.p_filesz - (vaddr - ph.p_vaddr))
+			continue;
+		*off = vaddr - ph.p_vaddr + ph.p_offset;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 int sp_elf__read(struct sp_elf *e, uint64_t off, void *buf, size_t n)
 {
 	ssize_t r = pread(e->fd, buf, n, (off_t)off);

@@ -35,6 +35,22 @@ int sp_elf__section_has(struct sp_elf *e, const char *sect, const void *needle, 
 /* The ELF e_machine (EM_X86_64, EM_AARCH64, ...), 0 if unreadable: an
  * attach-point choice that reads code must know which code it reads. */
 int sp_elf__machine(struct sp_elf *e);
+/* A section by name (the first one): its address, file offset and size. */
+struct sp_elf_sec {
+	uint64_t addr, off, size;
+	uint32_t type;		/* SHT_PROGBITS, SHT_NOBITS, ... */
+};
+/* 0, or -ENOENT if there is no such section. */
+int sp_elf__section(struct sp_elf *e, const char *name, struct sp_elf_sec *sec);
+/* The ELF e_type (ET_EXEC, ET_DYN), 0 if unreadable. */
+int sp_elf__type(struct sp_elf *e);
+/* The open file's descriptor (borrowed: closed by sp_elf__close), for
+ * callers that map the sections they read. */
+int sp_elf__fd(struct sp_elf *e);
+/* The file offset of virtual address vaddr, through the PT_LOAD program
+ * headers, with at least n bytes of the segment's file image after it:
+ * 0, or -ENOENT. */
+int sp_elf__vaddr_off(struct sp_elf *e, uint64_t vaddr, uint64_t n, uint64_t *off);
 /* Reads n bytes at file offset off: 0 or -errno. */
 int sp_elf__read(struct sp_elf *e, uint64_t off, void *buf, size_t n);
 /*

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,9 @@ int sp_tls_points(const char *path, struct sp_tls_point *pts, int max)
 
 	if (!e)
 		return -errno;
+	/* a library's ops set the fields they know; kind and cookie default
+	 * to a plain function (SP_TLS_FUNC) without a cookie */
+	memset(pts, 0, sizeof(*pts) * (size_t)(max > 0 ? max : 0));
 	/* a file may hold more than one library (a runtime that links two) */
 	for (size_t i = 0; i < NLIBS && n < max; i++)
 		n += libs[i]->points(path, e, pts + n, max - n);
@@ -39,18 +43,43 @@ int sp_tls_points(const char *path, struct sp_tls_point *pts, int max)
 	return n;
 }
 
+/* Set while --list-tls-probes runs: declines are then shown, not only
+ * logged at debug level. */
+static _Thread_local bool listing;
+/* The path a decline names: attach_file reads /proc/self/fd/N, the user
+ * knows the file by the path it was found at. */
+static _Thread_local const char *shown_path;
+
+void sp_tls_decline(const char *path, const char *lib, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (listing)
+		sp_warn("%s: %s found but not probed: %s", shown_path ? shown_path : path, lib, why);
+	else
+		sp_dbg("%s: %s found but not probed: %s", shown_path ? shown_path : path, lib, why);
+}
+
 int sp_tls_list_points(const char *path, FILE *out)
 {
 	struct sp_tls_point pts[SP_TLS_MAX_POINTS];
-	int n = sp_tls_points(path, pts, SP_TLS_MAX_POINTS);
+	int n;
+
+	listing = true;
+	n = sp_tls_points(path, pts, SP_TLS_MAX_POINTS);
+	listing = false;
 
 	if (n < 0) {
 		sp_err("cannot read %s: %s", path, strerror(-n));
 		return n;
 	}
 	if (n == 0) {
-		sp_err("%s contains no TLS library spanprobe knows (OpenSSL's SSL_write/SSL_read)",
-		       path);
+		sp_err("%s contains no TLS library spanprobe knows (OpenSSL's SSL_write/SSL_read, "
+		       "BoringSSL, GnuTLS, Go's crypto/tls)", path);
 		return -ENOENT;
 	}
 	for (int i = 0; i < n; i++)
@@ -165,7 +194,9 @@ static int attach_file(struct sp_tls_attach *a, const char *path)
 	if (seen_plain(a, &st))
 		goto out;
 	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+	shown_path = path;
 	n = sp_tls_points(fdpath, pts, SP_TLS_MAX_POINTS);
+	shown_path = NULL;
 	if (n <= 0) {
 		remember_plain(a, &st);
 		goto out;
@@ -179,11 +210,17 @@ static int attach_file(struct sp_tls_attach *a, const char *path)
 		goto out;
 	}
 	for (int i = 0; i < n; i++) {
+		bool func = pts[i].kind == SP_TLS_FUNC;
+
 		/* the return probe first: an entry probe alone would leave
-		 * in-flight entries that nothing removes */
-		for (int ret = 1; ret >= 0; ret--) {
-			LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret);
-			struct bpf_program *prog = pts[i].lib->prog(a->skel, &pts[i], ret);
+		 * in-flight entries that nothing removes (a library lists a
+		 * function's return instructions before its entry) */
+		for (int ret = func; ret >= 0; ret--) {
+			LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret && func,
+				    .bpf_cookie = pts[i].cookie);
+			struct bpf_program *prog =
+				pts[i].lib->prog(a->skel, &pts[i],
+						 func ? ret : pts[i].kind == SP_TLS_RET_INSN);
 			struct bpf_link *l;
 
 			l = bpf_program__attach_uprobe_opts(prog, -1, fdpath, pts[i].off, &opts);
@@ -291,7 +328,7 @@ void sp_tls_attach__all(struct sp_tls_attach *a)
 	 * process started later is probed from its first instruction, with
 	 * no race against the exec-time attach (node writes its first
 	 * request ~50 ms after exec). */
-	static const char *const runtimes[] = { "node", "nodejs", "bun", "deno", NULL };
+	static const char *const runtimes[] = { "node", "nodejs", "bun", "deno", "claude", NULL };
 	const char *env = getenv("PATH");
 	char pathdirs[4096];
 

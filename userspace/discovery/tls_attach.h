@@ -52,16 +52,29 @@ enum sp_tls_contract {
 
 struct sp_tls_lib;
 
+/* How a point is probed. */
+enum sp_tls_kind {
+	SP_TLS_FUNC = 0,	/* a function start: uprobe + uretprobe */
+	/* Go (no uretprobe: it rewrites the return address on a goroutine
+	 * stack the runtime may move): */
+	SP_TLS_ENTRY,		/* the call's entry: a uprobe alone */
+	SP_TLS_RET_INSN,	/* a return instruction of the function: a uprobe */
+};
+
 struct sp_tls_point {
 	uint64_t off;		/* file offset of the probed instruction */
 	const struct sp_tls_lib *lib;	/* who chose it (borrowed, static) */
 	uint8_t contract;	/* enum sp_tls_contract */
 	uint8_t dir;		/* enum sp_dir */
 	bool emulated;		/* the probed instruction is one the kernel emulates */
-	char label[32];		/* "SSL_write", "ssl_write_internal" */
+	uint8_t kind;		/* enum sp_tls_kind */
+	uint64_t cookie;	/* the link's BPF cookie (bpf_get_attach_cookie) */
+	char label[48];		/* "SSL_write", "ssl_write_internal" */
 };
 
-#define SP_TLS_MAX_POINTS 8
+/* a Go binary has an entry and every return of two functions (15 in Go
+ * 1.19's crypto/tls) */
+#define SP_TLS_MAX_POINTS 48
 
 struct sp_elf;
 struct spanprobe_bpf;
@@ -81,7 +94,8 @@ struct sp_tls_lib {
 	 * if the library is not in the file). Must choose only proven
 	 * function starts; when unsure, return 0. */
 	int (*points)(const char *path, struct sp_elf *e, struct sp_tls_point *pts, int max);
-	/* The program for pt's contract and direction: entry, or return. */
+	/* The program for pt's contract and direction: entry, or return
+	 * (SP_TLS_FUNC); for the other kinds ret is kind == SP_TLS_RET_INSN. */
 	struct bpf_program *(*prog)(struct spanprobe_bpf *skel, const struct sp_tls_point *pt,
 				    bool ret);
 };
@@ -91,6 +105,8 @@ struct sp_tls_lib {
 #define SP_TLS_LIBS(X)		\
 	X(sp_tls_openssl)	\
 	X(sp_tls_gnutls)	\
+	X(sp_tls_boringssl)	\
+	X(sp_tls_go)	\
 	X(sp_tls_rustls)
 
 #define SP_TLS_LIB_DECLARE(lib) extern const struct sp_tls_lib lib;
@@ -101,6 +117,14 @@ SP_TLS_LIBS(SP_TLS_LIB_DECLARE)
  * library's. Returns how many (0 if the file has none), or -errno.
  */
 int sp_tls_points(const char *path, struct sp_tls_point *pts, int max);
+
+/*
+ * A library's points() found its library in path but will not probe it:
+ * why, for the user (shown by --list-tls-probes, else in -v). For any
+ * library whose discovery can decline.
+ */
+void sp_tls_decline(const char *path, const char *lib, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 struct sp_tls_attach;
 
@@ -113,7 +137,7 @@ void sp_tls_attach__free(struct sp_tls_attach *a);
 int sp_tls_attach__file(struct sp_tls_attach *a, const char *path);
 /* The executable and the TLS-library mappings of a process. Synchronous. */
 void sp_tls_attach__pid(struct sp_tls_attach *a, uint32_t pid);
-/* Every process, the system library directories, and node/bun/deno on
+/* Every process, the system library directories, and node/bun/deno/claude on
  * PATH. Synchronous: done when it returns. */
 void sp_tls_attach__all(struct sp_tls_attach *a);
 /* pid has exec'd (now: when its record was seen, sp_clock_mono_ns):

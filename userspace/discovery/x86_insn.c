@@ -32,6 +32,40 @@ static int8_t gpr(x86_reg r)
 #undef R4
 }
 
+/* The System V caller-saved GPRs: what any call may leave changed. */
+#define CLOBBERED ((1u << SP_X86_RAX) | (1u << SP_X86_RCX) | (1u << SP_X86_RDX) |	\
+		   (1u << SP_X86_RSI) | (1u << SP_X86_RDI) | (1u << SP_X86_R8) |	\
+		   (1u << SP_X86_R9) | (1u << SP_X86_R10) | (1u << SP_X86_R11))
+
+static void regs_mask(csh h, const cs_insn *ci, struct sp_x86_insn *in)
+{
+	cs_regs rd, wr;
+	uint8_t nrd = 0, nwr = 0;
+	int8_t r;
+
+	if (cs_regs_access(h, ci, rd, &nrd, wr, &nwr) != CS_ERR_OK) {
+		/* unknown: say it writes everything, so no caller trusts a
+		 * value across it */
+		in->writes = 0xffff;
+		return;
+	}
+	for (int i = 0; i < nrd; i++)
+		if ((r = gpr(rd[i])) != SP_X86_NOREG)
+			in->reads |= 1u << r;
+	for (int i = 0; i < nwr; i++)
+		if ((r = gpr(wr[i])) != SP_X86_NOREG)
+			in->writes |= 1u << r;
+	/* `xor %eax,%eax` reads nothing that matters */
+	if (ci->id == X86_INS_XOR && ci->detail->x86.op_count == 2 &&
+	    ci->detail->x86.operands[0].type == X86_OP_REG &&
+	    ci->detail->x86.operands[1].type == X86_OP_REG &&
+	    ci->detail->x86.operands[0].reg == ci->detail->x86.operands[1].reg &&
+	    (r = gpr(ci->detail->x86.operands[0].reg)) != SP_X86_NOREG)
+		in->reads &= ~(1u << r);
+	if (in->kind == SP_X86_CALL)
+		in->writes |= CLOBBERED;
+}
+
 static void describe(csh h, const cs_insn *ci, struct sp_x86_insn *in)
 {
 	const cs_x86 *x = &ci->detail->x86;
@@ -70,6 +104,7 @@ static void describe(csh h, const cs_insn *ci, struct sp_x86_insn *in)
 			in->target = ci->address + ci->size + (uint64_t)op->mem.disp;
 		}
 	}
+	regs_mask(h, ci, in);
 	/* Intel operand order: the first operand is the destination */
 	if (x->op_count > 0 && x->operands[0].type == X86_OP_REG &&
 	    (ci->id == X86_INS_MOV || ci->id == X86_INS_LEA || ci->id == X86_INS_XOR ||

@@ -51,6 +51,8 @@ struct sp_x86_insn {
 	uint16_t id;		/* Capstone's instruction id (X86_INS_*) */
 	uint64_t target;	/* a direct branch's target, or a RIP-relative address */
 	int64_t imm;
+	uint32_t reads;		/* bit (1 << enum sp_x86_reg) per GPR read, implicit ones too */
+	uint32_t writes;	/* likewise per GPR written (a call: the registers it clobbers) */
 	char mnemonic[16];	/* for -v and test messages */
 };
 

@@ -1,0 +1,3 @@
+module spanprobe.test/go_tls
+
+go 1.17
