@@ -18,7 +18,7 @@ from otlp import KIND_CLIENT
 
 BUILD = os.path.join(REPO, "build", "rust-client")
 CARGO = "/usr/bin/cargo"  # Debian's, whatever rustup may have put on PATH
-NOT_PROBED = "rustls found (strings) but no symbols: not probed"
+NOT_PROBED = "rustls found but not probed: no symbols (found by its source paths"
 
 
 def client_binaries():

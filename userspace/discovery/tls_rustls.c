@@ -30,11 +30,9 @@
 #include <elf.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 #include "discovery/elf_sym.h"
 #include "discovery/rust_names.h"
 #include "discovery/tls_attach.h"
-#include "util/log.h"
 #include "spanprobe.h"
 #include "spanprobe.skel.h"
 
@@ -77,20 +75,6 @@ static int scan_sym(const char *name, uint64_t off, void *arg)
 	return 0;
 }
 
-/* The file's own name for messages: attach_file hands us /proc/self/fd/N. */
-static const char *shown(const char *path, char *buf, size_t cap)
-{
-	ssize_t n;
-
-	if (strncmp(path, "/proc/self/fd/", 14))
-		return path;
-	n = readlink(path, buf, cap - 1);
-	if (n <= 0)
-		return path;
-	buf[n] = 0;
-	return buf;
-}
-
 /* "rustls-0.N.M/src/": the crate's source path, as its panic locations
  * name it (".cargo/registry/src/index.crates.io-.../rustls-0.23.27/src/conn.rs") */
 static bool crate_path(const char *at, size_t left)
@@ -104,10 +88,8 @@ static bool crate_path(const char *at, size_t left)
 	       isdigit((unsigned char)at[9]);
 }
 
-static int rustls_points(const char *fpath, struct sp_elf *e, struct sp_tls_point *pts, int max)
+static int rustls_points(const char *path, struct sp_elf *e, struct sp_tls_point *pts, int max)
 {
-	char pbuf[512];
-	const char *path = shown(fpath, pbuf, sizeof(pbuf));
 	struct scan s = {};
 	bool alt;
 	int n = 0;
@@ -122,16 +104,14 @@ static int rustls_points(const char *fpath, struct sp_elf *e, struct sp_tls_poin
 		if (s.hits[f] == 1)
 			continue;
 		if (s.hits[f] > 1)
-			sp_info("%s: rustls found (symbols) but %s %d times (two rustls versions?): "
-				"not probed, see README \"TLS probes\"", path, funcs[f].label,
-				s.hits[f]);
+			sp_tls_decline(path, "rustls", "%s %d times (two rustls versions?), see "
+				       "README \"TLS probes\"", funcs[f].label, s.hits[f]);
 		else if (s.rustls)
-			sp_info("%s: rustls found (symbols) but not %s (rustls 0.22 or later, or "
-				"inlined): not probed, see README \"TLS probes\"", path,
-				funcs[f].label);
+			sp_tls_decline(path, "rustls", "no %s (rustls 0.22 or later, or inlined), "
+				       "see README \"TLS probes\"", funcs[f].label);
 		else if (sp_elf__section_has(e, ".rodata", "rustls-0.", 9, 1ull << 30, crate_path))
-			sp_info("%s: rustls found (strings) but no symbols: not probed, see README "
-				"\"TLS probes\"", path);
+			sp_tls_decline(path, "rustls", "no symbols (found by its source paths, "
+				       "rustls-0.N.M/src/), see README \"TLS probes\"");
 		return 0;
 	}
 	if (max < F_NUM)
@@ -147,8 +127,7 @@ static int rustls_points(const char *fpath, struct sp_elf *e, struct sp_tls_poin
 			at = sp_x86_probe_off(code, at, &emu);
 		} else {
 			/* the return conventions were read on x86-64 only */
-			sp_info("%s: rustls found but spanprobe reads its calls on x86-64 only: "
-				"not probed", path);
+			sp_tls_decline(path, "rustls", "its calls are read on x86-64 only");
 			return 0;
 		}
 		pts[n].off = at;
