@@ -268,7 +268,8 @@ struct sp_eh_frame *sp_eh_frame__new(const uint8_t *sec, size_t len, uint64_t ad
 		}
 		f->fdes[f->n++] = (struct sp_eh_fde){ start, start + range };
 	}
-	qsort(f->fdes, f->n, sizeof(*f->fdes), by_start);
+	if (f->n)	/* qsort of a NULL array is undefined, even for 0 */
+		qsort(f->fdes, f->n, sizeof(*f->fdes), by_start);
 	return f;
 err_out:
 	sp_eh_frame__free(f);
