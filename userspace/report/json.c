@@ -32,9 +32,8 @@ static void gen_dbl(yajl_gen g, double d)
 		yajl_gen_null(g);
 }
 
-static void gen_attrs(yajl_gen g, const struct sp_rattrs *a)
+void sp_rjson_attr_values(yajl_gen g, const struct sp_rattrs *a)
 {
-	yajl_gen_map_open(g);
 	for (unsigned i = 0; a && i < a->n; i++) {
 		const struct sp_rattr *x = &a->a[i];
 
@@ -63,6 +62,12 @@ static void gen_attrs(yajl_gen g, const struct sp_rattrs *a)
 		}
 		}
 	}
+}
+
+static void gen_attrs(yajl_gen g, const struct sp_rattrs *a)
+{
+	yajl_gen_map_open(g);
+	sp_rjson_attr_values(g, a);
 	yajl_gen_map_close(g);
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <yajl/yajl_gen.h>
 #include "report/report.h"
+#include "report/sums.h"
 
 #define STR(g, s) yajl_gen_string(g, (const unsigned char *)(s), strlen(s))
 
@@ -47,37 +48,7 @@ static void gen_args(yajl_gen g, const struct sp_rspan *s)
 	}
 	STR(g, "status");
 	STR(g, sp_rstatus_name(s->status));
-	for (unsigned i = 0; i < s->attrs.n; i++) {
-		const struct sp_rattr *a = &s->attrs.a[i];
-
-		STR(g, a->key);
-		switch (a->t) {
-		case SP_RA_STR:
-			STR(g, a->s);
-			break;
-		case SP_RA_INT:
-			yajl_gen_integer(g, a->i);
-			break;
-		case SP_RA_DBL:
-			if (a->d == a->d && a->d - a->d == 0)
-				yajl_gen_double(g, a->d);
-			else
-				yajl_gen_null(g);
-			break;
-		case SP_RA_BOOL:
-			yajl_gen_bool(g, a->b);
-			break;
-		case SP_RA_ARR: {
-			const char *v = a->s;
-
-			yajl_gen_array_open(g);
-			for (unsigned k = 0; k < a->n; k++, v += strlen(v) + 1)
-				STR(g, v);
-			yajl_gen_array_close(g);
-			break;
-		}
-		}
-	}
+	sp_rjson_attr_values(g, &s->attrs);
 	yajl_gen_map_close(g);
 }
 

@@ -35,19 +35,24 @@ static yajl_val jget(yajl_val obj, const char *key)
 	return NULL;
 }
 
-/* a number written as a JSON number or as a decimal string */
-static bool jnum_u64(yajl_val v, uint64_t *out)
+/* the text of a number written as a JSON number or as a decimal string */
+static const char *jnum_text(yajl_val v)
 {
 	const char *s = NULL;
+
+	if (v && YAJL_IS_NUMBER(v))
+		s = v->u.number.r;
+	else if (v && YAJL_IS_STRING(v))
+		s = YAJL_GET_STRING(v);
+	return s && *s ? s : NULL;
+}
+
+static bool jnum_u64(yajl_val v, uint64_t *out)
+{
+	const char *s = jnum_text(v);
 	char *end;
 
-	if (!v)
-		return false;
-	if (YAJL_IS_NUMBER(v))
-		s = v->u.number.r;
-	else if (YAJL_IS_STRING(v))
-		s = YAJL_GET_STRING(v);
-	if (!s || !*s)
+	if (!s)
 		return false;
 	errno = 0;
 	*out = strtoull(s, &end, 10);
@@ -56,20 +61,24 @@ static bool jnum_u64(yajl_val v, uint64_t *out)
 
 static bool jnum_i64(yajl_val v, int64_t *out)
 {
-	const char *s = NULL;
+	const char *s = jnum_text(v);
 	char *end;
 
-	if (!v)
-		return false;
-	if (YAJL_IS_NUMBER(v))
-		s = v->u.number.r;
-	else if (YAJL_IS_STRING(v))
-		s = YAJL_GET_STRING(v);
-	if (!s || !*s)
+	if (!s)
 		return false;
 	errno = 0;
 	*out = strtoll(s, &end, 10);
 	return !errno && !*end;
+}
+
+/* an array element as text: its stringValue, or a number's decimal text */
+static const char *elem_str(yajl_val e)
+{
+	const char *s = jstr(jget(e, "stringValue"));
+
+	if (!s)
+		s = jnum_text(jget(e, "intValue") ? jget(e, "intValue") : jget(e, "doubleValue"));
+	return s ? s : "";
 }
 
 static void attrs_free(struct sp_rattrs *a)
@@ -94,27 +103,14 @@ static int array_value(yajl_val arr, struct sp_rattr *ra)
 	if (!vals || !YAJL_IS_ARRAY(vals))
 		vals = NULL;
 	for (size_t i = 0; vals && i < vals->u.array.len; i++) {
-		yajl_val e = vals->u.array.values[i];
-		const char *s = jstr(jget(e, "stringValue"));
-		yajl_val num = jget(e, "intValue") ? jget(e, "intValue") : jget(e, "doubleValue");
-
-		if (!s && num)
-			s = YAJL_IS_STRING(num) ? YAJL_GET_STRING(num) :
-			    YAJL_IS_NUMBER(num) ? num->u.number.r : NULL;
-		total += strlen(s ? s : "") + 1;
+		total += strlen(elem_str(vals->u.array.values[i])) + 1;
 	}
 	ra->s = p = malloc(total + 1);
 	if (!p)
 		return -ENOMEM;
 	for (size_t i = 0; vals && i < vals->u.array.len; i++) {
-		yajl_val e = vals->u.array.values[i];
-		const char *s = jstr(jget(e, "stringValue"));
-		yajl_val num = jget(e, "intValue") ? jget(e, "intValue") : jget(e, "doubleValue");
+		const char *s = elem_str(vals->u.array.values[i]);
 
-		if (!s && num)
-			s = YAJL_IS_STRING(num) ? YAJL_GET_STRING(num) :
-			    YAJL_IS_NUMBER(num) ? num->u.number.r : NULL;
-		s = s ? s : "";
 		memcpy(p, s, strlen(s) + 1);
 		p += strlen(s) + 1;
 		n++;

@@ -3,6 +3,7 @@
 #ifndef SP_REPORT_SUMS_H
 #define SP_REPORT_SUMS_H
 
+#include <yajl/yajl_gen.h>
 #include "report/report.h"
 
 struct sp_rmodel_sum {
@@ -29,5 +30,8 @@ struct sp_rsums {
 int sp_rsums_build(const struct sp_rmodel *m, const struct sp_report_opts *o,
 		   struct sp_rsums *sm);
 void sp_rsums_free(struct sp_rsums *sm);
+/* json.c: the members KEY: value of a (strings, numbers, bools, arrays)
+ * into the open map of g; perfetto.c's args as well */
+void sp_rjson_attr_values(yajl_gen g, const struct sp_rattrs *a);
 
 #endif
