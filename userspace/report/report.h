@@ -75,6 +75,8 @@ struct sp_rspan {
 	unsigned nkids;
 	bool orphan;		/* parent set, not found */
 	bool selected;		/* passes --filter, --since, --until */
+	bool carrier;		/* a process that made an LLM call (curl for a shell
+				 * agent): part of the call, not a tool */
 	enum sp_rclass cls;
 	struct sp_rtrace *tr;
 };
@@ -150,7 +152,8 @@ int sp_rfilter_parse(struct sp_rfilter *f, char *arg);
 /* nearest-rank: the value at rank ceil(p/100 * n) of the sorted v (n >= 1) */
 uint64_t sp_percentile(const uint64_t *sorted, size_t n, double p);
 /* think = union(LLM spans); act = union(tool, MCP, subprocess and non-LLM
- * HTTP client spans) minus think; other = wall - think - act. */
+ * HTTP client spans) minus think; other = wall - think - act. A subprocess
+ * that carries an LLM call (curl for a shell agent) is neither a tool nor act. */
 void sp_think_act(struct sp_rspan *const *spans, size_t n, uint64_t start, uint64_t end,
 		  uint64_t *think, uint64_t *act, uint64_t *other);
 /* the per-trace sums (tokens, cost, counts, think/act) */

@@ -90,8 +90,9 @@ static bool is_act(const struct sp_rspan *s)
 	switch (s->cls) {
 	case SP_RC_TOOL:
 	case SP_RC_MCP:
-	case SP_RC_PROCESS:
 		return true;
+	case SP_RC_PROCESS:
+		return !s->carrier;
 	case SP_RC_HTTP:	/* an HTTP or RPC call the agent makes, not served */
 		return s->kind != 2;
 	default:
@@ -151,7 +152,7 @@ void sp_rtrace_sum(struct sp_rtrace *t)
 		/* a tool call is the tool span, or a subprocess or MCP call not
 		 * already under one */
 		if (s->cls == SP_RC_TOOL ||
-		    ((s->cls == SP_RC_PROCESS || s->cls == SP_RC_MCP) &&
+		    (((s->cls == SP_RC_PROCESS && !s->carrier) || s->cls == SP_RC_MCP) &&
 		     !(s->up && s->up->cls == SP_RC_TOOL)))
 			t->tool_calls++;
 	}
