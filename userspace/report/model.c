@@ -215,8 +215,10 @@ int sp_rmodel_build(struct sp_rmodel *m, const struct sp_report_opts *oc)
 	for (size_t i = 0; i < m->n; i++) {
 		if (m->spans[i]->cls != SP_RC_LLM)
 			continue;
-		for (struct sp_rspan *p = m->spans[i]->up; p && p->cls == SP_RC_PROCESS; p = p->up)
-			p->carrier = true;
+		for (struct sp_rspan *p = m->spans[i]->up;
+		     p && p->cls != SP_RC_TOOL && p->cls != SP_RC_AGENT; p = p->up)
+			if (p->cls == SP_RC_PROCESS)
+				p->carrier = true;
 	}
 	qsort(m->spans, m->n, sizeof(*m->spans), by_start);
 	for (size_t i = 0; i < m->n; i++) {

@@ -190,8 +190,9 @@ struct sp_rprop {
 };
 /* the first failing span: the error span that ended first (ties: started
  * first); then, in start order, every later span that is a retry of it
- * (http.request.resend_count > 0, a "retry" event, or its name), a fallback
- * (same class, another name, not an error), or failed in turn; and the
+ * (http.request.resend_count > 0, a "retry" event, or its name under the
+ * same parent), a fallback (a sibling of the same class, another name, not
+ * an error), or failed in turn; and the
  * failing span's ancestors that failed (propagated). */
 int sp_rprop_build(const struct sp_rtrace *t, struct sp_rprop *p);
 void sp_rprop_free(struct sp_rprop *p);

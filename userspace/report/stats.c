@@ -264,7 +264,7 @@ static bool is_retry_of(const struct sp_rspan *s, const struct sp_rspan *first)
 	for (unsigned i = 0; i < s->nevents; i++)
 		if (strstr(s->events[i].name, "retry"))
 			return true;
-	return !strcmp(s->name, first->name);
+	return s->up == first->up && !strcmp(s->name, first->name);
 }
 
 static bool is_ancestor(const struct sp_rspan *a, const struct sp_rspan *s)
@@ -317,7 +317,7 @@ int sp_rprop_build(const struct sp_rtrace *t, struct sp_rprop *p)
 			st->fate = SP_RF_RETRY;
 		else if (s->status == 2)
 			st->fate = SP_RF_FAILED;
-		else if (s->cls == first->cls)
+		else if (s->cls == first->cls && s->up == first->up)
 			st->fate = SP_RF_FALLBACK;
 		else
 			continue;
