@@ -106,6 +106,22 @@ static void test_tree_orphans_dups(void **state)
 	sp_rmodel_free(&m);
 }
 
+static void test_parent_cycle(void **state)
+{
+	struct sp_rmodel m;
+	FILE *f = tmpfile();
+
+	(void)state;
+	sp_rmodel_init(&m);
+	add(&m, TR, "00000000000000a1", "00000000000000a2", "a", 0, 10, 0, "");
+	add(&m, TR, "00000000000000a2", "00000000000000a1", "b", 0, 10, 0, "");
+	assert_int_equal(sp_rmodel_build(&m, &opts), 0);
+	assert_int_equal(m.orphans, 1);	/* the first span walked is cut: the other hangs under it */
+	assert_int_equal(sp_report_text(f, &m, &opts), 0);	/* ends */
+	fclose(f);
+	sp_rmodel_free(&m);
+}
+
 static void test_think_act_overlap(void **state)
 {
 	struct sp_rmodel m;
@@ -350,6 +366,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_percentiles),
 		cmocka_unit_test(test_tree_orphans_dups),
+		cmocka_unit_test(test_parent_cycle),
 		cmocka_unit_test(test_think_act_overlap),
 		cmocka_unit_test(test_propagation),
 		cmocka_unit_test(test_perfetto_and_json),

@@ -200,6 +200,20 @@ int sp_rmodel_build(struct sp_rmodel *m, const struct sp_report_opts *oc)
 			m->orphans++;
 		}
 	}
+	/* a parent cycle (bad input) or a chain deeper than the bound: cut at
+	 * the span, which becomes an orphan, so every walk up ends */
+	for (size_t i = 0; i < m->n; i++) {
+		struct sp_rspan *s = m->spans[i], *p = s->up;
+		unsigned d = 0;
+
+		while (p && ++d <= SP_REPORT_MAX_DEPTH)
+			p = p->up;
+		if (p) {
+			s->up = NULL;
+			s->orphan = true;
+			m->orphans++;
+		}
+	}
 	for (size_t i = 0; i < m->n; i++) {
 		struct sp_rspan *s = m->spans[i], *p = s->up, **k;
 

@@ -19,6 +19,8 @@
 #define SP_REPORT_MAX_ATTRS	256
 #define SP_REPORT_MAX_EVENTS	128
 #define SP_REPORT_MAX_FILTERS	32
+/* a span deeper than this, or in a parent cycle, is cut off as an orphan */
+#define SP_REPORT_MAX_DEPTH	256
 
 enum sp_rattr_type { SP_RA_STR, SP_RA_INT, SP_RA_DBL, SP_RA_BOOL, SP_RA_ARR };
 
