@@ -279,6 +279,50 @@ static void test_perfetto_and_json(void **state)
 	sp_rmodel_free(&m);
 }
 
+/* the tid of the X event named name */
+static long long tid_of(yajl_val ev, const char *name)
+{
+	const char *nm[] = { "name", NULL }, *ph[] = { "ph", NULL }, *tid[] = { "tid", NULL };
+
+	for (size_t i = 0; i < ev->u.array.len; i++) {
+		yajl_val e = ev->u.array.values[i], x = yajl_tree_get(e, nm, yajl_t_string);
+
+		if (x && !strcmp(x->u.string, name) &&
+		    !strcmp(yajl_tree_get(e, ph, yajl_t_string)->u.string, "X"))
+			return YAJL_GET_INTEGER(yajl_tree_get(e, tid, yajl_t_number));
+	}
+	fail_msg("no X event %s", name);
+	return -1;
+}
+
+static void test_perfetto_lanes(void **state)
+{
+	struct sp_rmodel m;
+	FILE *f = tmpfile();
+	const char *p_events[] = { "traceEvents", NULL };
+	yajl_val v, ev;
+
+	(void)state;
+	sp_rmodel_init(&m);
+	/* a and b overlap without nesting; c nests in a; d after both */
+	add(&m, TR, "00000000000000a1", NULL, "a", 0, 50, 0, "");
+	add(&m, TR, "00000000000000b1", NULL, "b", 40, 90, 0, "");
+	add(&m, TR, "00000000000000c1", "00000000000000a1", "c", 10, 20, 0, "");
+	add(&m, TR, "00000000000000d1", NULL, "d", 95, 99, 0, "");
+	assert_int_equal(sp_rmodel_build(&m, &opts), 0);
+	assert_int_equal(sp_report_perfetto(f, &m), 0);
+	v = parse_file(f);
+	assert_non_null(v);
+	ev = yajl_tree_get(v, p_events, yajl_t_array);
+	assert_int_equal(tid_of(ev, "a"), 42);
+	assert_int_equal(tid_of(ev, "c"), 42);
+	assert_int_equal(tid_of(ev, "d"), 42);
+	assert_int_equal(tid_of(ev, "b"), 42 + 10000000);
+	yajl_tree_free(v);
+	fclose(f);
+	sp_rmodel_free(&m);
+}
+
 /* a Collector file exporter's line: kind and status by name, bare numbers,
  * upper-case hex */
 static const char collector_line[] =
@@ -370,6 +414,7 @@ int main(void)
 		cmocka_unit_test(test_think_act_overlap),
 		cmocka_unit_test(test_propagation),
 		cmocka_unit_test(test_perfetto_and_json),
+		cmocka_unit_test(test_perfetto_lanes),
 		cmocka_unit_test(test_reader_files),
 		cmocka_unit_test(test_filters),
 	};

@@ -4,7 +4,8 @@
  * Event Format document): {"traceEvents":[...]} with one "X" (complete)
  * event per span, ts and dur in microseconds from the earliest span, pid
  * the resource's process.pid and tid the span's thread.id (else the pid),
- * "M" metadata events naming them, args the attributes. Perfetto's UI and
+ * "M" metadata events naming them, args the attributes; spans of one
+ * thread that overlap without nesting on lanes of their own (lane_for). Perfetto's UI and
  * chrome://tracing both open it.
  */
 #include <errno.h>
@@ -71,42 +72,123 @@ static void meta(yajl_gen g, const char *what, long long pid, long long tid, con
 	yajl_gen_map_close(g);
 }
 
+/*
+ * A track (pid, tid) shows nested slices only; spans of one thread that
+ * overlap without nesting (concurrent requests of an async agent) would be
+ * misnested there, so each goes to the first lane of its track where it
+ * nests, a new lane (tid + k * 10^7, above any Linux tid) when none.
+ */
+struct lane {
+	long long pid, base, tid;
+	uint64_t *ends;		/* the open spans' ends, a stack */
+	unsigned depth, cap;
+};
+
+struct lanes {
+	struct lane *l;
+	size_t n, cap;
+};
+
+#define LANE_TID_STEP	10000000ll
+
+/* the lane for s (*fresh: just made), or NULL on ENOMEM */
+static struct lane *lane_for(struct lanes *ls, long long pid, long long base,
+			     const struct sp_rspan *s, bool *pnew, bool *fresh)
+{
+	unsigned k = 0;
+	struct lane *l;
+
+	*pnew = true;
+	*fresh = false;
+	for (size_t i = 0; i < ls->n; i++) {
+		l = &ls->l[i];
+		if (l->pid != pid)
+			continue;
+		*pnew = false;
+		if (l->base != base)
+			continue;
+		k++;
+		while (l->depth && l->ends[l->depth - 1] <= s->start)
+			l->depth--;
+		if (!l->depth || l->ends[l->depth - 1] >= s->end)
+			goto push;
+	}
+	if (ls->n == ls->cap) {
+		size_t cap = ls->cap ? 2 * ls->cap : 16;
+		struct lane *p = realloc(ls->l, cap * sizeof(*p));
+
+		if (!p)
+			return NULL;
+		ls->l = p;
+		ls->cap = cap;
+	}
+	l = &ls->l[ls->n++];
+	memset(l, 0, sizeof(*l));
+	l->pid = pid;
+	l->base = base;
+	l->tid = base + k * LANE_TID_STEP;
+	*fresh = true;
+push:
+	if (l->depth == l->cap) {
+		unsigned cap = l->cap ? 2 * l->cap : 8;
+		uint64_t *p = realloc(l->ends, cap * sizeof(*p));
+
+		if (!p)
+			return NULL;
+		l->ends = p;
+		l->cap = cap;
+	}
+	l->ends[l->depth++] = s->end;
+	return l;
+}
+
+static int by_start_end(const void *x, const void *y)
+{
+	const struct sp_rspan *a = *(const struct sp_rspan *const *)x;
+	const struct sp_rspan *b = *(const struct sp_rspan *const *)y;
+
+	if (a->start != b->start)
+		return a->start < b->start ? -1 : 1;
+	return a->end > b->end ? -1 : a->end < b->end;	/* the enclosing one first */
+}
+
 int sp_report_perfetto(FILE *out, const struct sp_rmodel *m)
 {
 	yajl_gen g = yajl_gen_alloc(NULL);
+	const struct sp_rspan **order = calloc(m->n + 1, sizeof(*order));
+	struct lanes ls = { 0 };
 	uint64_t t0 = UINT64_MAX;
-	long long *seen = calloc(2 * m->n + 2, sizeof(*seen));
-	size_t nseen = 0, len;
+	size_t n = 0, len;
 	const unsigned char *buf;
 	int err = 0;
 
-	if (!g || !seen) {
+	if (!g || !order) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	for (size_t i = 0; i < m->n; i++)
-		if (m->spans[i]->tr->nselected && m->spans[i]->start < t0)
+	for (size_t i = 0; i < m->n; i++) {
+		if (!m->spans[i]->tr->nselected)
+			continue;
+		order[n++] = m->spans[i];
+		if (m->spans[i]->start < t0)
 			t0 = m->spans[i]->start;
+	}
+	qsort(order, n, sizeof(*order), by_start_end);
 	yajl_gen_map_open(g);
 	STR(g, "displayTimeUnit");
 	STR(g, "ms");
 	STR(g, "traceEvents");
 	yajl_gen_array_open(g);
-	for (size_t i = 0; i < m->n; i++) {
-		const struct sp_rspan *s = m->spans[i];
-		long long pid = span_pid(s), tid = span_tid(s, pid);
-		bool pnew = true, tnew = true;
+	for (size_t i = 0; i < n; i++) {
+		const struct sp_rspan *s = order[i];
+		long long pid = span_pid(s), base = span_tid(s, pid);
+		bool pnew, fresh;
+		struct lane *l = lane_for(&ls, pid, base, s, &pnew, &fresh);
 		char name[300];
 
-		if (!s->tr->nselected)
-			continue;
-		/* a linear scan over the tracks met so far: few processes */
-		for (size_t k = 0; k < nseen; k += 2) {
-			if (seen[k] == pid) {
-				pnew = false;
-				if (seen[k + 1] == tid)
-					tnew = false;
-			}
+		if (!l) {
+			err = -ENOMEM;
+			goto cleanup;
 		}
 		if (pnew) {
 			const char *exe = s->res ? sp_rattrs_str(&s->res->attrs,
@@ -114,13 +196,16 @@ int sp_report_perfetto(FILE *out, const struct sp_rmodel *m)
 			const char *svc = s->res ? sp_rattrs_str(&s->res->attrs, "service.name") : NULL;
 
 			snprintf(name, sizeof(name), "%s", exe ? exe : svc ? svc : "spans");
-			meta(g, "process_name", pid, tid, name);
+			meta(g, "process_name", pid, l->tid, name);
 		}
-		if (tnew) {
-			snprintf(name, sizeof(name), tid == pid ? "main" : "thread %lld", tid);
-			meta(g, "thread_name", pid, tid, name);
-			seen[nseen++] = pid;
-			seen[nseen++] = tid;
+		if (fresh) {
+			if (l->tid == l->base)
+				snprintf(name, sizeof(name), base == pid ? "main" : "thread %lld", base);
+			else
+				snprintf(name, sizeof(name), "%s %lld (overlapping %lld)",
+					 base == pid ? "main" : "thread", base,
+					 (l->tid - l->base) / LANE_TID_STEP);
+			meta(g, "thread_name", pid, l->tid, name);
 		}
 		yajl_gen_map_open(g);
 		STR(g, "name");
@@ -136,7 +221,7 @@ int sp_report_perfetto(FILE *out, const struct sp_rmodel *m)
 		STR(g, "pid");
 		yajl_gen_integer(g, pid);
 		STR(g, "tid");
-		yajl_gen_integer(g, tid);
+		yajl_gen_integer(g, l->tid);
 		gen_args(g, s);
 		yajl_gen_map_close(g);
 	}
@@ -149,7 +234,10 @@ int sp_report_perfetto(FILE *out, const struct sp_rmodel *m)
 	if (fwrite(buf, 1, len, out) != len || fputc('\n', out) == EOF)
 		err = -EIO;
 cleanup:
-	free(seen);
+	for (size_t i = 0; i < ls.n; i++)
+		free(ls.l[i].ends);
+	free(ls.l);
+	free(order);
 	if (g)
 		yajl_gen_free(g);
 	return err;
