@@ -42,6 +42,7 @@ import real_agent_cases  # noqa: E402,F401  (registers the Gemini CLI test in ca
 import bun_cases  # noqa: E402,F401  (registers the Bun and Claude Code tests in cases.CASES)
 import go_cases  # noqa: E402,F401  (registers the Go crypto/tls tests in cases.CASES)
 import rustls_cases  # noqa: E402,F401  (registers the rustls client tests in cases.CASES)
+import report_cases  # noqa: E402,F401  (registers the spanprobe report test in cases.CASES)
 
 STDERR_TAIL = 20
 MAX_SPANS_SHOWN = 30

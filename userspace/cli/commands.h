@@ -9,5 +9,7 @@
 int sp_trace_cmd(const struct sp_config *c);
 /* spanprobe replay FILE [SINK OPTIONS] */
 int sp_replay_cmd(const struct sp_config *c);
+/* spanprobe report FILE... [REPORT OPTIONS] */
+int sp_report_cmd(int argc, char **argv);
 
 #endif

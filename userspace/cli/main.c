@@ -34,6 +34,8 @@ int main(int argc, char **argv)
 		sp_config_usage(stdout);
 		return 0;
 	}
+	if (!strcmp(sub, "report"))
+		return sp_report_cmd(argc - 1, argv + 1);
 	if (!strcmp(sub, "record") || !strcmp(sub, "replay")) {
 		bool replay = sub[2] == 'p';
 		const char *file = cmd_file(argc, argv);
@@ -48,7 +50,6 @@ int main(int argc, char **argv)
 		/* argv[2], the FILE, stands where getopt expects the program name */
 		err = sp_config_parse(&c, argc - 2, argv + 2);
 	} else {
-		/* next: "report FILE" (spans of a recording, summed up) goes here */
 		sp_config_init(&c, SP_CMD_TRACE);
 		err = sp_config_parse(&c, argc, argv);
 	}

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "cli/options.h"
 #include "discovery/tls_attach.h"
 #include "model/resource.h"
@@ -17,6 +18,7 @@ static const char usage[] =
 "Usage: spanprobe [OPTIONS] [-- COMMAND [ARGS...]]\n"
 "       spanprobe record FILE [OPTIONS] [-- COMMAND [ARGS...]]\n"
 "       spanprobe replay FILE [SINK OPTIONS]\n"
+"       spanprobe report FILE... [REPORT OPTIONS]\n"
 "       spanprobe help | --help | --version\n"
 "\n"
 "Traces the HTTP and HTTPS calls processes make and turns them into spans,\n"
@@ -73,6 +75,19 @@ static const char usage[] =
 "                           send its spans to the sinks: the spans of the\n"
 "                           recorded run, with new span and trace ids. Needs\n"
 "                           no root and no BPF.\n"
+"  report FILE... [REPORT OPTIONS]  sum up the spans of OTLP/JSON files (-o's,\n"
+"                           or an OpenTelemetry Collector file exporter's; plain\n"
+"                           or gzip): trees, think vs act, latency by operation,\n"
+"                           slowest spans, failures, tokens and cost. No root.\n"
+"      --json               everything as one JSON document on stdout\n"
+"      --trace ID           only the trace(s) whose id starts with ID\n"
+"      --filter KEY=VALUE   only spans with name=, kind=, status=, class= or an\n"
+"                           attribute KEY equal to VALUE (repeatable, ANDed)\n"
+"      --since T, --until T only spans overlapping [T1, T2] (RFC 3339 or unix seconds)\n"
+"      --sort duration|start  trace order (start)\n"
+"      --top N              the N slowest spans (10)\n"
+"      --html FILE          a waterfall page (created 0600)\n"
+"      --perfetto FILE      Chrome trace-event JSON for ui.perfetto.dev (0600)\n"
 "\n"
 "OTLP export (flags override the OTEL_* variables the OpenTelemetry SDKs read):\n"
 "      --otlp-endpoint URL  send spans to URL (OTLP/HTTP: URL/v1/traces)\n"
@@ -415,4 +430,142 @@ void sp_config_pipeline_opts(const struct sp_config *c, struct sp_pipeline_opts 
 	po->llm = true;
 	po->llm_opts.content = !c->no_content;
 	po->llm_opts.content_max = c->content_max;
+}
+
+/* RFC 3339 (2026-12-02T08:00:00Z, fractions, +hh:mm) or unix seconds */
+static int parse_time(const char *opt, const char *s, uint64_t *out)
+{
+	struct tm tm;
+	char *end;
+	double v = strtod(s, &end), frac = 0;
+	int oh = 0, om = 0;
+	const char *p;
+
+	if (end != s && !*end && v >= 0) {
+		*out = (uint64_t)(v * 1e9);
+		return 0;
+	}
+	memset(&tm, 0, sizeof(tm));
+	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!p)
+		p = strptime(s, "%Y-%m-%d %H:%M:%S", &tm);
+	if (p && *p == '.') {
+		frac = strtod(p, &end);
+		p = end;
+	}
+	if (p && (*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d", &oh, &om) == 2) {
+		int sign = *p == '+' ? 1 : -1;
+
+		p += 6;
+		oh *= sign;
+		om *= sign;
+	} else if (p && (*p == 'Z' || *p == 'z')) {
+		p++;
+	}
+	if (!p || *p) {
+		sp_err("invalid %s '%s': expected RFC 3339 (2026-12-02T08:00:00Z) or unix seconds",
+		       opt, s);
+		return -EINVAL;
+	}
+	*out = (uint64_t)((timegm(&tm) - oh * 3600 - om * 60 + frac) * 1e9);
+	return 0;
+}
+
+int sp_report_args_parse(struct sp_report_args *a, int argc, char **argv)
+{
+	enum { R_JSON = 300, R_TRACE, R_FILTER, R_SINCE, R_UNTIL, R_SORT, R_TOP, R_HTML,
+	       R_PERFETTO };
+	static const struct option ropts[] = {
+		{ "json", no_argument, NULL, R_JSON },
+		{ "trace", required_argument, NULL, R_TRACE },
+		{ "filter", required_argument, NULL, R_FILTER },
+		{ "since", required_argument, NULL, R_SINCE },
+		{ "until", required_argument, NULL, R_UNTIL },
+		{ "sort", required_argument, NULL, R_SORT },
+		{ "top", required_argument, NULL, R_TOP },
+		{ "html", required_argument, NULL, R_HTML },
+		{ "perfetto", required_argument, NULL, R_PERFETTO },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	int opt, err = 0;
+
+	memset(a, 0, sizeof(*a));
+	a->o.top = 10;
+	a->files = calloc(argc + 1, sizeof(*a->files));
+	if (!a->files)
+		return -ENOMEM;
+	opterr = 0;
+	optind = 1;
+	/* no '+': FILEs and options in any order */
+	while (!err && (opt = getopt_long(argc, argv, ":vh", ropts, NULL)) != -1) {
+		switch (opt) {
+		case 'v':
+			sp_log_level = SP_LOG_DEBUG;
+			break;
+		case 'h':
+			sp_config_usage(stdout);
+			return 1;
+		case ':':
+			sp_err("option '%s' needs a value (see spanprobe --help)", argv[optind - 1]);
+			return -EINVAL;
+		case '?':
+			sp_err("unknown report option '%s' (see spanprobe --help)", argv[optind - 1]);
+			return -EINVAL;
+		case R_JSON:
+			a->json = true;
+			break;
+		case R_TRACE:
+			a->o.trace = optarg;
+			break;
+		case R_FILTER:
+			if (a->o.nfilters == SP_REPORT_MAX_FILTERS) {
+				sp_err("at most %d --filter options", SP_REPORT_MAX_FILTERS);
+				return -EINVAL;
+			}
+			if (sp_rfilter_parse(&a->o.filters[a->o.nfilters], optarg)) {
+				sp_err("invalid --filter '%s': expected KEY=VALUE (name=, kind=, "
+				       "status=, class= or an attribute)", optarg);
+				return -EINVAL;
+			}
+			a->o.nfilters++;
+			break;
+		case R_SINCE:
+			err = parse_time("--since", optarg, &a->o.since);
+			break;
+		case R_UNTIL:
+			err = parse_time("--until", optarg, &a->o.until);
+			break;
+		case R_SORT:
+			if (strcmp(optarg, "duration") && strcmp(optarg, "start")) {
+				sp_err("invalid --sort '%s': duration or start", optarg);
+				return -EINVAL;
+			}
+			a->o.sort_duration = optarg[0] == 'd';
+			break;
+		case R_TOP: {
+			uint32_t v;
+
+			err = sp_parse_u32("--top", optarg, 0, 1000000, &v);
+			a->o.top = v;
+			break;
+		}
+		case R_HTML:
+			a->html = optarg;
+			break;
+		case R_PERFETTO:
+			a->perfetto = optarg;
+			break;
+		}
+	}
+	if (err)
+		return err;
+	for (int i = optind; i < argc; i++)
+		a->files[a->nfiles++] = argv[i];
+	if (!a->nfiles) {
+		sp_err("report needs a FILE: spanprobe report FILE... [OPTIONS] (see spanprobe --help)");
+		return -EINVAL;
+	}
+	return 0;
 }

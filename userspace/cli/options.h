@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include "discovery/func_probe.h"
 #include "exporters/otlp_config.h"
+#include "report/report.h"
 #include "spanprobe.h"
 
 #define SP_MAX_PIDS		64
@@ -63,6 +64,15 @@ struct sp_config {
 	const char *replay;	/* replay's FILE */
 };
 
+/* spanprobe report FILE... [REPORT OPTIONS] */
+struct sp_report_args {
+	char **files;		/* borrowed from argv */
+	int nfiles;
+	bool json;
+	const char *html, *perfetto;
+	struct sp_report_opts o;
+};
+
 /* Defaults for cmd. */
 void sp_config_init(struct sp_config *c, enum sp_cmd cmd);
 /*
@@ -79,6 +89,9 @@ int sp_config_parse(struct sp_config *c, int argc, char **argv);
 int sp_config_load_env(struct sp_config *c);
 /* The pipeline settings c implies (trace: also from COMMAND and -p). */
 void sp_config_pipeline_opts(const struct sp_config *c, struct sp_pipeline_opts *po);
+/* report's argv (argv[0] is "report"): 0, 1 (help: exit 0) or -errno after
+ * a one-line error. */
+int sp_report_args_parse(struct sp_report_args *a, int argc, char **argv);
 /* The help text, to out. */
 void sp_config_usage(FILE *out);
 
