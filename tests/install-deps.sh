@@ -7,8 +7,10 @@ set -eu
 PKGS="make clang libbpf-dev bpftool libelf-dev zlib1g-dev libyajl-dev \
 libhttp-parser-dev libcmocka-dev pkg-config libssl-dev \
 protobuf-c-compiler libprotobuf-c-dev libcurl4-openssl-dev libbrotli-dev libzstd-dev \
-libcapstone-dev openssl curl wget iproute2 python3 nodejs ca-certificates systemtap-sdt-dev"
+libcapstone-dev openssl curl wget iproute2 python3 nodejs ca-certificates systemtap-sdt-dev \
+chromium"
 
+# chromium only for the tests: html_cases.py renders the HTML report in it
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -11,7 +11,8 @@ tests/integration/otlp_receiver/ when missing, and the real-agent tests'
 (real_agent_cases.py: Gemini CLI, the MCP filesystem server) in
 tests/integration/real_agents/. The LLM-call tests
 (llm_cases.py) run curl, python and node's fetch against a fake LLM API
-server (llm_server.py).
+server (llm_server.py). The HTML report tests (html_cases.py) run headless
+Chromium on pages made by build/tests/html_page.
 
 Env: SPANPROBE=path overrides the binary; SPANPROBE_REQUIRE_BPF=1 turns
 "cannot trace here" skips (not root, BPF fails to load) into failures;
@@ -39,6 +40,7 @@ import connect_cases  # noqa: E402,F401  (registers the failed-connect tests in 
 import probe_cases  # noqa: E402,F401  (registers the --probe and --usdt tests in cases.CASES)
 import mcp_cases  # noqa: E402,F401  (registers the MCP over HTTP test in cases.CASES)
 import real_agent_cases  # noqa: E402,F401  (registers the Gemini CLI test in cases.CASES)
+import html_cases  # noqa: E402,F401  (registers the HTML report page tests in cases.CASES)
 
 STDERR_TAIL = 20
 MAX_SPANS_SHOWN = 30
