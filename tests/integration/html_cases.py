@@ -262,6 +262,11 @@ def check_page(marks, trace, spans, what):
     expect(marks.get("selftest-key-sel") == "1", f"{what}: ArrowDown selected row {marks.get('selftest-key-sel')}")
     expect(int(marks.get("selftest-zoom-ticks", "0")) >= 3, f"{what}: a zoomed axis has "
            f"{marks.get('selftest-zoom-ticks')} tick labels")
+    expect(marks.get("selftest-enter-rows") == str(roots),
+           f"{what}: Enter on the root left {marks.get('selftest-enter-rows')} rows, want {roots}")
+    expect(marks.get("selftest-click-sel") == "2", f"{what}: a click on row 2 selected {marks.get('selftest-click-sel')}")
+    expect(marks.get("selftest-drag-zoom") == "1", f"{what}: a drag on the timeline did not zoom to it")
+    expect(marks.get("selftest-dblclick-reset") == "1", f"{what}: a double-click did not reset the zoom")
     dom_rows = int(marks.get("dom-rows", "0"))
     expect(0 < dom_rows <= min(len(spans), 100), f"{what}: {dom_rows} rows in the DOM (virtual scrolling)")
 
@@ -275,7 +280,10 @@ def run_trace(ctx, page, trace, spans, shot_name):
     chromium(ctx, page, f"trace={trace[:8]}&span={spans[min(len(spans) - 1, 6)]['id']}", screenshot=shot)
     expect(os.path.getsize(shot) > 10000, f"{shot} is {os.path.getsize(shot)} bytes")
     print(f"  {shot_name}: {len(spans)} spans, first render {marks.get('render-ms')} ms after "
-          f"navigation (script {marks.get('script-ms')} ms), chromium {took:.1f} s; {shot}")
+          f"navigation (script {marks.get('script-ms')} ms); a screenful "
+          f"{marks.get('selftest-scroll-ms')} ms, collapse/expand all {marks.get('selftest-collapse-ms')}/"
+          f"{marks.get('selftest-expand-ms')} ms, a search {marks.get('selftest-search-ms')} ms; "
+          f"chromium {took:.1f} s; {shot}")
     return marks
 
 

@@ -94,7 +94,9 @@
     return '$' + (c < 0.01 ? c.toFixed(4) : c < 10 ? c.toFixed(3) : c.toFixed(2));
   }
   function pct(part, whole) {
-    return whole > 0 ? Math.round(part / whole * 100) + '%' : '–';
+    if (!(whole > 0)) return '–';
+    const p = part / whole * 100;
+    return p > 0 && p < 1 ? '<1%' : Math.round(p) + '%';
   }
   // unix ns (BigInt) -> "2026-12-02 08:00:00.123456789 UTC"
   function fmtAbs(b) {
@@ -663,13 +665,22 @@
     td.append(span);
     return td;
   }
+  // an attribute's name, breakable after its dots
+  function keyCell(k) {
+    const td = el('td');
+    k.split('.').forEach((part, i, all) => {
+      td.append(part + (i < all.length - 1 ? '.' : ''));
+      if (i < all.length - 1) td.append(el('wbr'));
+    });
+    return td;
+  }
   function kvTable(obj, sort) {
     const t = el('table', 'kv');
     const keys = Object.keys(obj || {});
     if (sort) keys.sort();
     for (const k of keys) {
       const tr = el('tr');
-      tr.append(el('td', null, k), valueCell(obj[k]));
+      tr.append(keyCell(k), valueCell(obj[k]));
       t.append(tr);
     }
     return t;
@@ -958,7 +969,8 @@
   function selftest(m) {
     const seen = new Set(), barred = new Set();
     const step = Math.max(ROW_H, scroller.clientHeight - 28 - ROW_H);
-    for (let top = 0; ; top += step) {
+    let t = performance.now(), renders = 0;
+    for (let top = 0; ; top += step, renders++) {
       scroller.scrollTop = top;
       render();
       for (const o of pool) {
@@ -968,27 +980,56 @@
       }
       if (top + scroller.clientHeight >= m.rows.length * ROW_H + 28) break;
     }
+    // what one screenful, an expand/collapse of everything and a search cost
+    const ms = (t0) => (performance.now() - t0).toFixed(2);
+    const out = { seen: seen.size, bars: barred.size, scrollMs: ((performance.now() - t) / (renders + 1)).toFixed(2) };
     scroller.scrollTop = 0;
     render();
-    const out = { seen: seen.size, bars: barred.size };
+    t = performance.now();
     setAll(false);
+    out.collapseMs = ms(t);
     out.collapsed = m.rows.length;
+    t = performance.now();
     setAll(true);
+    out.expandMs = ms(t);
     out.expanded = m.rows.length;
     const probe = m.nodes.find((n) => n.err) || m.nodes[m.nodes.length - 1];
     if (probe) {
+      t = performance.now();
       setSearch(probe.name);
+      out.searchMs = ms(t);
       out.searchHits = m.hits;
       out.searchWant = m.nodes.filter((n) => n.lc.includes(probe.lc)).length;
       setSearch('');
     }
+    // the keys, a click, a drag on the timeline and a double-click, as a user makes them
+    const key = (k) => scroller.dispatchEvent(new KeyboardEvent('keydown', { key: k, bubbles: true }));
     select(0);
-    scroller.dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowDown', bubbles: true }));
+    key('ArrowDown');
     out.keySel = m.sel;
+    key('ArrowUp');
+    key('Enter');
+    out.enterRows = m.rows.length;
+    key('Enter');
+    const row = pool.find((o) => o.idx === 2);
+    if (row) {
+      row.r.dispatchEvent(new MouseEvent('click', { bubbles: true }));
+      out.clickSel = m.sel;
+    }
     out.detailsName = details.querySelector('.d-name') ? details.querySelector('.d-name').textContent : '';
-    setView(m.end * 0.25, m.end * 0.5);
+    const r = scroller.getBoundingClientRect(), w = laneWidth(), y = r.top + 40;
+    const at = (f) => r.left + namesW + f * w;
+    const mouse = (type, x, target) => (target || window).dispatchEvent(new MouseEvent(type, {
+      bubbles: true, button: 0, clientX: x, clientY: y }));
+    mouse('mousedown', at(0.25), scroller);
+    mouse('mousemove', at(0.4));
+    mouse('mousemove', at(0.5));
+    mouse('mouseup', at(0.5));
+    out.dragZoom = Math.abs(m.v0 - m.end * 0.25) < m.end * 0.01 && Math.abs(m.v1 - m.end * 0.5) < m.end * 0.01 ? 1 : 0;
     out.zoomTicks = ticksEl.children.length;
-    resetZoom();
+    dragMoved = false;
+    scroller.dispatchEvent(new MouseEvent('dblclick', { bubbles: true, clientX: at(0.3), clientY: y }));
+    out.dblclickReset = m.v0 === 0 && m.v1 === m.end ? 1 : 0;
     m.sel = -1;
     showDetails(m, null);
     render();
