@@ -36,6 +36,7 @@
   const CLASS_LABEL = { agent: 'Agent', llm: 'LLM', tool: 'Tool', http: 'HTTP', mcp: 'MCP',
                         process: 'Process', other: 'Other' };
   const ROW_H = 22;
+  const PAD_L = 8, PAD_R = 16;  // the lanes' margins (waterfall.css .lane, .axis-ticks)
   const OVERSCAN = 10;
   const MAX_EVENT_MARKS = 24;
   const body = document.body;
@@ -192,7 +193,7 @@
         i, s, id: String(s.id || ''), st, en, depth: 0, kids: [], parent: null,
         orphan: !!s.orphan, open: true, err: s.status === 'ERROR',
         cls: CLASSES.includes(s.class) ? s.class : 'other',
-        name: String(s.name || '(unnamed)'), lc: '', hit: false, keep: true, sub: 0,
+        name: String(s.name || '(unnamed)'), lc: '', hit: false, keep: true, sub: 0, errs: 0,
       };
       n.lc = n.name.toLowerCase();
       nodes[i] = n;
@@ -238,7 +239,10 @@
     }
     for (let k = order.length - 1; k >= 0; k--) {
       const n = order[k];
-      if (n.parent) n.parent.sub += n.sub + 1;
+      if (n.parent) {
+        n.parent.sub += n.sub + 1;
+        n.parent.errs += n.errs + (n.err ? 1 : 0);
+      }
     }
     return { tr, nodes, roots, order, base, end: Math.max(end, 1), rows: [], v0: 0,
              v1: Math.max(end, 1), sel: -1, q: '', hits: 0 };
@@ -282,7 +286,7 @@
   const pool = [];
 
   function laneWidth() {
-    return Math.max(50, scroller.clientWidth - namesW);
+    return Math.max(50, scroller.clientWidth - namesW - PAD_L - PAD_R);
   }
 
   function buildLegend() {
@@ -472,7 +476,11 @@
     }
     o.caret.className = 'caret' + (n.kids.length ? '' : ' leaf');
     o.caret.textContent = n.kids.length ? (n.open || m.q ? '▼' : '▶') : '';
-    o.kids.textContent = n.kids.length && !(n.open || m.q) ? String(n.sub) : '';
+    // a closed subtree says what it hides, and whether an error is in it
+    const closed = n.kids.length && !(n.open || m.q);
+    o.kids.textContent = closed ? '+' + n.sub.toLocaleString('en-US') + (n.errs ? ' · ' + n.errs + ' !' : '') : '';
+    o.kids.className = 'kids' + (closed && n.errs ? ' err' : '');
+    o.kids.title = closed ? n.sub + ' spans below' + (n.errs ? ', ' + n.errs + ' with ERROR' : '') : '';
     o.r.setAttribute('aria-expanded', n.kids.length ? String(n.open) : 'false');
     // geometry, clipped to the lane so a deep zoom makes no giant boxes
     let x0 = xOf(m, n.st, w), x1 = xOf(m, n.en, w);
@@ -545,7 +553,7 @@
     const step = niceStep(range, w);
     ticksEl.textContent = '';
     gridEl.textContent = '';
-    gridEl.style.left = namesW + 'px';
+    gridEl.style.left = (namesW + PAD_L) + 'px';
     for (let t = Math.ceil(m.v0 / step) * step; t <= m.v1; t += step) {
       const x = xOf(m, t, w);
       if (x > w - 30) break;
@@ -849,8 +857,8 @@
   scroller.addEventListener('mousedown', (e) => {
     const r = scroller.getBoundingClientRect();
     if (e.clientX - r.left < namesW) return;
-    const fake = { getBoundingClientRect: () => ({ left: r.left + namesW, right: r.left + namesW + laneWidth(),
-                                                   width: laneWidth() }) };
+    const left = r.left + namesW + PAD_L;
+    const fake = { getBoundingClientRect: () => ({ left, right: left + laneWidth(), width: laneWidth() }) };
     startDrag(e, fake, laneTime);
   });
   overview.addEventListener('mousedown', (e) => startDrag(e, overview, (x, w) => x / w * cur.end));
@@ -864,7 +872,7 @@
   scroller.addEventListener('wheel', (e) => {
     if (!cur) return;
     const r = scroller.getBoundingClientRect();
-    const x = e.clientX - r.left - namesW, w = laneWidth();
+    const x = e.clientX - r.left - namesW - PAD_L, w = laneWidth();
     const m = cur, range = m.v1 - m.v0;
     if ((e.ctrlKey || e.metaKey) && x >= 0) {
       e.preventDefault();
@@ -1018,7 +1026,7 @@
     }
     out.detailsName = details.querySelector('.d-name') ? details.querySelector('.d-name').textContent : '';
     const r = scroller.getBoundingClientRect(), w = laneWidth(), y = r.top + 40;
-    const at = (f) => r.left + namesW + f * w;
+    const at = (f) => r.left + namesW + PAD_L + f * w;
     const mouse = (type, x, target) => (target || window).dispatchEvent(new MouseEvent(type, {
       bubbles: true, button: 0, clientX: x, clientY: y }));
     mouse('mousedown', at(0.25), scroller);
