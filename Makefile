@@ -36,7 +36,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps run test unit bpftest integration asan bench clean
+.PHONY: all deps test-deps run test unit bpftest integration asan bench clean
 
 all: $(BUILD)/spanprobe
 
@@ -89,14 +89,29 @@ $(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -c $< -o $@
 
-# ---- the built-in LLM price table, as a C string ----
+# ---- text files as C strings: the built-in LLM price table, the HTML page ----
+# "?" as "\?": JavaScript's "??" must not make C trigraphs
+C_STRING = sed 's/\\/\\\\/g; s/"/\\"/g; s/?/\\?/g; s/^/"/; s/$$/\\n"/'
+
 $(BUILD)/gen/prices_json.h: userspace/semantics/prices.json
 	$(call msg,GEN,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)(echo 'static const char prices_json[] ='; \
-	     sed 's/\\/\\\\/g; s/"/\\"/g; s/^/"/; s/$$/\\n"/' $<; echo ';') > $@
+	$(Q)(echo 'static const char prices_json[] ='; $(C_STRING) $<; echo ';') > $@
 
 $(BUILD)/obj/userspace/semantics/prices.o: $(BUILD)/gen/prices_json.h
+
+# the HTML report's page (userspace/report/html.c): waterfall_html, _css, _js
+REPORT_ASSETS := $(addprefix userspace/report/waterfall.,html css js)
+
+$(BUILD)/gen/report_assets.h: $(REPORT_ASSETS)
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)for f in $^; do \
+	     echo "static const char $$(basename $$f | tr . _)[] ="; \
+	     $(C_STRING) $$f; echo ';'; \
+	done > $@
+
+$(BUILD)/obj/userspace/report/html.o: $(BUILD)/gen/report_assets.h
 
 # ---- userspace ----
 # The core (everything but the CLI) is shared with the tests; a new file
@@ -150,12 +165,23 @@ $(PROBE_TARGET): $(PROBE_SRCS)
 
 $(BUILD)/tests/test_func: $(PROBE_TARGET)
 
+# html_cases.py's page maker: data JSON in, sp_report_html's page out
+HTML_PAGE := $(BUILD)/tests/html_page
+
+$(HTML_PAGE): tests/integration/html_page.c $(BUILD)/obj/userspace/report/html.o
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ -o $@
+
 # the same unit tests under ASan/UBSan, in a tree of their own
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	      -fno-sanitize-recover=all
 
 deps:
 	$(Q)tests/install-deps.sh
+
+test-deps:
+	$(Q)tests/install-deps.sh --tests
 
 unit: $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)
@@ -178,11 +204,11 @@ $(BUILD)/tests/bpf/%: tests/bpf/%.c $(CORE_OBJS) $(BUILD)/spanprobe.skel.h
 bpftest: $(BPFT_BINS)
 	$(Q)$(BUILD)/tests/bpf/test_tls_probe
 
-integration: $(BUILD)/spanprobe $(PROBE_TARGET)
+integration: $(BUILD)/spanprobe $(PROBE_TARGET) $(HTML_PAGE)
 	$(Q)python3 tests/integration/run.py
 
 # README command 2: installs what is missing, builds, runs every test
-test: deps
+test: test-deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory bpftest
 	$(Q)$(MAKE) --no-print-directory unit

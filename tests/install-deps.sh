@@ -4,12 +4,19 @@
 # Idempotent and quiet when everything is there.
 set -eu
 
+# what building and running spanprobe needs (make deps, make run)
 PKGS="make clang libbpf-dev bpftool libelf-dev zlib1g-dev libyajl-dev \
 libhttp-parser-dev libcmocka-dev pkg-config libssl-dev \
 protobuf-c-compiler libprotobuf-c-dev libcurl4-openssl-dev libbrotli-dev libzstd-dev \
-libcapstone-dev openssl curl wget iproute2 python3 nodejs ca-certificates systemtap-sdt-dev \
-golang-go \
-cargo librust-rustls-dev librust-rustls-pemfile-dev binutils"
+libcapstone-dev openssl curl wget iproute2 python3 nodejs ca-certificates systemtap-sdt-dev"
+# and what only the tests need (--tests: make test): the clients and
+# servers the integration tests build and trace (Go, Rust with Debian's
+# rustls crates), and chromium, which renders the HTML report
+TESTS=false
+[ "${1:-}" = --tests ] && TESTS=true
+if $TESTS; then
+	PKGS="$PKGS golang-go cargo librust-rustls-dev librust-rustls-pemfile-dev binutils chromium"
+fi
 
 missing=""
 for p in $PKGS; do
@@ -26,7 +33,7 @@ command -v npm >/dev/null 2>&1 || missing="$missing npm"
 # whose apt source is added here only (tests/integration/go_cases.py skips
 # that case without it).
 BPO=""
-if grep -q '^VERSION_CODENAME=bookworm' /etc/os-release 2>/dev/null &&
+if $TESTS && grep -q '^VERSION_CODENAME=bookworm' /etc/os-release 2>/dev/null &&
 	! dpkg-query -W -f='${Status}' golang-1.23-go 2>/dev/null | grep -q "ok installed"; then
 	BPO=golang-1.23-go
 fi

@@ -11,7 +11,8 @@ tests/integration/otlp_receiver/ when missing, and the real-agent tests'
 (real_agent_cases.py: Gemini CLI, the MCP filesystem server) in
 tests/integration/real_agents/. The LLM-call tests
 (llm_cases.py) run curl, python and node's fetch against a fake LLM API
-server (llm_server.py).
+server (llm_server.py). The HTML report tests (html_cases.py) run headless
+Chromium on pages made by build/tests/html_page.
 
 Env: SPANPROBE=path overrides the binary; SPANPROBE_REQUIRE_BPF=1 turns
 "cannot trace here" skips (not root, BPF fails to load) into failures;
@@ -43,6 +44,7 @@ import bun_cases  # noqa: E402,F401  (registers the Bun and Claude Code tests in
 import go_cases  # noqa: E402,F401  (registers the Go crypto/tls tests in cases.CASES)
 import rustls_cases  # noqa: E402,F401  (registers the rustls client tests in cases.CASES)
 import report_cases  # noqa: E402,F401  (registers the spanprobe report test in cases.CASES)
+import html_cases  # noqa: E402,F401  (registers the HTML report page tests in cases.CASES)
 
 STDERR_TAIL = 20
 MAX_SPANS_SHOWN = 30
