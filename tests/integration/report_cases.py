@@ -133,3 +133,19 @@ def report_shell_agent(ctx):
     expect(da == dc, "the file given twice reports differently")
     expect(json.loads(c)["totals"]["duplicates"] > 0 and "duplicate" in err,
            "no duplicates counted and said", [err])
+
+    # --html: the real run's page loads in headless Chromium with no script
+    # error and draws every span of the trace (html_cases has the browser)
+    import html_cases
+    page = os.path.join(ctx.dir, "run.html")
+    report(ctx, probe.out, "--trace", tid, "--html", page)
+    expect(os.stat(page).st_mode & 0o777 == 0o600, "the HTML page is not 0600")
+    if html_cases.chromium_binary():
+        dom, _ = html_cases.chromium(ctx, page, f"trace={tid}")
+        marks = html_cases.body_marks(dom)
+        expect(marks.get("errors") == "0", f"script errors on the real run's page: {marks}")
+        expect(marks.get("rendered-spans") == str(len(trace)),
+               f"the page drew {marks.get('rendered-spans')} of {len(trace)} spans", [marks])
+        os.makedirs(html_cases.ARTIFACTS, exist_ok=True)
+        html_cases.chromium(ctx, page, f"trace={tid}",
+                            screenshot=os.path.join(html_cases.ARTIFACTS, "report-shell-agent.png"))
