@@ -119,22 +119,24 @@ static int inflater_seed(nghttp2_hd_inflater *inf, uint32_t table)
 
 static void inflater_drop(struct sp_h2_dec *d)
 {
-	nghttp2_hd_inflate_del(d->inf);
+	if (d->inf)	/* nghttp2 1.52 does not take NULL */
+		nghttp2_hd_inflate_del(d->inf);
 	d->inf = NULL;
 }
 
 /* A new inflater for d; seeded when its encoder's past is unknown. */
 static int inflater_new(struct sp_h2_dec *d, bool seed)
 {
-	nghttp2_mem mem = {
-		.mem_user_data = d->conn, .malloc = mem_malloc, .free = mem_free,
-		.calloc = mem_calloc, .realloc = mem_realloc,
-	};
+	nghttp2_mem *mem = &d->conn->mem;
 	int err;
 
 	inflater_drop(d);
-	/* nghttp2 copies mem into the inflater */
-	if (nghttp2_hd_inflate_new2(&d->inf, &mem))
+	*mem = (nghttp2_mem){
+		.mem_user_data = d->conn, .malloc = mem_malloc, .free = mem_free,
+		.calloc = mem_calloc, .realloc = mem_realloc,
+	};
+	/* nghttp2 keeps the pointer: mem lives in the connection */
+	if (nghttp2_hd_inflate_new2(&d->inf, mem))
 		return -ENOMEM;
 	err = nghttp2_hd_inflate_change_table_size(d->inf, d->table_size);
 	if (!err && seed)
@@ -604,6 +606,12 @@ int sp_h2_conn__feed(struct sp_h2_conn *c, uint8_t dir, const uint8_t *buf, size
 			}
 			break;
 		case SP_H2P_HEADER:
+			if (!d->inf && !d->hdr_len && len >= 9 && !header_sane(buf, true)) {
+				/* a direction's first bytes are not a frame:
+				 * look for one from here (nothing consumed) */
+				d->phase = SP_H2P_LOST;
+				break;
+			}
 			n = 9 - d->hdr_len;
 			if (n > len)
 				n = len;

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <nghttp2/nghttp2.h>
 
 #define SP_H2_HEAD_MAX		7552	/* decoded header bytes kept per block */
 #define SP_H2_MAX_HEADERS	64
@@ -133,6 +134,7 @@ struct sp_h2_conn {
 	void *ctx;
 	struct sp_h2_stats *stats;
 	uint64_t inf_bytes;		/* held by the two inflaters */
+	nghttp2_mem mem;		/* nghttp2 keeps a pointer to it */
 };
 
 /*
