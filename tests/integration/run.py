@@ -39,6 +39,7 @@ import connect_cases  # noqa: E402,F401  (registers the failed-connect tests in 
 import probe_cases  # noqa: E402,F401  (registers the --probe and --usdt tests in cases.CASES)
 import mcp_cases  # noqa: E402,F401  (registers the MCP over HTTP test in cases.CASES)
 import real_agent_cases  # noqa: E402,F401  (registers the Gemini CLI test in cases.CASES)
+import h2_cases  # noqa: E402,F401  (registers the HTTP/2 tests in cases.CASES)
 
 STDERR_TAIL = 20
 MAX_SPANS_SHOWN = 30
