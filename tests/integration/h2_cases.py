@@ -15,10 +15,10 @@ from otlp import KIND_CLIENT, KIND_SERVER, STATUS_ERROR
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-@case
-def h2c_prior_knowledge(ctx):
+def check_h2(ctx, tls):
     probe = ctx.probe()
-    res = ctx.run([NODE, os.path.join(HERE, "h2", "h2c.js")])
+    extra = [ctx.suite.cert, ctx.suite.key] if tls else []
+    res = ctx.run([NODE, os.path.join(HERE, "h2", "h2c.js"), *extra])
     expect(res.rc == 0, f"the h2c program exited {res.rc}: {res.stderr.strip()[-400:]}")
     port = int(res.stdout.split()[0])
     out = probe.stop()
@@ -47,5 +47,18 @@ def h2c_prior_knowledge(ctx):
                f"/reset: want ERROR with error.type INTERNAL_ERROR, got {r.attrs.get('error.type')!r}",
                [r])
     client = [s for s in spans if s.kind == KIND_CLIENT and s.attrs.get("url.path") == "/b"][0]
-    expect(client.attrs.get("url.full") == f"http://127.0.0.1:{port}/b?x=1",
+    scheme = "https" if tls else "http"
+    expect(client.attrs.get("url.full") == f"{scheme}://127.0.0.1:{port}/b?x=1",
            f"url.full {client.attrs.get('url.full')!r}", [client])
+
+
+@case
+def h2c_prior_knowledge(ctx):
+    """h2c with prior knowledge (the preface on a plain socket)."""
+    check_h2(ctx, tls=False)
+
+
+@case
+def h2_tls(ctx):
+    """h2 over TLS (ALPN), in node's statically linked OpenSSL."""
+    check_h2(ctx, tls=True)
