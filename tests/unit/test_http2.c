@@ -27,6 +27,8 @@ struct seen {
 	int grpc_status;
 	char grpc_service[128], grpc_method[64];
 	uint64_t resp_body;
+	bool llm_call;
+	char llm_name[128];
 };
 
 static struct seen seen[8];
@@ -49,6 +51,10 @@ static void emit(const struct sp_proto_env *env, const struct sp_stream_id *sid,
 	s->major = ex->req->http_major;
 	s->incomplete = ex->req->headers_incomplete;
 	s->grpc_status = ex->grpc ? ex->grpc->status : -2;
+	if (ex->req->sub && ex->req->sub->is_call(ex->req->sub_st)) {
+		s->llm_call = true;
+		ex->req->sub->span_name(ex->req->sub_st, s->llm_name, sizeof(s->llm_name));
+	}
 	if (ex->grpc) {
 		snprintf(s->grpc_service, sizeof(s->grpc_service), "%s", ex->grpc->service);
 		snprintf(s->grpc_method, sizeof(s->grpc_method), "%s", ex->grpc->method);
@@ -114,7 +120,7 @@ struct fixture {
 };
 
 static struct fixture fx;
-static const struct sp_sem_opts sem;
+static struct sp_sem_opts sem;
 
 static void fx_init(uint8_t role)
 {
@@ -309,6 +315,54 @@ static void test_eviction_and_end(void **state)
 	fx_fini();
 }
 
+/* An OpenAI-compatible streamed chat completion over h2: the request
+ * body and the SSE response, in DATA frames cut mid-event, reach the LLM
+ * consumer through the pairing, which makes a model call of it. */
+static void test_llm_sse_over_h2(void **state)
+{
+	nghttp2_hd_deflater *dq, *ds;
+	static struct wire w;
+	const char *req[] = { ":method", "POST", ":scheme", "https", ":path", "/v1/chat/completions",
+			      ":authority", "api.openai.com", "content-type", "application/json",
+			      "authorization", "Bearer sk-x", NULL };
+	const char *resp[] = { ":status", "200", "content-type", "text/event-stream", NULL };
+	static const char body[] =
+		"{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+	static const char sse[] =
+		"data: {\"id\":\"c1\",\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hel\"}}]}\n\n"
+		"data: {\"id\":\"c1\",\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"},\"finish_reason\":\"stop\"}]}\n\n"
+		"data: [DONE]\n\n";
+	size_t third = (sizeof(sse) - 1) / 3;
+
+	(void)state;
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(nghttp2_hd_deflate_new(&dq, 4096), 0);
+	assert_int_equal(nghttp2_hd_deflate_new(&ds, 4096), 0);
+	memcpy(w.b[SP_DIR_EGRESS], preface, 24);
+	w.n[SP_DIR_EGRESS] = 24;
+	headers(&w, dq, SP_DIR_EGRESS, 1, false, req);
+	frame(&w, SP_DIR_EGRESS, SP_H2_DATA, SP_H2_F_END_STREAM, 1, (const uint8_t *)body,
+	      sizeof(body) - 1);
+	headers(&w, ds, SP_DIR_INGRESS, 1, false, resp);
+	frame(&w, SP_DIR_INGRESS, SP_H2_DATA, 0, 1, (const uint8_t *)sse, third);
+	frame(&w, SP_DIR_INGRESS, SP_H2_DATA, 0, 1, (const uint8_t *)sse + third, third);
+	frame(&w, SP_DIR_INGRESS, SP_H2_DATA, SP_H2_F_END_STREAM, 1, (const uint8_t *)sse + 2 * third,
+	      sizeof(sse) - 1 - 2 * third);
+	nghttp2_hd_deflate_del(dq);
+	nghttp2_hd_deflate_del(ds);
+
+	sem = (struct sp_sem_opts){ .llm = true, .llm_opts = { .content = true, .content_max = 4096 } };
+	fx_init(SP_ROLE_CLIENT);
+	assert_int_equal(sp_http2_proto.feed(fx.st, SP_DIR_EGRESS, w.b[0], w.n[0], 1, 2), 0);
+	assert_int_equal(sp_http2_proto.feed(fx.st, SP_DIR_INGRESS, w.b[1], 60, 3, 4), 0);
+	assert_int_equal(sp_http2_proto.feed(fx.st, SP_DIR_INGRESS, w.b[1] + 60, w.n[1] - 60, 5, 6), 0);
+	assert_int_equal(nseen, 1);
+	assert_true(seen[0].llm_call);
+	assert_non_null(strstr(seen[0].llm_name, "gpt-4o-mini"));
+	fx_fini();
+	sem = (struct sp_sem_opts){ 0 };
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -316,6 +370,7 @@ int main(void)
 		cmocka_unit_test(test_grpc_continuation_padding),
 		cmocka_unit_test(test_mid_stream_join),
 		cmocka_unit_test(test_eviction_and_end),
+		cmocka_unit_test(test_llm_sse_over_h2),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
