@@ -363,6 +363,44 @@ static void test_llm_sse_over_h2(void **state)
 	sem = (struct sp_sem_opts){ 0 };
 }
 
+/* A server's GOAWAY: the client's streams above its last-stream-id end
+ * ERROR; the one below it still gets its response. A frame of a known type
+ * that breaks its rules loses the framing, found again at the next frame. */
+static void test_goaway_and_garbage(void **state)
+{
+	nghttp2_hd_deflater *dq, *ds;
+	static struct wire w;
+	const char *req[] = { ":method", "GET", ":path", "/g", ":authority", "h", NULL };
+	const char *resp[] = { ":status", "200", NULL };
+	static const uint8_t goaway[8] = { 0, 0, 0, 1, 0, 0, 0, 0 };
+	static const uint8_t bad_ping[3] = { 1, 2, 3 };	/* PING must be 8 bytes */
+
+	(void)state;
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(nghttp2_hd_deflate_new(&dq, 4096), 0);
+	assert_int_equal(nghttp2_hd_deflate_new(&ds, 4096), 0);
+	memcpy(w.b[SP_DIR_EGRESS], preface, 24);
+	w.n[SP_DIR_EGRESS] = 24;
+	for (uint32_t id = 1; id <= 5; id += 2)
+		headers(&w, dq, SP_DIR_EGRESS, id, true, req);
+	frame(&w, SP_DIR_INGRESS, SP_H2_GOAWAY, 0, 0, goaway, 8);
+	frame(&w, SP_DIR_INGRESS, SP_H2_PING, 0, 0, bad_ping, 3);
+	headers(&w, ds, SP_DIR_INGRESS, 1, true, resp);
+	nghttp2_hd_deflate_del(dq);
+	nghttp2_hd_deflate_del(ds);
+
+	fx_init(SP_ROLE_CLIENT);
+	assert_int_equal(sp_http2_proto.feed(fx.st, SP_DIR_EGRESS, w.b[0], w.n[0], 1, 2), 0);
+	assert_int_equal(sp_http2_proto.feed(fx.st, SP_DIR_INGRESS, w.b[1], w.n[1], 3, 4), -EPROTO);
+	assert_int_equal(nseen, 3);
+	assert_string_equal(seen[0].error, "REFUSED_STREAM");
+	assert_string_equal(seen[1].error, "REFUSED_STREAM");
+	assert_string_equal(seen[2].target, "/g");
+	assert_int_equal(seen[2].status, 200);
+	assert_string_equal(seen[2].error, "");
+	fx_fini();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -371,6 +409,7 @@ int main(void)
 		cmocka_unit_test(test_mid_stream_join),
 		cmocka_unit_test(test_eviction_and_end),
 		cmocka_unit_test(test_llm_sse_over_h2),
+		cmocka_unit_test(test_goaway_and_garbage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -313,8 +313,9 @@ static uint32_t be32(const uint8_t *b)
 /* The frame header fits what a peer in the middle of a connection sends:
  * RFC 9113 section 6's types, their flags, their stream-id rules and
  * fixed lengths. strict (finding frames again, or for the first time): a
- * length past 1 MiB (no peer asks for frames that big) is taken for
- * garbage too. */
+ * length past the default SETTINGS_MAX_FRAME_SIZE (16 KiB) is taken for
+ * garbage too; a frame that a peer allowed to be bigger is skipped, and
+ * framing found again at the next. */
 static bool header_sane(const uint8_t *b, bool strict)
 {
 	static const uint8_t flags[] = {
@@ -328,7 +329,7 @@ static bool header_sane(const uint8_t *b, bool strict)
 	bool conn_level = type == SP_H2_SETTINGS || type == SP_H2_PING || type == SP_H2_GOAWAY;
 
 	if (type > SP_H2_CONTINUATION || (b[4] & ~flags[type]) || (sid & 0x80000000u) ||
-	    (strict && len > (1u << 20)))
+	    (strict && len > (1u << 14)))
 		return false;
 	if (conn_level != !sid && type != SP_H2_WINDOW_UPDATE)
 		return false;
