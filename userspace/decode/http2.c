@@ -545,15 +545,6 @@ void sp_h2_conn__fini(struct sp_h2_conn *c)
 	}
 }
 
-int sp_h2_conn__join(struct sp_h2_conn *c, uint8_t dir)
-{
-	struct sp_h2_dec *d = &c->dir[dir];
-
-	if (d->phase == SP_H2P_PREFACE)
-		d->phase = SP_H2P_HEADER;
-	return first_frame(d, false);
-}
-
 /* Skips to the first sane frame header in buf; what was skipped is
  * returned (all of it if none). */
 static size_t resync(struct sp_h2_dec *d, const uint8_t *buf, size_t len)

@@ -30,7 +30,6 @@
 #define SP_H2_HEAD_MAX		7552	/* decoded header bytes kept per block */
 #define SP_H2_MAX_HEADERS	64
 #define SP_H2_TABLE_MAX		65536	/* dynamic table bytes we agree to keep */
-#define SP_H2_FRAME_SANE	(1u << 24)	/* RFC 9113 4.2: 2^24-1 at most */
 
 enum sp_h2_type {
 	SP_H2_DATA = 0, SP_H2_HEADERS, SP_H2_PRIORITY, SP_H2_RST_STREAM, SP_H2_SETTINGS,
@@ -153,8 +152,6 @@ int sp_h2_conn__feed(struct sp_h2_conn *c, uint8_t dir, const uint8_t *buf, size
 /* n bytes of direction dir were not captured: its framing (and, inside a
  * header block, its HPACK state) is lost and found again. */
 void sp_h2_conn__gap(struct sp_h2_conn *c, uint8_t dir, uint64_t n, uint64_t ts);
-/* Direction dir is joined mid-way (set before its first bytes). */
-int sp_h2_conn__join(struct sp_h2_conn *c, uint8_t dir);
 
 /* True if buf starts with a frame header that is sane for a connection
  * in progress (a known type, flags and stream id that fit it, a length
