@@ -12,7 +12,7 @@ BPFTOOL   ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 CC        ?= cc
 ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
-PKGS      := libbpf libelf yajl zlib libprotobuf-c libcurl libbrotlidec libzstd capstone
+PKGS      := libbpf libelf yajl zlib libprotobuf-c libcurl libbrotlidec libzstd capstone libnghttp2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -6,7 +6,7 @@ set -eu
 
 # what building and running spanprobe needs (make deps, make run)
 PKGS="make clang libbpf-dev bpftool libelf-dev zlib1g-dev libyajl-dev \
-libhttp-parser-dev libcmocka-dev pkg-config libssl-dev \
+libhttp-parser-dev libnghttp2-dev libcmocka-dev pkg-config libssl-dev \
 protobuf-c-compiler libprotobuf-c-dev libcurl4-openssl-dev libbrotli-dev libzstd-dev \
 libcapstone-dev openssl curl wget iproute2 python3 nodejs ca-certificates systemtap-sdt-dev"
 # and what only the tests need (--tests: make test): the clients and

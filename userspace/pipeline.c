@@ -13,6 +13,7 @@
 #include "semantics/retries.h"
 #include "semantics/trace_context.h"
 #include "semantics/conn_span.h"
+#include "semantics/grpc_span.h"
 
 struct sp_pipeline {
 	struct sp_pipeline_opts o;
@@ -157,7 +158,10 @@ static void on_exchange(void *ctx, const struct sp_http_exchange *ex)
 		agent_view(pl, sub, ex->req->sub_st, &view);
 		agent = sp_span_asm__model_call(pl->asm_, pl->procs, p, start, &view);
 	}
-	sp_http_span_name(ex->req, name, sizeof(name));
+	if (ex->grpc)
+		sp_grpc_span_name(ex->grpc, name, sizeof(name));
+	else
+		sp_http_span_name(ex->req, name, sizeof(name));
 	if (model_call)
 		s = sp_span_asm__model_child(pl->asm_, pl->procs, p, name, SP_KIND_CLIENT, start,
 					     end, view.conversation);

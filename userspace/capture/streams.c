@@ -198,6 +198,13 @@ const struct sp_streams_stats *sp_streams__stats(struct sp_streams *s)
 	s->stats.orphan_responses = s->pstats.orphan_responses;
 	s->stats.rpc_notifications = s->pstats.notifications;
 	s->stats.rpc_messages_lost = s->pstats.messages_lost;
+	s->stats.h2_connections = s->pstats.h2_connections;
+	s->stats.h2_streams = s->pstats.h2_streams;
+	s->stats.h2_resets = s->pstats.h2_resets;
+	s->stats.h2_joins = s->pstats.h2_joins;
+	s->stats.h2_evictions = s->pstats.h2_evictions;
+	s->stats.h2_frames = s->pstats.h2_frames;
+	s->stats.h2_hpack_errors = s->pstats.h2_hpack_errors;
 	s->stats.bytes_in_use = b->bytes_in_use;
 	s->stats.bytes_high = b->bytes_high;
 	s->stats.memory_refused = b->refused;

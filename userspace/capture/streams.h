@@ -37,6 +37,8 @@ struct sp_streams_stats {
 	uint64_t connect_fails;		/* failed TCP connects seen */
 	uint64_t rpc_notifications;	/* JSON-RPC messages without an id */
 	uint64_t rpc_messages_lost;	/* JSON-RPC messages cut by a hole or an end */
+	uint64_t h2_connections, h2_streams, h2_resets, h2_joins, h2_evictions;
+	uint64_t h2_frames, h2_hpack_errors;
 };
 
 typedef void (*sp_exchange_fn)(void *ctx, const struct sp_http_exchange *ex);

@@ -146,6 +146,7 @@ void sp_sinks_print_stats(struct sp_pipeline *pl, const uint64_t *kcnt, bool fin
 	add_count(drops, sizeof(drops), sp_pipeline__proc_evictions(pl), "processes evicted");
 	add_count(drops, sizeof(drops), ss->requests_dropped, "pipelined requests past the queue");
 	add_count(drops, sizeof(drops), ss->orphan_responses, "responses without their request");
+	add_count(drops, sizeof(drops), ss->h2_evictions, "h2 streams evicted (per-connection table full)");
 	add_count(drops, sizeof(drops), as->spans_dropped, "spans (span pool full)");
 	add_count(drops, sizeof(drops), ss->streams_no_memory,
 		  "message starts not decoded (per-connection memory budget spent)");
@@ -157,6 +158,12 @@ void sp_sinks_print_stats(struct sp_pipeline *pl, const uint64_t *kcnt, bool fin
 	       PRIu64 " failed connects",
 	       ps->events, ss->not_decoded, ss->holes, as->traces_split, ps->own_exports,
 	       ss->connect_fails);
+	if (ss->h2_connections)
+		sp_log(level, "h2: %" PRIu64 " connections, %" PRIu64 " streams, %" PRIu64
+		       " resets, %" PRIu64 " mid-stream joins, %" PRIu64 " evictions, %" PRIu64
+		       " frames, %" PRIu64 " header blocks not inflated",
+		       ss->h2_connections, ss->h2_streams, ss->h2_resets, ss->h2_joins,
+		       ss->h2_evictions, ss->h2_frames, ss->h2_hpack_errors);
 	/* the agent trees: what was inferred, so a user can tell why a tree
 	 * looks the way it does */
 	sp_log(as->agents && final ? SP_LOG_INFO : SP_LOG_DEBUG,

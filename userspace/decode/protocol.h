@@ -60,6 +60,13 @@ struct sp_proto_stats {
 	uint64_t not_parsed;		/* records that failed to parse */
 	uint64_t notifications;		/* JSON-RPC: messages without an id */
 	uint64_t messages_lost;		/* JSON-RPC: cut by a hole or the end */
+	uint64_t h2_connections;	/* HTTP/2 */
+	uint64_t h2_streams;		/* requests seen */
+	uint64_t h2_resets;		/* streams ended by RST_STREAM */
+	uint64_t h2_joins;		/* connections first seen mid-way */
+	uint64_t h2_evictions;		/* open streams past the per-connection table */
+	uint64_t h2_frames;
+	uint64_t h2_hpack_errors;	/* header blocks that would not inflate */
 };
 
 enum sp_stream_end {

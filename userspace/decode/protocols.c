@@ -6,24 +6,9 @@
 
 extern const struct sp_proto sp_http1_proto;	/* pair/http1_exchange.c */
 extern const struct sp_proto sp_jsonrpc_proto;	/* pair/jsonrpc_exchange.c */
-
-/* HTTP/2 with prior knowledge (h2c, gRPC without TLS) and after ALPN h2:
- * the client's connection preface (RFC 9113 section 3.4). Recognised, so
- * it is counted as what it is; its decoder comes with HTTP/2 support. */
-static bool h2_sniff(const uint8_t *buf, size_t len, uint8_t dir, uint8_t *role)
-{
-	static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-	if (len < 16 || memcmp(buf, preface, len < sizeof(preface) - 1 ? len : sizeof(preface) - 1))
-		return false;
-	*role = dir == SP_DIR_EGRESS ? SP_ROLE_CLIENT : SP_ROLE_SERVER;
-	return true;
-}
-
-static const struct sp_proto h2_proto = {
-	.name = "http2",
-	.sniff = h2_sniff,
-};
+/* pair/h2_exchange.c: the preface (h2c prior knowledge, ALPN h2), or a
+ * sane frame header on a connection joined mid-way */
+extern const struct sp_proto sp_http2_proto;
 
 /* JSON-RPC 2.0 with LSP's framing (a Content-Length header before each
  * message). Recognised, to be counted; newline-delimited JSON-RPC (MCP
@@ -61,7 +46,7 @@ static const struct sp_proto tls_proto = {
 
 const struct sp_proto *const sp_protocols[] = {
 	&sp_http1_proto,
-	&h2_proto,
+	&sp_http2_proto,
 	&sp_jsonrpc_proto,
 	&lsp_proto,
 	&tls_proto,

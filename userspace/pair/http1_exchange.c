@@ -102,75 +102,6 @@ static struct sp_head_view head_view(const struct sp_h1_msg *m)
 	};
 }
 
-/* Appends the header's value (or "") and a NUL at *at; false past cap. */
-static void put_str(char *buf, size_t cap, size_t *at, const char *v, size_t len, size_t max)
-{
-	if (len >= max)
-		len = max - 1;
-	if (*at + len + 1 > cap)
-		len = *at + 1 <= cap ? cap - *at - 1 : 0;
-	if (*at >= cap)
-		return;
-	memcpy(buf + *at, v, len);
-	buf[*at + len] = 0;
-	*at += len + 1;
-}
-
-/* Copies what a span needs of the request head (target, Host,
- * User-Agent, traceparent, tracestate) into one block, NUL-separated in
- * that order; NULL (and *cap 0) when the memory budget refuses it. */
-static char *head_strings(struct h1_stream *h, const struct sp_h1_msg *m, size_t *cap)
-{
-	char target[SP_HTTP_TARGET_MAX], *strs;
-	size_t tl, hl = 0, ul = 0, need, at = 0;
-	const char *host = sp_h1_msg__header(m, "host", &hl);
-	const char *ua = sp_h1_msg__header(m, "user-agent", &ul);
-	size_t tpl = 0, tsl = 0;
-	const char *tp = sp_h1_msg__header(m, "traceparent", &tpl);
-	const char *ts = sp_h1_msg__header(m, "tracestate", &tsl);
-
-	/* a request cut before its target was kept has no head at all */
-	tl = m->head ? sp_redact_url(m->head + m->url_off, m->url_len, target, sizeof(target)) : 0;
-	target[tl] = 0;
-	if (!host)
-		hl = 0;
-	if (!ua)
-		ul = 0;
-	if (!tp)
-		tpl = 0;
-	if (!ts)
-		tsl = 0;
-	need = tl + 1 + (hl < SP_HTTP_HOST_MAX ? hl : SP_HTTP_HOST_MAX) + 1 +
-	       (ul < SP_HTTP_UA_MAX ? ul : SP_HTTP_UA_MAX) + 1 +
-	       (tpl < SP_TRACEPARENT_MAX ? tpl : SP_TRACEPARENT_MAX) + 1 +
-	       (tsl < SP_TRACESTATE_MAX ? tsl : SP_TRACESTATE_MAX) + 1;
-	strs = sp_blocks__get(h->env->blocks, need, cap);
-	if (!strs)
-		return NULL;
-	put_str(strs, *cap, &at, target, tl, SP_HTTP_TARGET_MAX);
-	put_str(strs, *cap, &at, host ? host : "", hl, SP_HTTP_HOST_MAX);
-	put_str(strs, *cap, &at, ua ? ua : "", ul, SP_HTTP_UA_MAX);
-	put_str(strs, *cap, &at, tp ? tp : "", tpl, SP_TRACEPARENT_MAX);
-	put_str(strs, *cap, &at, ts ? ts : "", tsl, SP_TRACESTATE_MAX);
-	return strs;
-}
-
-/* rq takes the block of head_strings() (rq holds none); NULL: the budget
- * refused it, the span keeps method and times. */
-static void req_take_strings(struct sp_http_req *rq, char *strs, size_t cap)
-{
-	if (!strs) {
-		rq->target = rq->host = rq->user_agent = "";
-		rq->truncated = true;
-		return;
-	}
-	rq->strs = strs;
-	rq->strs_cap = cap;
-	rq->target = strs;
-	rq->host = rq->target + strlen(rq->target) + 1;
-	rq->user_agent = rq->host + strlen(rq->host) + 1;
-}
-
 static void cur_release(struct h1_stream *h)
 {
 	sp_blocks__put(h->env->blocks, h->cur_strs, h->cur_strs_cap);
@@ -199,15 +130,16 @@ static void on_request(struct h1_stream *h, const struct sp_h1_msg *m)
 	/* the strings taken at its head, if it got that far; else what a
 	 * request cut before its head was complete kept */
 	if (h->cur_strs || h->cur_truncated) {
-		req_take_strings(rq, h->cur_strs, h->cur_strs_cap);
+		sp_http_req_take_strings(rq, h->cur_strs, h->cur_strs_cap);
 		h->cur_strs = NULL;
 		h->cur_strs_cap = 0;
 		h->cur_truncated = false;
 	} else {
 		size_t cap = 0;
-		char *strs = head_strings(h, m, &cap);
+		struct sp_head_view v = head_view(m);
+		char *strs = sp_http_req_strings(h->env->blocks, &v, &cap);
 
-		req_take_strings(rq, strs, cap);
+		sp_http_req_take_strings(rq, strs, cap);
 	}
 	memcpy(rq->method, m->method, sizeof(rq->method));
 	rq->http_minor = m->http_minor;
@@ -312,7 +244,7 @@ static void on_head(void *ctx, struct sp_h1 *d, const struct sp_h1_msg *m)
 		sub_drop(&h->cur_sub, &h->cur_sub_st);
 		h->cur_sub = sp_body_sub_open(h->env->sem, &v, &h->cur_sub_st);
 		cur_release(h);
-		h->cur_strs = head_strings(h, m, &h->cur_strs_cap);
+		h->cur_strs = sp_http_req_strings(h->env->blocks, &v, &h->cur_strs_cap);
 		h->cur_truncated = !h->cur_strs;
 	} else {
 		struct sp_http_req *rq = req_front(h);

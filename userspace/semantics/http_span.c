@@ -3,7 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "semantics/body_sub.h"
+#include "semantics/grpc_span.h"
 #include "semantics/http_span.h"
+#include "semantics/trace_context.h"
+#include "util/blocks.h"
 #include "util/redact.h"
 #include "util/url.h"
 
@@ -134,7 +138,10 @@ void sp_http_span_fill(struct sp_span *s, const struct sp_http_exchange *ex)
 		}
 	}
 	sp_span__set_str(s, "network.protocol.name", "http", 4);
-	sp_span__set_str(s, "network.protocol.version", rq->http_minor ? "1.1" : "1.0", 3);
+	if (rq->http_major == 2)
+		sp_span__set_str(s, "network.protocol.version", "2", 1);
+	else
+		sp_span__set_str(s, "network.protocol.version", rq->http_minor ? "1.1" : "1.0", 3);
 	if (rq->user_agent[0])
 		sp_span__set_str(s, "user_agent.original", rq->user_agent, strlen(rq->user_agent));
 	if (rq->body_len)
@@ -161,8 +168,76 @@ void sp_http_span_fill(struct sp_span *s, const struct sp_http_exchange *ex)
 			 rs && rs->status ? "ended" : "arrived");
 		sp_span__set_status(s, SP_STATUS_ERROR, msg);
 	}
+	if (ex->grpc)
+		sp_grpc_span_fill(s, ex);
+	if (rq->headers_incomplete)
+		sp_span__set_bool(s, "spanprobe.h2.headers_incomplete", true);
 	if (rs && rs->body_unread)
 		sp_span__set_bool(s, "spanprobe.response.body_unread", true);
 	if (rq->truncated || (rs && rs->truncated))
 		sp_span__set_bool(s, "spanprobe.capture.truncated", true);
+}
+
+/* Appends the value (cut to max - 1 and to what fits) and a NUL at *at. */
+static void put_str(char *buf, size_t cap, size_t *at, const char *v, size_t len, size_t max)
+{
+	if (len >= max)
+		len = max - 1;
+	if (*at + len + 1 > cap)
+		len = *at + 1 <= cap ? cap - *at - 1 : 0;
+	if (*at >= cap)
+		return;
+	memcpy(buf + *at, v, len);
+	buf[*at + len] = 0;
+	*at += len + 1;
+}
+
+static size_t min_sz(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+char *sp_http_req_strings(struct sp_blocks *blocks, const struct sp_head_view *v, size_t *cap)
+{
+	static const char *const names[] = { "host", "user-agent", "traceparent", "tracestate" };
+	static const size_t max[] = {
+		SP_HTTP_HOST_MAX, SP_HTTP_UA_MAX, SP_TRACEPARENT_MAX, SP_TRACESTATE_MAX,
+	};
+	char target[SP_HTTP_TARGET_MAX], *strs;
+	const char *val[4];
+	size_t len[4], tl, need, at = 0;
+
+	tl = v->target_len ? sp_redact_url(v->target, v->target_len, target, sizeof(target)) : 0;
+	target[tl] = 0;
+	need = tl + 1;
+	for (int i = 0; i < 4; i++) {
+		len[i] = 0;
+		val[i] = v->header ? v->header(v->msg, names[i], &len[i]) : NULL;
+		if (!val[i]) {
+			val[i] = "";
+			len[i] = 0;
+		}
+		need += min_sz(len[i], max[i]) + 1;
+	}
+	strs = sp_blocks__get(blocks, need, cap);
+	if (!strs)
+		return NULL;
+	put_str(strs, *cap, &at, target, tl, SP_HTTP_TARGET_MAX);
+	for (int i = 0; i < 4; i++)
+		put_str(strs, *cap, &at, val[i], len[i], max[i]);
+	return strs;
+}
+
+void sp_http_req_take_strings(struct sp_http_req *rq, char *strs, size_t cap)
+{
+	if (!strs) {
+		rq->target = rq->host = rq->user_agent = "";
+		rq->truncated = true;
+		return;
+	}
+	rq->strs = strs;
+	rq->strs_cap = cap;
+	rq->target = strs;
+	rq->host = rq->target + strlen(rq->target) + 1;
+	rq->user_agent = rq->host + strlen(rq->host) + 1;
 }

@@ -40,7 +40,9 @@ struct sp_http_req {
 	char *strs;		/* owned by the pairing stage */
 	size_t strs_cap;
 	uint8_t http_minor;
+	uint8_t http_major;	/* 2 for HTTP/2; 0 or 1: HTTP/1.x */
 	bool incomplete, truncated;
+	bool headers_incomplete;	/* h2 joined mid-way: headers left out */
 	uint64_t start_ns, end_ns;	/* CLOCK_MONOTONIC */
 	uint64_t body_len;
 };
@@ -63,7 +65,21 @@ struct sp_http_exchange {
 	const char *error_type;	/* why it ended without a full response */
 	uint64_t end_ns;	/* end when there is no full response */
 	const struct sp_sockinfo *sock;	/* NULL if the socket is unknown */
+	const struct sp_grpc_info *grpc;	/* gRPC over h2, else NULL */
 };
+
+struct sp_blocks;
+struct sp_head_view;
+struct sp_grpc_info;
+
+/* What a span needs of a request head (target redacted, Host, User-Agent,
+ * traceparent, tracestate) in one block from blocks, NUL-separated in
+ * that order (owned by the caller, capacity in *cap); NULL when the
+ * budget refuses it. */
+char *sp_http_req_strings(struct sp_blocks *blocks, const struct sp_head_view *v, size_t *cap);
+/* rq takes the block of sp_http_req_strings (NULL: it keeps none, and is
+ * marked truncated). */
+void sp_http_req_take_strings(struct sp_http_req *rq, char *strs, size_t cap);
 
 /* The request's traceparent and tracestate headers ("" when absent). */
 void sp_http_req_trace_context(const struct sp_http_req *rq, const char **traceparent,
