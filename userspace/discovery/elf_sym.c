@@ -53,49 +53,6 @@ void sp_elf__close(struct sp_elf *e)
 	free(e);
 }
 
-static int find_in(struct sp_elf *e, Elf64_Word type, const char *name, uint64_t *off)
-{
-	size_t nlen = strlen(name);
-	Elf_Scn *scn = NULL;
-
-	while ((scn = elf_nextscn(e->elf, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *data;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != type || !sh.sh_entsize)
-			continue;
-		data = elf_getdata(scn, NULL);
-		if (!data)
-			continue;
-		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Sym sym;
-			GElf_Shdr tsh;
-			const char *n;
-			Elf_Scn *tscn;
-
-			if (!gelf_getsym(data, i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
-			    sym.st_shndx == SHN_UNDEF || !sym.st_value)
-				continue;
-			n = elf_strptr(e->elf, sh.sh_link, sym.st_name);
-			if (!n || strncmp(n, name, nlen) || (n[nlen] && n[nlen] != '@'))
-				continue;
-			tscn = elf_getscn(e->elf, sym.st_shndx);
-			if (!tscn || !gelf_getshdr(tscn, &tsh))
-				continue;
-			*off = sym.st_value - tsh.sh_addr + tsh.sh_offset;
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
-
-int sp_elf__func(struct sp_elf *e, const char *name, uint64_t *off)
-{
-	if (!find_in(e, SHT_DYNSYM, name, off))
-		return 0;
-	return find_in(e, SHT_SYMTAB, name, off);
-}
-
 static int each_in(struct sp_elf *e, Elf64_Word type,
 		   int (*fn)(const char *name, uint64_t off, void *arg), void *arg)
 {
@@ -129,6 +86,34 @@ static int each_in(struct sp_elf *e, Elf64_Word type,
 				return r;
 		}
 	}
+	return 0;
+}
+
+struct find_name {
+	const char *name;
+	size_t nlen;
+	uint64_t off;
+};
+
+/* name, or a versioned name ("SSL_write@@OPENSSL_3.0.0") of it */
+static int match_name(const char *n, uint64_t off, void *arg)
+{
+	struct find_name *f = arg;
+
+	if (strncmp(n, f->name, f->nlen) || (n[f->nlen] && n[f->nlen] != '@'))
+		return 0;
+	f->off = off;
+	return 1;
+}
+
+int sp_elf__func(struct sp_elf *e, const char *name, uint64_t *off)
+{
+	struct find_name f = { .name = name, .nlen = strlen(name) };
+
+	if (each_in(e, SHT_DYNSYM, match_name, &f) != 1 &&
+	    each_in(e, SHT_SYMTAB, match_name, &f) != 1)
+		return -ENOENT;
+	*off = f.off;
 	return 0;
 }
 
