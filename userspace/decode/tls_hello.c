@@ -35,35 +35,22 @@ static int take(struct rd *r, size_t n, const uint8_t **out)
 	return 0;
 }
 
-static int u8(struct rd *r, unsigned *v)
+/* A big-endian integer of n bytes. */
+static int be(struct rd *r, size_t n, unsigned *v)
 {
 	const uint8_t *b;
 
-	if (take(r, 1, &b))
+	if (take(r, n, &b))
 		return -1;
-	*v = b[0];
+	*v = 0;
+	for (size_t i = 0; i < n; i++)
+		*v = *v << 8 | b[i];
 	return 0;
 }
 
-static int u16(struct rd *r, unsigned *v)
-{
-	const uint8_t *b;
-
-	if (take(r, 2, &b))
-		return -1;
-	*v = (unsigned)b[0] << 8 | b[1];
-	return 0;
-}
-
-static int u24(struct rd *r, unsigned *v)
-{
-	const uint8_t *b;
-
-	if (take(r, 3, &b))
-		return -1;
-	*v = (unsigned)b[0] << 16 | (unsigned)b[1] << 8 | b[2];
-	return 0;
-}
+#define u8(r, v)	be(r, 1, v)
+#define u16(r, v)	be(r, 2, v)
+#define u24(r, v)	be(r, 3, v)
 
 /* A sub-reader of n bytes; cut if the input ends inside it. */
 static int sub(struct rd *r, size_t n, struct rd *s)
