@@ -35,6 +35,7 @@ enum sp_event_type {
 	SP_EV_CONNECT_FAIL,	/* a TCP connect failed (refused, unreachable, timed out) */
 	SP_EV_FUNC,		/* a --probe/--usdt function entry or return */
 	SP_EV_PIPE,		/* a pipe between processes of an agent's tree */
+	SP_EV_CIPHER,		/* a TLS socket call no probed TLS function made */
 };
 
 enum sp_source {
@@ -144,6 +145,35 @@ struct sp_connect_fail_event {
 	__u64 ts_start;		/* connect(2) entry */
 	__u64 ts_end;		/* when it failed (or was given up) */
 	struct sp_addr remote;	/* where it was going */
+};
+
+/*
+ * SP_EV_CIPHER: one read/write syscall on a TLS socket (a client's: never
+ * one accept(2) made) that no probed TLS function made: a stack spanprobe
+ * cannot read (rustls, Java, a stripped binary). Byte counts and times
+ * only; the first call each way also carries the first bytes of the
+ * ClientHello / ServerHello (SP_CIPHER_F_HELLO), enough for SNI, ALPN and
+ * the version. SP_CIPHER_F_PLAIN (no bytes): a probed TLS function moved
+ * this connection's bytes after all (OpenSSL's handshake is written by
+ * SSL_connect, outside SSL_write): what came before is its handshake.
+ */
+#define SP_CIPHER_HELLO_MAX	1536
+#define SP_CIPHER_F_HELLO	1
+#define SP_CIPHER_F_PLAIN	2
+
+struct sp_cipher_event {
+	__u32 type;		/* SP_EV_CIPHER */
+	__u32 tgid;
+	__u32 tid;
+	__s32 fd;
+	__u64 ts_enter;
+	__u64 ts_exit;
+	__u64 gen;		/* the connection's (as sp_data_event.gen) */
+	__u32 call_len;		/* bytes the call moved */
+	__u16 len;		/* bytes in data[] (hello prefix), <= SP_CIPHER_HELLO_MAX */
+	__u8 dir;		/* enum sp_dir */
+	__u8 flags;		/* SP_CIPHER_F_* */
+	/* followed by len bytes */
 };
 
 struct sp_tls_bind_event {
