@@ -79,7 +79,6 @@ struct conn_state {
 	 * it returns that error again (sock_error() in __inet_stream_connect),
 	 * which is not a second failure */
 	__u8 connect_echo;
-	__u8 cipher;		/* PROTO_TLS without a probed stack: CIPHER_* (sock.bpf.c) */
 };
 
 struct tls_key {
