@@ -44,6 +44,7 @@ import bun_cases  # noqa: E402,F401  (registers the Bun and Claude Code tests in
 import go_cases  # noqa: E402,F401  (registers the Go crypto/tls tests in cases.CASES)
 import rustls_cases  # noqa: E402,F401  (registers the rustls client tests in cases.CASES)
 import report_cases  # noqa: E402,F401  (registers the spanprobe report test in cases.CASES)
+import grpc_cases  # noqa: E402,F401  (registers the gRPC tests in cases.CASES)
 import html_cases  # noqa: E402,F401  (registers the HTML report page tests in cases.CASES)
 import h2_cases  # noqa: E402,F401  (registers the HTTP/2 tests in cases.CASES)
 
