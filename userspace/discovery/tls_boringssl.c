@@ -33,8 +33,9 @@
  * Function starts. The uprobe must be at a proven function start. Bun and
  * Claude Code are built without unwind tables for their C/C++ code: Bun
  * 1.4 has no .eh_frame at all, Claude Code's covers 2 MB of its 125 MB
- * of code and none of BoringSSL. So a start is proven by an FDE's
- * pc_begin where an FDE covers the code, and otherwise by all of: the
+ * of code and none of BoringSSL. So a start is an FDE's pc_begin where
+ * an FDE covers the code (a proof), and otherwise accepted on evidence,
+ * not proof (README "TLS probes" lists how it can fail), when all of: the
  * address is 16-byte aligned with int3 padding (0xcc, what clang/lld put
  * between functions, never inside one) just before it; direct
  * `call rel32` instructions elsewhere in the code target it exactly (a
